@@ -1,0 +1,146 @@
+//! Guest SDK for venue plugins of the resilience host.
+//!
+//! A venue plugin is a WebAssembly component that builds requests for one venue
+//! and reads its answers. Everything that makes a call survive a bad network
+//! (pools, retries, breakers, failover, rate limits, deadlines) and every secret
+//! belongs to the host; a plugin only says *what* to send and *how* to read it.
+//!
+//! A plugin is a struct plus a table of operations:
+//!
+//! ```
+//! use resilience_guest::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct Echo;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Params { text: String }
+//!
+//! impl Echo {
+//!     fn echo(&mut self, p: Params) -> Result<serde_json::Value, VenueError> {
+//!         Ok(serde_json::json!({ "text": p.text }))
+//!     }
+//! }
+//!
+//! impl Plugin for Echo {
+//!     const NAME: &'static str = "echo";
+//!     const VERSION: &'static str = "0.1.0";
+//!     fn operations() -> Operations<Self> {
+//!         Operations::new().op("echo", "Return the text it was given", Self::echo)
+//!     }
+//! }
+//!
+//! // In the plugin crate (a `cdylib` built for `wasm32-wasip2`):
+//! // resilience_guest::export_plugin!(Echo);
+//! ```
+//!
+//! Non-goals: the SDK does not do I/O of its own (no sockets, files or clocks
+//! beyond [`host::now_ms`]); it never sees secret bytes, only secret names.
+
+pub mod error;
+pub mod host;
+pub mod plugin;
+pub mod query;
+pub mod request;
+
+/// Raw bindings generated from `wit/` by wit-bindgen. Plugins rarely need them
+/// directly; the rest of the SDK wraps them.
+#[allow(missing_docs, missing_debug_implementations, unsafe_code, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "venue",
+        pub_export_macro: true,
+        export_macro_name: "__export_venue_world",
+        default_bindings_module: "::resilience_guest::bindings",
+    });
+}
+
+/// Version of the WIT package (`resilience:venue@WIT_VERSION`) this SDK targets.
+/// The host reads the same version from the component's interface names
+/// (`resilience:venue/adapter@0.1.0`, `resilience:venue/types@0.1.0`) and
+/// refuses plugins built for a version it does not support.
+pub const WIT_VERSION: &str = "0.1.0";
+
+/// Version of this SDK, reported by every plugin's `describe`.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub use error::VenueError;
+pub use plugin::{Operations, Plugin, Prepared};
+pub use query::Query;
+pub use request::{Method, Request, Response};
+
+#[doc(hidden)]
+pub use serde_json as __serde_json;
+
+/// Everything a plugin usually needs, in one import.
+pub mod prelude {
+    pub use crate::error::{SendError, VenueError};
+    pub use crate::host;
+    pub use crate::plugin::{Operations, Plugin, Prepared};
+    pub use crate::query::Query;
+    pub use crate::request::{Method, Request, Response};
+}
+
+/// Export a [`Plugin`] as the component's `adapter`.
+///
+/// Invoke it once, at the top level of the plugin crate. One instance of the
+/// plugin struct (created with `Default`) lives as long as the WebAssembly
+/// instance, so it may cache things between calls (decimals of a feed, say);
+/// the host may replace the instance at any time.
+///
+/// ```ignore
+/// resilience_guest::export_plugin!(MyVenue);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        // Only a wasm build exports the adapter: the export names (with `:`
+        // and `@`) are not valid native symbols, and native builds of a
+        // plugin exist only for its unit tests.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::exports::resilience::venue::adapter as __adapter;
+
+            ::std::thread_local! {
+                static __STATE: ::std::cell::RefCell<$crate::plugin::Runtime<$plugin>> =
+                    ::std::cell::RefCell::new($crate::plugin::Runtime::new());
+            }
+
+            struct __Export;
+
+            impl __adapter::Guest for __Export {
+                fn describe() -> __adapter::Info {
+                    __STATE.with(|s| s.borrow().describe())
+                }
+                fn prepare(
+                    operation: ::std::string::String,
+                    params: ::std::string::String,
+                ) -> ::std::result::Result<__adapter::Prepared, __adapter::VenueError> {
+                    __STATE.with(|s| s.borrow_mut().prepare(&operation, &params))
+                }
+                fn invoke(
+                    operation: ::std::string::String,
+                    params: ::std::string::String,
+                ) -> ::std::result::Result<::std::string::String, __adapter::VenueError> {
+                    __STATE.with(|s| s.borrow_mut().invoke(&operation, &params))
+                }
+                fn reconcile(
+                    operation: ::std::string::String,
+                    params: ::std::string::String,
+                    idempotency_key: ::std::string::String,
+                ) -> ::std::result::Result<
+                    ::std::option::Option<::std::string::String>,
+                    __adapter::VenueError,
+                > {
+                    __STATE.with(|s| {
+                        s.borrow_mut()
+                            .reconcile(&operation, &params, &idempotency_key)
+                    })
+                }
+            }
+
+            $crate::bindings::__export_venue_world!(__Export with_types_in $crate::bindings);
+        };
+    };
+}

@@ -1,0 +1,407 @@
+//! The [`Plugin`] trait, the operations table, and the runtime behind
+//! [`export_plugin!`](crate::export_plugin).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::bindings::exports::resilience::venue::adapter;
+use crate::error::VenueError;
+
+/// A venue plugin: a struct (its per-instance state) and a table of operations.
+///
+/// ```
+/// use resilience_guest::prelude::*;
+///
+/// #[derive(Default)]
+/// struct Clock;
+///
+/// impl Clock {
+///     fn now(&mut self, _: serde_json::Value) -> Result<u64, VenueError> { Ok(42) }
+/// }
+///
+/// impl Plugin for Clock {
+///     const NAME: &'static str = "clock";
+///     const VERSION: &'static str = "1.0.0";
+///     fn operations() -> Operations<Self> {
+///         Operations::new().op("now", "The time", Self::now)
+///     }
+/// }
+/// assert_eq!(Clock::operations().names(), vec!["now"]);
+/// ```
+pub trait Plugin: Default + 'static {
+    /// The plugin's name (venues name it in the host config).
+    const NAME: &'static str;
+    /// The plugin's own version.
+    const VERSION: &'static str;
+
+    /// The operations this plugin offers.
+    fn operations() -> Operations<Self>;
+
+    /// For mutating operations: choose the idempotency key (the client order
+    /// id) and complete the params before the host journals the intent.
+    /// The default keeps the params and has no key.
+    fn prepare(&mut self, _operation: &str, params: Value) -> Result<Prepared, VenueError> {
+        Ok(Prepared {
+            idempotency_key: None,
+            params,
+        })
+    }
+
+    /// Find the outcome of an earlier mutating call whose result is unknown.
+    /// `Ok(Some(result))` when the venue has it, `Ok(None)` when it never saw it.
+    /// The default says the plugin cannot tell.
+    fn reconcile(
+        &mut self,
+        operation: &str,
+        _params: Value,
+        _idempotency_key: &str,
+    ) -> Result<Option<Value>, VenueError> {
+        Err(VenueError::Unsupported(format!(
+            "{}: reconcile is not implemented for {operation}",
+            Self::NAME
+        )))
+    }
+}
+
+/// What [`Plugin::prepare`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The client order id the call will use.
+    pub idempotency_key: Option<String>,
+    /// The params the operation will be invoked with.
+    pub params: Value,
+}
+
+type Handler<P> = Box<dyn Fn(&mut P, Value) -> Result<Value, VenueError>>;
+
+struct Entry<P> {
+    name: &'static str,
+    summary: &'static str,
+    mutating: bool,
+    params_schema: Option<Value>,
+    handler: Handler<P>,
+}
+
+/// The table of a plugin's operations.
+///
+/// Each handler takes typed params (any `serde::Deserialize`) and returns any
+/// `serde::Serialize`. Params that do not fit become `invalid_params` naming
+/// the field; the operation name is not repeated in handlers.
+pub struct Operations<P> {
+    entries: Vec<Entry<P>>,
+}
+
+impl<P: 'static> std::fmt::Debug for Operations<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl<P: 'static> Default for Operations<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: 'static> Operations<P> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
+    /// Add a read-only operation.
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// let ops = Operations::<V>::new().op("ping", "Liveness", |_: &mut V, _: serde_json::Value| Ok("pong"));
+    /// assert_eq!(ops.names(), vec!["ping"]);
+    /// ```
+    pub fn op<A, R, F>(self, name: &'static str, summary: &'static str, handler: F) -> Self
+    where
+        A: DeserializeOwned + 'static,
+        R: Serialize + 'static,
+        F: Fn(&mut P, A) -> Result<R, VenueError> + 'static,
+    {
+        self.add(name, summary, false, handler)
+    }
+
+    /// Add a mutating operation (order placement): the host journals it.
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// let ops = Operations::<V>::new().mutating("send", "Send", |_: &mut V, _: serde_json::Value| Ok(1));
+    /// assert!(ops.is_mutating("send"));
+    /// ```
+    pub fn mutating<A, R, F>(self, name: &'static str, summary: &'static str, handler: F) -> Self
+    where
+        A: DeserializeOwned + 'static,
+        R: Serialize + 'static,
+        F: Fn(&mut P, A) -> Result<R, VenueError> + 'static,
+    {
+        self.add(name, summary, true, handler)
+    }
+
+    /// Attach a JSON Schema for the params of the operation added last
+    /// (shown by the host's `GET /v1/venues`).
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// let ops = Operations::<V>::new()
+    ///     .op("ping", "Liveness", |_: &mut V, _: serde_json::Value| Ok(()))
+    ///     .schema(serde_json::json!({"type": "object"}));
+    /// assert_eq!(ops.names(), vec!["ping"]);
+    /// ```
+    pub fn schema(mut self, schema: Value) -> Self {
+        if let Some(last) = self.entries.last_mut() {
+            last.params_schema = Some(schema);
+        }
+        self
+    }
+
+    fn add<A, R, F>(
+        mut self,
+        name: &'static str,
+        summary: &'static str,
+        mutating: bool,
+        handler: F,
+    ) -> Self
+    where
+        A: DeserializeOwned + 'static,
+        R: Serialize + 'static,
+        F: Fn(&mut P, A) -> Result<R, VenueError> + 'static,
+    {
+        let handler: Handler<P> = Box::new(move |plugin: &mut P, params: Value| {
+            let args: A = parse_params(params)?;
+            let out = handler(plugin, args)?;
+            serde_json::to_value(out)
+                .map_err(|e| VenueError::parse(format!("result could not be encoded: {e}")))
+        });
+        self.entries.push(Entry {
+            name,
+            summary,
+            mutating,
+            params_schema: None,
+            handler,
+        });
+        self
+    }
+
+    /// The operation names, in table order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// Whether `name` is a mutating operation.
+    pub fn is_mutating(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| e.name == name && e.mutating)
+    }
+
+    /// Run operation `name` with JSON `params` (for native tests).
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// #[derive(serde::Deserialize)] struct P { n: u32 }
+    /// let ops = Operations::<V>::new().op("double", "2n", |_: &mut V, p: P| Ok(p.n * 2));
+    /// let out = ops.call(&mut V, "double", serde_json::json!({"n": 21})).unwrap();
+    /// assert_eq!(out, serde_json::json!(42));
+    /// let err = ops.call(&mut V, "double", serde_json::json!({"n": "x"})).unwrap_err();
+    /// assert!(err.to_string().contains("n:"));
+    /// ```
+    pub fn call(&self, plugin: &mut P, name: &str, params: Value) -> Result<Value, VenueError> {
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| VenueError::Unsupported(format!("unknown operation {name:?}")))?;
+        (entry.handler)(plugin, params)
+    }
+}
+
+/// Decode params into `A`; a mismatch names the field (`symbol: invalid type ...`).
+///
+/// ```
+/// #[derive(serde::Deserialize, Debug)] struct P { #[allow(dead_code)] address: String }
+/// let err = resilience_guest::plugin::parse_params::<P>(serde_json::json!({})).unwrap_err();
+/// assert!(err.to_string().contains("address"));
+/// ```
+pub fn parse_params<A: DeserializeOwned>(params: Value) -> Result<A, VenueError> {
+    serde_path_to_error::deserialize(params).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            VenueError::invalid(inner.to_string())
+        } else {
+            VenueError::invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// The state behind [`export_plugin!`](crate::export_plugin): one plugin value
+/// and its operations table per WebAssembly instance.
+#[doc(hidden)]
+pub struct Runtime<P: Plugin> {
+    plugin: P,
+    ops: Operations<P>,
+}
+
+impl<P: Plugin> std::fmt::Debug for Runtime<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("ops", &self.ops).finish()
+    }
+}
+
+impl<P: Plugin> Default for Runtime<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Plugin> Runtime<P> {
+    pub fn new() -> Self {
+        Self {
+            plugin: P::default(),
+            ops: P::operations(),
+        }
+    }
+
+    pub fn describe(&self) -> adapter::Info {
+        adapter::Info {
+            name: P::NAME.to_string(),
+            version: P::VERSION.to_string(),
+            sdk_version: crate::SDK_VERSION.to_string(),
+            operations: self
+                .ops
+                .entries
+                .iter()
+                .map(|e| adapter::Operation {
+                    name: e.name.to_string(),
+                    summary: e.summary.to_string(),
+                    mutating: e.mutating,
+                    params_schema: e
+                        .params_schema
+                        .as_ref()
+                        .map(Value::to_string)
+                        .unwrap_or_else(|| "{}".to_string()),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn prepare(&mut self, operation: &str, params: &str) -> Result<adapter::Prepared, VenueError> {
+        let params = parse_object(params)?;
+        let prepared = self.plugin.prepare(operation, params)?;
+        Ok(adapter::Prepared {
+            idempotency_key: prepared.idempotency_key,
+            params: prepared.params.to_string(),
+        })
+    }
+
+    pub fn invoke(&mut self, operation: &str, params: &str) -> Result<String, VenueError> {
+        let params = parse_object(params)?;
+        self.ops
+            .call(&mut self.plugin, operation, params)
+            .map(|v| v.to_string())
+    }
+
+    pub fn reconcile(
+        &mut self,
+        operation: &str,
+        params: &str,
+        key: &str,
+    ) -> Result<Option<String>, VenueError> {
+        let params = parse_object(params)?;
+        self.plugin
+            .reconcile(operation, params, key)
+            .map(|o| o.map(|v| v.to_string()))
+    }
+}
+
+fn parse_object(params: &str) -> Result<Value, VenueError> {
+    let value: Value = if params.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_str(params)
+            .map_err(|e| VenueError::invalid(format!("params are not valid JSON: {e}")))?
+    };
+    if !value.is_object() {
+        return Err(VenueError::invalid("params must be a JSON object"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Counter {
+        calls: u32,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct AddParams {
+        n: u32,
+    }
+
+    impl Counter {
+        fn add(&mut self, p: AddParams) -> Result<u32, VenueError> {
+            self.calls += p.n;
+            Ok(self.calls)
+        }
+    }
+
+    impl Plugin for Counter {
+        const NAME: &'static str = "counter";
+        const VERSION: &'static str = "0.0.1";
+        fn operations() -> Operations<Self> {
+            Operations::new()
+                .op("add", "Add n", Self::add)
+                .mutating("reset", "Reset", |c: &mut Counter, _: Value| {
+                    c.calls = 0;
+                    Ok(())
+                })
+        }
+    }
+
+    #[test]
+    fn runtime_keeps_state_between_calls() {
+        let mut rt = Runtime::<Counter>::new();
+        assert_eq!(rt.invoke("add", r#"{"n":2}"#).unwrap(), "2");
+        assert_eq!(rt.invoke("add", r#"{"n":3}"#).unwrap(), "5");
+    }
+
+    #[test]
+    fn missing_field_is_invalid_params_naming_it() {
+        let mut rt = Runtime::<Counter>::new();
+        match rt.invoke("add", "{}") {
+            Err(VenueError::InvalidParams(m)) => assert!(m.contains("`n`"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_object_params_are_refused() {
+        let mut rt = Runtime::<Counter>::new();
+        assert!(matches!(
+            rt.invoke("add", "[1]"),
+            Err(VenueError::InvalidParams(_))
+        ));
+    }
+
+    #[test]
+    fn describe_lists_operations_with_mutating_flag() {
+        let rt = Runtime::<Counter>::new();
+        let info = rt.describe();
+        assert_eq!(info.name, "counter");
+        let reset = info.operations.iter().find(|o| o.name == "reset").unwrap();
+        assert!(reset.mutating);
+        assert_eq!(reset.params_schema, "{}");
+    }
+}

@@ -1,0 +1,316 @@
+//! Building requests for the host to send, and reading responses.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::bindings::resilience::venue::{host as raw, types};
+use crate::error::{SendError, VenueError};
+
+/// HTTP method (the WIT `method` enum).
+pub type Method = types::Method;
+
+/// A request under construction. Sent by [`Request::send`] through the host's
+/// resilience pipeline (retries, failover, breakers, rate limits).
+///
+/// Defaults: idempotent for `GET`, `PUT` and `DELETE`, not for `POST` and
+/// `PATCH`; weight 1; no headers; empty body.
+///
+/// ```
+/// use resilience_guest::{Request, Query};
+/// let req = Request::get(Query::new().push("address", "EQD").to_path("/getAddressBalance"))
+///     .header("X-API-Key", "${secret:api_key}");
+/// assert_eq!(req.path(), "/getAddressBalance?address=EQD");
+/// assert!(req.is_idempotent());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    inner: types::Request,
+}
+
+impl Request {
+    /// A request with `method` for `path` (path and query, starting with `/`).
+    ///
+    /// ```
+    /// use resilience_guest::{Method, Request};
+    /// let r = Request::new(Method::Put, "/listenKey");
+    /// assert!(r.is_idempotent());
+    /// ```
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        let idempotent = matches!(method, Method::Get | Method::Put | Method::Delete);
+        Self {
+            inner: types::Request {
+                method,
+                path: path.into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                idempotent,
+                weight: 1,
+            },
+        }
+    }
+
+    /// A `GET` request.
+    ///
+    /// ```
+    /// assert_eq!(resilience_guest::Request::get("/ping").path(), "/ping");
+    /// ```
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(Method::Get, path)
+    }
+
+    /// A `POST` request (not idempotent unless marked).
+    ///
+    /// ```
+    /// assert!(!resilience_guest::Request::post("/order").is_idempotent());
+    /// ```
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(Method::Post, path)
+    }
+
+    /// A `DELETE` request.
+    ///
+    /// ```
+    /// assert!(resilience_guest::Request::delete("/order").is_idempotent());
+    /// ```
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self::new(Method::Delete, path)
+    }
+
+    /// Add a header. Values may contain `${secret:NAME}` placeholders, which
+    /// the host fills in after the request leaves the plugin.
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::get("/").header("Accept", "application/json");
+    /// assert_eq!(r.header_value("accept"), Some("application/json"));
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.inner.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Set a raw body.
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::post("/").body(b"a=1".to_vec());
+    /// assert_eq!(r.body_bytes(), b"a=1");
+    /// ```
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.inner.body = body.into();
+        self
+    }
+
+    /// Set a compact JSON body and `Content-Type: application/json`.
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::post("/runGetMethod").json(&serde_json::json!({"a": 1}));
+    /// assert_eq!(r.body_bytes(), br#"{"a":1}"#);
+    /// assert_eq!(r.header_value("content-type"), Some("application/json"));
+    /// ```
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
+        // Serialising plain data (maps, strings, numbers) cannot fail.
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        self.header("Content-Type", "application/json").body(body)
+    }
+
+    /// Mark the request idempotent or not (see the WIT `request` docs for
+    /// what the host retries when it is not).
+    ///
+    /// ```
+    /// assert!(resilience_guest::Request::post("/x").idempotent(true).is_idempotent());
+    /// ```
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.inner.idempotent = idempotent;
+        self
+    }
+
+    /// Rate-limit weight charged for this request (default 1).
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::get("/fapi/v2/account").weight(5);
+    /// assert_eq!(r.weight_value(), 5);
+    /// ```
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.inner.weight = weight;
+        self
+    }
+
+    /// The path and query.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The body bytes.
+    pub fn body_bytes(&self) -> &[u8] {
+        &self.inner.body
+    }
+
+    /// Whether the host may retry it after it may have reached the venue.
+    pub fn is_idempotent(&self) -> bool {
+        self.inner.idempotent
+    }
+
+    /// The rate-limit weight.
+    pub fn weight_value(&self) -> u32 {
+        self.inner.weight
+    }
+
+    /// First value of header `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_header(&self.inner.headers, name)
+    }
+
+    /// Hand the request to the host and wait for the venue's final answer.
+    ///
+    /// ```no_run
+    /// let resp = resilience_guest::Request::get("/getMasterchainInfo").send()?;
+    /// # Ok::<(), resilience_guest::VenueError>(())
+    /// ```
+    pub fn send(self) -> Result<Response, SendError> {
+        raw::send(&self.inner).map(Response::from)
+    }
+
+    /// Send several requests concurrently; results come back in order.
+    ///
+    /// ```no_run
+    /// use resilience_guest::Request;
+    /// let results = Request::send_all(vec![Request::get("/a"), Request::get("/b")]);
+    /// assert_eq!(results.len(), 2);
+    /// ```
+    pub fn send_all(requests: Vec<Request>) -> Vec<Result<Response, SendError>> {
+        let raw_reqs: Vec<types::Request> = requests.into_iter().map(|r| r.inner).collect();
+        raw::send_all(&raw_reqs)
+            .into_iter()
+            .map(|r| r.map(Response::from))
+            .collect()
+    }
+
+    /// The WIT record, for tests and advanced use.
+    pub fn into_raw(self) -> types::Request {
+        self.inner
+    }
+}
+
+/// A venue's answer.
+///
+/// ```
+/// use resilience_guest::Response;
+/// let r = Response::new(200, vec![("X-Count".into(), "3".into())], br#"{"ok":true}"#.to_vec());
+/// assert_eq!(r.header("x-count"), Some("3"));
+/// let v: serde_json::Value = r.json().unwrap();
+/// assert_eq!(v["ok"], true);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers as received.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response (for tests).
+    pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// True for 2xx.
+    ///
+    /// ```
+    /// assert!(resilience_guest::Response::new(204, vec![], vec![]).is_success());
+    /// ```
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// First value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// Decode the body as JSON into `T`; a mismatch is a `parse` error that
+    /// names the path of the offending field.
+    ///
+    /// ```
+    /// let r = resilience_guest::Response::new(200, vec![], br#"{"n":"x"}"#.to_vec());
+    /// #[derive(serde::Deserialize, Debug)] struct T { #[allow(dead_code)] n: u32 }
+    /// let err = r.json::<T>().unwrap_err();
+    /// assert!(err.to_string().contains("n:"));
+    /// ```
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, VenueError> {
+        let de = &mut serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let snippet = body_snippet(&self.body);
+            if path == "." {
+                VenueError::parse(format!(
+                    "HTTP {}: {inner}; body starts {snippet:?}",
+                    self.status
+                ))
+            } else {
+                VenueError::parse(format!(
+                    "HTTP {}: {path}: {inner}; body starts {snippet:?}",
+                    self.status
+                ))
+            }
+        })
+    }
+
+    /// The body as text (lossy UTF-8), for error messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl From<types::Response> for Response {
+    fn from(r: types::Response) -> Self {
+        Self {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        }
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The first 120 characters of a body, for error messages.
+fn body_snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    text.chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_is_a_parse_error_with_status() {
+        let r = Response::new(200, vec![], b"<html>oops".to_vec());
+        let err = r.json::<serde_json::Value>().unwrap_err();
+        match err {
+            VenueError::Parse(m) => {
+                assert!(m.contains("HTTP 200"), "{m}");
+                assert!(m.contains("<html>oops"), "{m}");
+            }
+            other => panic!("expected parse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn post_is_not_idempotent_by_default() {
+        assert!(!Request::post("/sendBoc").is_idempotent());
+        assert!(Request::get("/x").is_idempotent());
+    }
+}

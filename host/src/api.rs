@@ -1,0 +1,233 @@
+//! The host's own HTTP API (hyper, HTTP/1.1).
+//!
+//! | route                                  | auth | answer |
+//! |----------------------------------------|------|--------|
+//! | `POST /v1/venues/{venue}/{operation}`  | yes  | the operation's JSON result, or an error body |
+//! | `GET /v1/venues`                       | yes  | venues, plugins, operations, endpoints |
+//! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded |
+//!
+//! Auth (when `server.auth_token_env` is set) is `Authorization: Bearer <token>`.
+//! A body that is not a JSON object, an unknown venue or operation, or an
+//! oversized body gets a 4xx with the error body of [`CallError::to_json`];
+//! nothing the caller sends can produce a 500.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::error::CallError;
+
+/// Serve the API on `listener` until `shutdown` resolves; in-flight requests
+/// are allowed to finish.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: log, breathe, go on.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(std::time::Duration::from_secs(30))
+            .serve_connection(
+                TokioIo::new(stream),
+                service_fn(move |req| {
+                    let app = Arc::clone(&app);
+                    async move { Ok::<_, Infallible>(handle(&app, req, peer).await) }
+                }),
+            );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Route one request.
+pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let method = req.method().clone();
+    match (method, segments.as_slice()) {
+        (Method::GET, ["health"]) => {
+            let venue = query_param(req.uri().query(), "venue");
+            let (ok, body) = app.health(venue.as_deref());
+            json_response(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)
+        }
+        (m, ["v1", ..]) => {
+            if let Err(e) = authorize(app, &req) {
+                return error_response(&e, None, None);
+            }
+            match (m, &segments[1..]) {
+                (Method::GET, ["venues"]) => json_response(StatusCode::OK, &app.venues_json()),
+                (Method::POST, ["venues", venue, operation]) => {
+                    let (venue, operation) = (venue.to_string(), operation.to_string());
+                    match read_params(app, req).await {
+                        Ok(params) => match app.call(&venue, &operation, &params).await {
+                            Ok(result) => json_response(StatusCode::OK, &result),
+                            Err(e) => error_response(&e, Some(&venue), Some(&operation)),
+                        },
+                        Err(e) => error_response(&e, Some(&venue), Some(&operation)),
+                    }
+                }
+                (_, ["venues"] | ["venues", _, _]) => method_not_allowed(),
+                _ => not_found(&path),
+            }
+        }
+        _ => not_found(&path),
+    }
+}
+
+fn authorize(app: &App, req: &Request<Incoming>) -> Result<(), CallError> {
+    let Some(token) = &app.auth_token else {
+        return Ok(());
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(CallError::Unauthorized)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Read the body as a JSON object; an empty body is `{}`.
+async fn read_params(app: &App, req: Request<Incoming>) -> Result<Value, CallError> {
+    let limit = app.config.server.max_request_bytes;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(CallError::PayloadTooLarge { limit });
+    }
+    let body = Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                CallError::PayloadTooLarge { limit }
+            } else {
+                CallError::InvalidParams(format!("could not read the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| CallError::InvalidParams(format!("body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(CallError::InvalidParams("body must be a JSON object".into()));
+    }
+    Ok(value)
+}
+
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn error_response(e: &CallError, venue: Option<&str>, operation: Option<&str>) -> Response<Full<Bytes>> {
+    let mut resp = json_response(e.status(), &e.to_json(venue, operation));
+    if let Some(secs) = e.retry_after_secs() {
+        resp.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
+    }
+    if matches!(e, CallError::Unauthorized) {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+fn not_found(path: &str) -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({"error": {"kind": "not_found", "message": format!("no route for {path}")}}),
+    )
+}
+
+fn method_not_allowed() -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({"error": {"kind": "method_not_allowed", "message": "use POST for operations, GET for listings"}}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_param_decodes() {
+        assert_eq!(query_param(Some("a=1&venue=ton%2Dx"), "venue").as_deref(), Some("ton-x"));
+        assert_eq!(query_param(None, "venue"), None);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,308 @@
+//! The assembled host: config, plugins and venues, and the one entry point
+//! for a venue call ([`App::call`]) shared by the HTTP API and the CLI.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::capabilities::VenueContext;
+use crate::config::{Config, ConfigError, Env};
+use crate::error::CallError;
+use crate::plugin::bindings::{SendError, VenueError};
+use crate::plugin::pool::{Call, InstancePool, Reply};
+use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
+use crate::upstream::Upstream;
+
+/// One configured venue, ready to call.
+pub struct VenueRuntime {
+    pub name: String,
+    pub plugin: Arc<LoadedPlugin>,
+    pub ctx: Arc<VenueContext>,
+    pub pool: InstancePool,
+    pub deadline: Duration,
+}
+
+impl std::fmt::Debug for VenueRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueRuntime").field("name", &self.name).finish()
+    }
+}
+
+/// The running host.
+pub struct App {
+    pub config: Config,
+    pub engine: PluginEngine,
+    pub plugins: BTreeMap<String, Arc<LoadedPlugin>>,
+    pub load_errors: Vec<LoadError>,
+    pub venues: BTreeMap<String, Arc<VenueRuntime>>,
+    /// Venues that could not start (their plugin did not load), and why.
+    pub broken: BTreeMap<String, String>,
+    pub auth_token: Option<String>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("plugins", &self.plugins.keys().collect::<Vec<_>>())
+            .field("venues", &self.venues.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl App {
+    /// Load plugins and build every venue. A venue whose plugin is missing is
+    /// kept in [`App::broken`] (reported by `/health` and `check`), so the
+    /// other venues still serve.
+    pub async fn build(config: Config, env: &Env) -> Result<App, StartupError> {
+        let secrets = config.resolve_secrets(env)?;
+        let auth_token = match &config.server.auth_token_env {
+            None => None,
+            Some(var) => {
+                let token = env
+                    .iter()
+                    .find(|(k, _)| k == var)
+                    .map(|(_, v)| v.clone())
+                    .filter(|t| !t.is_empty());
+                Some(token.ok_or_else(|| {
+                    ConfigError::new(
+                        "server.auth_token_env",
+                        format!("environment variable {var} is not set or empty"),
+                    )
+                })?)
+            }
+        };
+        let limits = config.plugins.limits;
+        // Room in the pooling allocator for every venue's instances, plus the
+        // short-lived ones used to describe plugins at load.
+        let slots = (config.venues.len() as u32 + 2) * limits.max_instances + 16;
+        let engine =
+            PluginEngine::new(limits, slots).map_err(|e| StartupError::Other(format!("{e:#}")))?;
+        let cache_dir = config.cache_dir();
+        let (plugins, load_errors) = engine.load_dir(&config.plugins.dir, Some(&cache_dir)).await;
+
+        let mut venues = BTreeMap::new();
+        let mut broken = BTreeMap::new();
+        for (name, vc) in &config.venues {
+            let Some(plugin) = plugins.get(&vc.plugin) else {
+                let loaded: Vec<&str> = plugins.keys().map(String::as_str).collect();
+                let reason = format!(
+                    "venues.{name}.plugin: no plugin named {:?} in {} (loaded: {})",
+                    vc.plugin,
+                    config.plugins.dir.display(),
+                    if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
+                );
+                tracing::error!(venue = %name, "{reason}");
+                broken.insert(name.clone(), reason);
+                continue;
+            };
+            let upstream = Upstream::new(
+                name,
+                &vc.endpoints,
+                vc.timeout_ms,
+                vc.pool,
+                limits.max_response_bytes,
+            )
+            .map_err(|e| StartupError::Other(format!("{e:#}")))?;
+            let ctx = VenueContext::new(
+                name,
+                &plugin.name,
+                vc.settings.clone(),
+                secrets.get(name).cloned().unwrap_or_default(),
+                Arc::new(upstream),
+                limits,
+            );
+            venues.insert(
+                name.clone(),
+                Arc::new(VenueRuntime {
+                    name: name.clone(),
+                    plugin: Arc::clone(plugin),
+                    ctx: Arc::new(ctx),
+                    pool: plugin.new_pool(),
+                    deadline: Duration::from_millis(vc.deadline_ms),
+                }),
+            );
+        }
+        Ok(App {
+            config,
+            engine,
+            plugins,
+            load_errors,
+            venues,
+            broken,
+            auth_token,
+        })
+    }
+
+    /// Call `operation` of `venue` with a JSON object of params.
+    pub async fn call(&self, venue: &str, operation: &str, params: &Value) -> Result<Value, CallError> {
+        let Some(v) = self.venues.get(venue) else {
+            return Err(match self.broken.get(venue) {
+                Some(reason) => CallError::Plugin(reason.clone()),
+                None => CallError::UnknownVenue(venue.to_string()),
+            });
+        };
+        let Some(op) = v.plugin.operation(operation) else {
+            return Err(CallError::UnknownOperation {
+                venue: venue.to_string(),
+                operation: operation.to_string(),
+            });
+        };
+        if !params.is_object() {
+            return Err(CallError::InvalidParams("params must be a JSON object".into()));
+        }
+        let span = tracing::info_span!("call", venue = %venue, operation = %operation);
+        let mutating = op.mutating;
+        let started = tokio::time::Instant::now();
+        let work = async {
+            let mut params_text = params.to_string();
+            if mutating {
+                let reply = v
+                    .pool
+                    .run(Some(Arc::clone(&v.ctx)), Call::Prepare { operation, params: &params_text }, v.deadline)
+                    .await?;
+                let Reply::Prepared(prepared) = reply else {
+                    return Err(CallError::Plugin("prepare returned the wrong reply".into()));
+                };
+                let prepared = prepared.map_err(venue_error)?;
+                tracing::debug!(idempotency_key = ?prepared.idempotency_key, "prepared mutating call");
+                params_text = prepared.params;
+            }
+            let reply = v
+                .pool
+                .run(Some(Arc::clone(&v.ctx)), Call::Invoke { operation, params: &params_text }, v.deadline)
+                .await?;
+            let Reply::Json(result) = reply else {
+                return Err(CallError::Plugin("invoke returned the wrong reply".into()));
+            };
+            let text = result.map_err(venue_error)?;
+            serde_json::from_str::<Value>(&text)
+                .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
+        };
+        let result = match tokio::time::timeout(v.deadline, work.instrument(span.clone())).await {
+            Ok(r) => r,
+            Err(_) => Err(CallError::Timeout(format!(
+                "call did not finish within the venue deadline of {} ms",
+                v.deadline.as_millis()
+            ))),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::info!(ms, "call ok"),
+            Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
+        });
+        result
+    }
+
+    /// `GET /v1/venues`: each venue's plugin, version, operations and endpoints.
+    pub fn venues_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, v) in &self.venues {
+            let p = &v.plugin;
+            let ops: Vec<Value> = p
+                .info
+                .operations
+                .iter()
+                .map(|o| {
+                    json!({
+                        "name": o.name,
+                        "summary": o.summary,
+                        "mutating": o.mutating,
+                        "params_schema": serde_json::from_str::<Value>(&o.params_schema).unwrap_or(Value::Null),
+                    })
+                })
+                .collect();
+            let endpoints: Vec<Value> = v
+                .ctx
+                .upstream
+                .endpoints()
+                .iter()
+                .map(|e| json!({ "url": e.base, "in_flight": e.active(), "waiting": e.waiting() }))
+                .collect();
+            let usage: BTreeMap<String, Value> = v
+                .ctx
+                .usage()
+                .into_iter()
+                .map(|(k, u)| (k, json!({ "used": u.used, "window_ms": u.window_ms })))
+                .collect();
+            out.insert(
+                name.clone(),
+                json!({
+                    "status": "ok",
+                    "plugin": p.name,
+                    "version": p.info.version,
+                    "wit_version": p.wit_version,
+                    "sdk_version": p.info.sdk_version,
+                    "operations": ops,
+                    "endpoints": endpoints,
+                    "instances": {
+                        "created": v.pool.instances_created(),
+                        "idle": v.pool.idle(),
+                        "traps": v.pool.traps(),
+                    },
+                    "usage": usage,
+                }),
+            );
+        }
+        for (name, reason) in &self.broken {
+            out.insert(name.clone(), json!({ "status": "unavailable", "reason": reason }));
+        }
+        json!({ "venues": out })
+    }
+
+    /// `GET /health`: ok when every venue (or the one asked for) can serve.
+    pub fn health(&self, venue: Option<&str>) -> (bool, Value) {
+        let degraded: BTreeMap<&String, &String> = self
+            .broken
+            .iter()
+            .filter(|(n, _)| venue.is_none_or(|v| v == n.as_str()))
+            .collect();
+        if let Some(v) = venue
+            && !self.venues.contains_key(v)
+            && !self.broken.contains_key(v)
+        {
+            return (false, json!({ "status": "unknown_venue", "venue": v }));
+        }
+        if degraded.is_empty() {
+            (true, json!({ "status": "ok" }))
+        } else {
+            (false, json!({ "status": "degraded", "venues": degraded }))
+        }
+    }
+}
+
+/// Map a plugin's venue error to the API error.
+pub fn venue_error(e: VenueError) -> CallError {
+    match e {
+        VenueError::InvalidParams(m) => CallError::InvalidParams(m),
+        VenueError::Upstream(u) => CallError::Upstream {
+            status: u.status,
+            code: u.code,
+            message: u.message,
+        },
+        VenueError::StaleData(m) => CallError::StaleData(m),
+        VenueError::Parse(m) => CallError::Parse(m),
+        VenueError::Unsupported(m) => CallError::Unsupported(m),
+        VenueError::Transport(t) => match t {
+            SendError::Timeout(m) => CallError::Timeout(m),
+            SendError::Connection(m) => CallError::Connection(m),
+            SendError::CircuitOpen(m) => CallError::CircuitOpen(m),
+            SendError::RateLimited(r) => CallError::RateLimited {
+                message: r.message,
+                retry_after_ms: r.retry_after_ms,
+            },
+            SendError::Denied(m) => CallError::Plugin(format!("denied: {m}")),
+        },
+    }
+}

@@ -1,0 +1,824 @@
+//! Configuration: load (TOML or JSON), environment overrides, `[defaults]`
+//! inheritance, and validation that names the bad key.
+//!
+//! Loading happens in three steps, each on a plain JSON tree so that every
+//! error can name the exact key:
+//!
+//! 1. parse the file (TOML, or JSON when the file name ends in `.json`);
+//! 2. apply `RESILIENCE_`-prefixed environment overrides (`__` between levels:
+//!    `RESILIENCE_VENUES__TON__TIMEOUT_MS=60000` sets `venues.ton.timeout_ms`);
+//!    values are read as TOML literals (`60000`, `true`, `["a"]`) and fall back
+//!    to strings; variables without `__` (like `RESILIENCE_TOKEN`) are not overrides;
+//! 3. merge `[defaults]` under each venue (the venue's keys win, tables merge
+//!    key by key), then deserialize into typed structs with unknown keys refused.
+//!
+//! Secrets are resolved last (from `env` or `file`) and held only in memory.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A configuration error that names the key (or file) at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// Dotted path of the offending key (`venues.ton.retry.max_attempts`), or the file.
+    pub key: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration, after inheritance and validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    #[serde(default)]
+    pub journal: JournalConfig,
+    /// Kept only so that `deny_unknown_fields` accepts the table; its keys are
+    /// merged into every venue before this struct is built.
+    #[serde(default, rename = "defaults")]
+    _defaults: Option<Value>,
+    #[serde(default)]
+    pub venues: BTreeMap<String, VenueConfig>,
+    /// Where the config was read from (for relative paths and messages).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Name of the environment variable holding the bearer token for `/v1/*`.
+    pub auth_token_env: Option<String>,
+    /// Largest accepted API request body.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            auth_token_env: None,
+            max_request_bytes: default_max_request_bytes(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_max_request_bytes() -> usize {
+    1024 * 1024
+}
+
+/// Where plugins come from and the sandbox limits every plugin runs under.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    #[serde(default = "default_plugins_dir")]
+    pub dir: PathBuf,
+    /// Compiled-component cache; default `<dir>/.compiled`.
+    pub cache_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: PluginLimits,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_plugins_dir(),
+            cache_dir: None,
+            limits: PluginLimits::default(),
+        }
+    }
+}
+
+fn default_plugins_dir() -> PathBuf {
+    PathBuf::from("target/plugins")
+}
+
+/// Per-plugin sandbox limits. Defaults suit a venue adapter: small memory,
+/// short CPU bursts between host calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginLimits {
+    /// Linear memory per instance, MiB.
+    pub memory_mib: u32,
+    /// Guest CPU time per call in milliseconds (time inside the plugin, not
+    /// counting time waiting for the host's `send`).
+    pub cpu_ms: u64,
+    /// Warm instances kept per venue; callers beyond it wait.
+    pub max_instances: u32,
+    /// An instance is retired after this many calls (bounds slow leaks).
+    pub max_calls_per_instance: u32,
+    /// Largest upstream response body handed to a plugin.
+    pub max_response_bytes: usize,
+    /// Largest request body a plugin may send.
+    pub max_request_bytes: usize,
+    /// Largest `.wasm` file accepted at load.
+    pub max_component_bytes: u64,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            memory_mib: 64,
+            cpu_ms: 1_000,
+            max_instances: 16,
+            max_calls_per_instance: 10_000,
+            max_response_bytes: 16 * 1024 * 1024,
+            max_request_bytes: 4 * 1024 * 1024,
+            max_component_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// Environment variable with a PostgreSQL URL; without it the embedded store is used.
+    pub url_env: Option<String>,
+    /// Path of the embedded store.
+    pub path: Option<PathBuf>,
+}
+
+/// One venue: its plugin, endpoints, policies, settings and secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    pub plugin: String,
+    pub endpoints: Vec<String>,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    #[serde(default)]
+    pub breaker: BreakerConfig,
+    #[serde(default)]
+    pub pool: PoolConfig,
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Non-secret settings the plugin reads with `host.config`.
+    #[serde(default, deserialize_with = "settings_as_strings")]
+    pub settings: BTreeMap<String, String>,
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+fn default_timeout_ms() -> u64 {
+    30_000
+}
+fn default_deadline_ms() -> u64 {
+    60_000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    pub max_attempts: u32,
+    pub base_delay_ms: u64,
+    pub multiplier: f64,
+    pub max_delay_ms: u64,
+    pub jitter: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay_ms: 1_000,
+            multiplier: 2.0,
+            max_delay_ms: 30_000,
+            jitter: 0.2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    pub failure_threshold: u32,
+    pub success_threshold: u32,
+    pub open_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            success_threshold: 3,
+            open_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolConfig {
+    pub max_connections_per_host: u32,
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections_per_host: 10,
+            idle_timeout_ms: 300_000,
+        }
+    }
+}
+
+/// Local rate limits; absent keys mean no limit of that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub requests_per_second: Option<f64>,
+    pub burst: Option<u32>,
+    pub weight_per_minute: Option<u32>,
+}
+
+/// Where a secret comes from. Its bytes are read at start-up and never logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    pub env: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretSource")
+            .field("env", &self.env)
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+/// A secret's bytes. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn settings_as_strings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, Value>::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "setting `{k}` must be a string, number or boolean, not {other}"
+            ))),
+        })
+        .collect()
+}
+
+/// Environment variables as (name, value) pairs, injected for tests.
+pub type Env = Vec<(String, String)>;
+
+/// The process environment.
+pub fn process_env() -> Env {
+    std::env::vars().collect()
+}
+
+impl Config {
+    /// Read and validate `path` with the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, &process_env())
+    }
+
+    /// Read and validate `path`, taking overrides from `env`.
+    pub fn load_with_env(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&file, format!("cannot read config file: {e}")))?;
+        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let mut config = Self::parse(&text, is_json, env).map_err(|mut e| {
+            if e.key.is_empty() {
+                e.key = file.clone();
+            }
+            e
+        })?;
+        if config.plugins.dir.is_relative() {
+            // Relative plugin folders are relative to the working directory, like
+            // every other CLI path; nothing to do. The source is kept for messages.
+        }
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parse config text (TOML, or JSON when `is_json`), apply `env`, validate.
+    pub fn parse(text: &str, is_json: bool, env: &Env) -> Result<Config, ConfigError> {
+        let mut tree: Value = if is_json {
+            serde_json::from_str(text)
+                .map_err(|e| ConfigError::new("", format!("invalid JSON: {e}")))?
+        } else {
+            let table: toml::Table = toml::from_str(text)
+                .map_err(|e| ConfigError::new("", format!("invalid TOML: {e}")))?;
+            serde_json::to_value(table)
+                .map_err(|e| ConfigError::new("", format!("unsupported TOML value: {e}")))?
+        };
+        if !tree.is_object() {
+            return Err(ConfigError::new("", "the config must be a table/object"));
+        }
+        apply_env_overrides(&mut tree, env)?;
+        inherit_defaults(&mut tree)?;
+        let config: Config = serde_path_to_error::deserialize(tree).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            ConfigError::new(key, e.into_inner().to_string())
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let l = &self.plugins.limits;
+        if l.memory_mib == 0 || l.memory_mib > 4096 {
+            return Err(ConfigError::new(
+                "plugins.limits.memory_mib",
+                "must be between 1 and 4096",
+            ));
+        }
+        if l.max_instances == 0 || l.max_instances > 1024 {
+            return Err(ConfigError::new(
+                "plugins.limits.max_instances",
+                "must be between 1 and 1024",
+            ));
+        }
+        if l.cpu_ms == 0 {
+            return Err(ConfigError::new("plugins.limits.cpu_ms", "must be positive"));
+        }
+        if l.max_calls_per_instance == 0 {
+            return Err(ConfigError::new(
+                "plugins.limits.max_calls_per_instance",
+                "must be positive",
+            ));
+        }
+        if let Some(env) = &self.server.auth_token_env
+            && env.trim().is_empty()
+        {
+            return Err(ConfigError::new(
+                "server.auth_token_env",
+                "must name an environment variable",
+            ));
+        }
+        for (name, v) in &self.venues {
+            let key = |k: &str| format!("venues.{name}.{k}");
+            if !valid_name(name) {
+                return Err(ConfigError::new(
+                    format!("venues.{name}"),
+                    "venue names use letters, digits, '-' and '_' only",
+                ));
+            }
+            if v.plugin.trim().is_empty() {
+                return Err(ConfigError::new(key("plugin"), "must name a plugin"));
+            }
+            if v.endpoints.is_empty() {
+                return Err(ConfigError::new(
+                    key("endpoints"),
+                    "must list at least one URL",
+                ));
+            }
+            for (i, ep) in v.endpoints.iter().enumerate() {
+                validate_endpoint(ep).map_err(|m| ConfigError::new(format!("{}[{i}]", key("endpoints")), m))?;
+            }
+            if v.timeout_ms == 0 {
+                return Err(ConfigError::new(key("timeout_ms"), "must be positive"));
+            }
+            if v.deadline_ms < v.timeout_ms {
+                return Err(ConfigError::new(
+                    key("deadline_ms"),
+                    format!(
+                        "must be at least timeout_ms ({} ms), got {} ms",
+                        v.timeout_ms, v.deadline_ms
+                    ),
+                ));
+            }
+            let r = &v.retry;
+            if r.max_attempts == 0 {
+                return Err(ConfigError::new(
+                    key("retry.max_attempts"),
+                    "must be at least 1 (the first call counts)",
+                ));
+            }
+            if !(r.multiplier.is_finite() && r.multiplier >= 1.0) {
+                return Err(ConfigError::new(key("retry.multiplier"), "must be >= 1.0"));
+            }
+            if !(0.0..=1.0).contains(&r.jitter) {
+                return Err(ConfigError::new(
+                    key("retry.jitter"),
+                    "must be between 0.0 and 1.0",
+                ));
+            }
+            if r.max_delay_ms < r.base_delay_ms {
+                return Err(ConfigError::new(
+                    key("retry.max_delay_ms"),
+                    "must be at least retry.base_delay_ms",
+                ));
+            }
+            if v.breaker.failure_threshold == 0 {
+                return Err(ConfigError::new(
+                    key("breaker.failure_threshold"),
+                    "must be positive",
+                ));
+            }
+            if v.breaker.success_threshold == 0 {
+                return Err(ConfigError::new(
+                    key("breaker.success_threshold"),
+                    "must be positive",
+                ));
+            }
+            if v.pool.max_connections_per_host == 0 {
+                return Err(ConfigError::new(
+                    key("pool.max_connections_per_host"),
+                    "must be positive",
+                ));
+            }
+            if let Some(rps) = v.rate_limit.requests_per_second
+                && !(rps.is_finite() && rps > 0.0)
+            {
+                return Err(ConfigError::new(
+                    key("rate_limit.requests_per_second"),
+                    "must be a positive number",
+                ));
+            }
+            for (secret, src) in &v.secrets {
+                let k = key(&format!("secrets.{secret}"));
+                match (&src.env, &src.file) {
+                    (Some(_), None) | (None, Some(_)) => {}
+                    _ => {
+                        return Err(ConfigError::new(
+                            k,
+                            "give exactly one of `env` or `file`",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Read every venue's secrets (from `env` or `file`). A missing variable
+    /// or unreadable file is an error naming the secret's key, never its value.
+    pub fn resolve_secrets(
+        &self,
+        env: &Env,
+    ) -> Result<BTreeMap<String, BTreeMap<String, Secret>>, ConfigError> {
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let mut out = BTreeMap::new();
+        for (venue, v) in &self.venues {
+            let mut secrets = BTreeMap::new();
+            for (name, src) in &v.secrets {
+                let key = format!("venues.{venue}.secrets.{name}");
+                let bytes = match (&src.env, &src.file) {
+                    (Some(var), _) => lookup(var)
+                        .ok_or_else(|| {
+                            ConfigError::new(&key, format!("environment variable {var} is not set"))
+                        })?
+                        .into_bytes(),
+                    (None, Some(file)) => std::fs::read(file)
+                        .map(|b| trim_trailing_newline(b))
+                        .map_err(|e| {
+                            ConfigError::new(
+                                &key,
+                                format!("cannot read secret file {}: {}", file.display(), e.kind()),
+                            )
+                        })?,
+                    (None, None) => unreachable_secret(&key)?,
+                };
+                if bytes.is_empty() {
+                    return Err(ConfigError::new(key, "secret is empty"));
+                }
+                secrets.insert(name.clone(), Secret::new(bytes));
+            }
+            out.insert(venue.clone(), secrets);
+        }
+        Ok(out)
+    }
+
+    /// The compiled-component cache folder.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.plugins
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.plugins.dir.join(".compiled"))
+    }
+}
+
+fn unreachable_secret(key: &str) -> Result<Vec<u8>, ConfigError> {
+    // `validate` refuses a source with neither `env` nor `file`.
+    Err(ConfigError::new(key, "give exactly one of `env` or `file`"))
+}
+
+fn trim_trailing_newline(mut b: Vec<u8>) -> Vec<u8> {
+    while matches!(b.last(), Some(b'\n' | b'\r')) {
+        b.pop();
+    }
+    b
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn validate_endpoint(ep: &str) -> Result<(), String> {
+    let uri: http::Uri = ep
+        .parse()
+        .map_err(|e| format!("{ep:?} is not a valid URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("{ep:?} must start with http:// or https://")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{ep:?} has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(format!(
+            "{ep:?} must not carry a query; plugins append path and query"
+        ));
+    }
+    Ok(())
+}
+
+/// Apply `RESILIENCE_A__B__C=value` overrides to the tree.
+fn apply_env_overrides(tree: &mut Value, env: &Env) -> Result<(), ConfigError> {
+    let mut overrides: Vec<(&String, &String)> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("RESILIENCE_") && k.contains("__"))
+        .map(|(k, v)| (k, v))
+        .collect();
+    // Deterministic order: shorter paths first, so a table override is refined
+    // by a deeper key rather than replacing it.
+    overrides.sort_by_key(|(k, _)| (k.matches("__").count(), (*k).clone()));
+    for (name, raw) in overrides {
+        let path: Vec<String> = name["RESILIENCE_".len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::new(
+                name.clone(),
+                "environment override has an empty path segment",
+            ));
+        }
+        let value = parse_env_value(raw);
+        let mut node = &mut *tree;
+        for (i, seg) in path.iter().enumerate() {
+            let obj = match node {
+                Value::Object(map) => map,
+                _ => {
+                    return Err(ConfigError::new(
+                        path[..i].join("."),
+                        format!("{name} overrides a key below a value that is not a table"),
+                    ));
+                }
+            };
+            if i + 1 == path.len() {
+                obj.insert(seg.clone(), value.clone());
+                break;
+            }
+            node = obj
+                .entry(seg.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+    }
+    Ok(())
+}
+
+/// Read an override as a TOML literal (`60000`, `true`, `[1, 2]`, `{ a = 1 }`),
+/// falling back to the raw string.
+fn parse_env_value(raw: &str) -> Value {
+    let doc = format!("v = {raw}");
+    toml::from_str::<toml::Table>(&doc)
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+/// Merge `defaults` under every venue: a venue's own keys win; tables merge.
+fn inherit_defaults(tree: &mut Value) -> Result<(), ConfigError> {
+    let Some(root) = tree.as_object_mut() else {
+        return Ok(());
+    };
+    let defaults = match root.get("defaults") {
+        None => return Ok(()),
+        Some(Value::Object(d)) => d.clone(),
+        Some(_) => return Err(ConfigError::new("defaults", "must be a table")),
+    };
+    const INHERITABLE: &[&str] = &[
+        "timeout_ms",
+        "deadline_ms",
+        "retry",
+        "breaker",
+        "pool",
+        "rate_limit",
+        "settings",
+    ];
+    for key in defaults.keys() {
+        if !INHERITABLE.contains(&key.as_str()) {
+            return Err(ConfigError::new(
+                format!("defaults.{key}"),
+                format!("unknown key; [defaults] may set {}", INHERITABLE.join(", ")),
+            ));
+        }
+    }
+    let Some(venues) = root.get_mut("venues") else {
+        return Ok(());
+    };
+    let Some(venues) = venues.as_object_mut() else {
+        return Err(ConfigError::new("venues", "must be a table of venues"));
+    };
+    for (name, venue) in venues.iter_mut() {
+        let Some(v) = venue.as_object_mut() else {
+            return Err(ConfigError::new(format!("venues.{name}"), "must be a table"));
+        };
+        for (k, dv) in &defaults {
+            match (v.get_mut(k), dv) {
+                (None, _) => {
+                    v.insert(k.clone(), dv.clone());
+                }
+                (Some(Value::Object(own)), Value::Object(inherited)) => {
+                    for (ik, iv) in inherited {
+                        own.entry(ik.clone()).or_insert_with(|| iv.clone());
+                    }
+                }
+                (Some(_), _) => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"
+[defaults]
+timeout_ms = 30000
+retry = { max_attempts = 3, base_delay_ms = 1000 }
+
+[venues.ton]
+plugin = "ton"
+endpoints = ["https://toncenter.com/api/v2"]
+retry = { max_attempts = 5 }
+"#;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn venue_inherits_defaults_key_by_key() {
+        let c = Config::parse(BASE, false, &env(&[])).unwrap();
+        let ton = &c.venues["ton"];
+        assert_eq!(ton.retry.max_attempts, 5, "venue's own key wins");
+        assert_eq!(ton.retry.base_delay_ms, 1000, "inherited from [defaults]");
+        assert_eq!(ton.retry.max_delay_ms, 30_000, "built-in default");
+        assert_eq!(ton.timeout_ms, 30_000);
+    }
+
+    #[test]
+    fn env_override_sets_nested_key() {
+        let e = env(&[
+            ("RESILIENCE_VENUES__TON__TIMEOUT_MS", "45000"),
+            ("RESILIENCE_VENUES__TON__RETRY__MAX_ATTEMPTS", "7"),
+            ("RESILIENCE_SERVER__LISTEN", "127.0.0.1:9999"),
+            ("RESILIENCE_TOKEN", "not-an-override"),
+        ]);
+        let c = Config::parse(BASE, false, &e).unwrap();
+        assert_eq!(c.venues["ton"].timeout_ms, 45_000);
+        assert_eq!(c.venues["ton"].retry.max_attempts, 7);
+        assert_eq!(c.venues["ton"].retry.base_delay_ms, 1000);
+        assert_eq!(c.server.listen.port(), 9999);
+    }
+
+    #[test]
+    fn env_override_of_settings_stays_a_string() {
+        let e = env(&[("RESILIENCE_VENUES__TON__SETTINGS__RECV_WINDOW_MS", "5000")]);
+        let c = Config::parse(BASE, false, &e).unwrap();
+        assert_eq!(c.venues["ton"].settings["recv_window_ms"], "5000");
+    }
+
+    fn err_key(text: &str) -> ConfigError {
+        Config::parse(text, false, &env(&[])).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = err_key(&format!("{BASE}\ntimeout = 5\n"));
+        assert_eq!(e.key, "venues.ton");
+        assert!(e.message.contains("unknown field `timeout`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let e = err_key(&BASE.replace("max_attempts = 5", "max_attempts = \"five\""));
+        assert_eq!(e.key, "venues.ton.retry.max_attempts");
+        assert!(e.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn empty_endpoints_is_named() {
+        let e = err_key(&BASE.replace(r#"["https://toncenter.com/api/v2"]"#, "[]"));
+        assert_eq!(e.key, "venues.ton.endpoints");
+    }
+
+    #[test]
+    fn bad_endpoint_url_is_named_with_index() {
+        let e = err_key(&BASE.replace("https://toncenter.com/api/v2", "ftp://x"));
+        assert_eq!(e.key, "venues.ton.endpoints[0]");
+    }
+
+    #[test]
+    fn unknown_defaults_key_is_named() {
+        let e = err_key(&format!("{BASE}\n[defaults.nope]\nx = 1\n"));
+        assert_eq!(e.key, "defaults.nope");
+    }
+
+    #[test]
+    fn zero_attempts_is_named() {
+        let e = err_key(&BASE.replace("max_attempts = 5", "max_attempts = 0"));
+        assert_eq!(e.key, "venues.ton.retry.max_attempts");
+    }
+
+    #[test]
+    fn deadline_shorter_than_timeout_is_named() {
+        let e = err_key(&format!("{BASE}deadline_ms = 10\n"));
+        assert_eq!(e.key, "venues.ton.deadline_ms");
+    }
+
+    #[test]
+    fn missing_plugin_key_is_named() {
+        let e = err_key("[venues.x]\nendpoints = [\"http://127.0.0.1:1\"]\n");
+        assert_eq!(e.key, "venues.x");
+        assert!(e.message.contains("missing field `plugin`"), "{e}");
+    }
+
+    #[test]
+    fn secret_from_env_resolves_and_missing_env_is_named_without_value() {
+        let text = format!(
+            "{BASE}secrets = {{ api_key = {{ env = \"TON_KEY\" }} }}\n"
+        );
+        let c = Config::parse(&text, false, &env(&[])).unwrap();
+        let s = c.resolve_secrets(&env(&[("TON_KEY", "s3cr3t")])).unwrap();
+        assert_eq!(s["ton"]["api_key"].expose(), b"s3cr3t");
+        assert_eq!(format!("{:?}", s["ton"]["api_key"]), "Secret(<redacted>)");
+        let e = c.resolve_secrets(&env(&[])).unwrap_err();
+        assert_eq!(e.key, "venues.ton.secrets.api_key");
+        assert!(e.message.contains("TON_KEY"));
+    }
+
+    #[test]
+    fn json_config_reads_the_same_keys() {
+        let json = r#"{"venues":{"ton":{"plugin":"ton","endpoints":["http://127.0.0.1:9"],"timeout_ms":1000,"deadline_ms":2000}}}"#;
+        let c = Config::parse(json, true, &env(&[])).unwrap();
+        assert_eq!(c.venues["ton"].timeout_ms, 1000);
+    }
+}

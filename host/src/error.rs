@@ -1,0 +1,166 @@
+//! The one error type of a venue call. Each variant is one error kind of the
+//! HTTP API, with its status:
+//!
+//! | variant            | kind                | status |
+//! |--------------------|---------------------|--------|
+//! | `InvalidParams`    | `invalid_params`    | 400    |
+//! | `Unsupported`      | `unsupported`       | 400    |
+//! | `Unauthorized`     | `unauthorized`      | 401    |
+//! | `UnknownVenue`     | `unknown_venue`     | 404    |
+//! | `UnknownOperation` | `unknown_operation` | 404    |
+//! | `PayloadTooLarge`  | `payload_too_large` | 413    |
+//! | `RateLimited`      | `rate_limited`      | 429 (+ `Retry-After`) |
+//! | `Upstream`         | `upstream`          | 502    |
+//! | `Connection`       | `connection`        | 502    |
+//! | `Parse`            | `parse`             | 502    |
+//! | `StaleData`        | `stale_data`        | 502    |
+//! | `CircuitOpen`      | `circuit_open`      | 503    |
+//! | `Timeout`          | `timeout`           | 504    |
+//! | `Plugin`           | `plugin`            | 500    |
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("no venue named {0:?}")]
+    UnknownVenue(String),
+    #[error("venue {venue:?} has no operation {operation:?}")]
+    UnknownOperation { venue: String, operation: String },
+    #[error("request body exceeds {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("rate limited: {message}")]
+    RateLimited {
+        message: String,
+        retry_after_ms: Option<u64>,
+    },
+    #[error("venue answered HTTP {status}{}: {message}", code.as_ref().map(|c| format!(" code {c}")).unwrap_or_default())]
+    Upstream {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("connection failed: {0}")]
+    Connection(String),
+    #[error("unreadable venue response: {0}")]
+    Parse(String),
+    #[error("stale data: {0}")]
+    StaleData(String),
+    #[error("circuit open: {0}")]
+    CircuitOpen(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("plugin failed: {0}")]
+    Plugin(String),
+}
+
+impl CallError {
+    /// The API error kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::InvalidParams(_) => "invalid_params",
+            CallError::Unsupported(_) => "unsupported",
+            CallError::Unauthorized => "unauthorized",
+            CallError::UnknownVenue(_) => "unknown_venue",
+            CallError::UnknownOperation { .. } => "unknown_operation",
+            CallError::PayloadTooLarge { .. } => "payload_too_large",
+            CallError::RateLimited { .. } => "rate_limited",
+            CallError::Upstream { .. } => "upstream",
+            CallError::Connection(_) => "connection",
+            CallError::Parse(_) => "parse",
+            CallError::StaleData(_) => "stale_data",
+            CallError::CircuitOpen(_) => "circuit_open",
+            CallError::Timeout(_) => "timeout",
+            CallError::Plugin(_) => "plugin",
+        }
+    }
+
+    /// The HTTP status the API answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CallError::InvalidParams(_) | CallError::Unsupported(_) => StatusCode::BAD_REQUEST,
+            CallError::Unauthorized => StatusCode::UNAUTHORIZED,
+            CallError::UnknownVenue(_) | CallError::UnknownOperation { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            CallError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            CallError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            CallError::Upstream { .. }
+            | CallError::Connection(_)
+            | CallError::Parse(_)
+            | CallError::StaleData(_) => StatusCode::BAD_GATEWAY,
+            CallError::CircuitOpen(_) => StatusCode::SERVICE_UNAVAILABLE,
+            CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            CallError::Plugin(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, when the error carries one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            CallError::RateLimited {
+                retry_after_ms: Some(ms),
+                ..
+            } => Some(ms.div_ceil(1000).max(1)),
+            _ => None,
+        }
+    }
+
+    /// The API error body: `{"error": {"kind", "message", "venue", "operation", ...}}`.
+    pub fn to_json(&self, venue: Option<&str>, operation: Option<&str>) -> Value {
+        let mut err = json!({
+            "kind": self.kind(),
+            "message": self.to_string(),
+            "venue": venue,
+            "operation": operation,
+        });
+        match self {
+            CallError::Upstream { status, code, .. } => {
+                err["upstream_status"] = json!(status);
+                err["code"] = json!(code);
+            }
+            CallError::RateLimited { retry_after_ms, .. } => {
+                err["retry_after_ms"] = json!(retry_after_ms);
+            }
+            _ => {}
+        }
+        json!({ "error": err })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_error_body_carries_status_and_code() {
+        let e = CallError::Upstream {
+            status: 429,
+            code: Some("429".into()),
+            message: "Ratelimit exceed".into(),
+        };
+        let body = e.to_json(Some("ton"), Some("get_balance"));
+        assert_eq!(body["error"]["kind"], "upstream");
+        assert_eq!(body["error"]["upstream_status"], 429);
+        assert_eq!(body["error"]["code"], "429");
+        assert_eq!(body["error"]["venue"], "ton");
+        assert_eq!(e.status(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn rate_limited_rounds_retry_after_up_to_whole_seconds() {
+        let e = CallError::RateLimited {
+            message: "budget".into(),
+            retry_after_ms: Some(1001),
+        };
+        assert_eq!(e.retry_after_secs(), Some(2));
+        assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}

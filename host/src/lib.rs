@@ -1,0 +1,30 @@
+//! resilience-host: a long-running process that trading daemons call instead
+//! of calling venues directly.
+//!
+//! The host owns everything that makes an upstream call survive a bad network
+//! (pools, deadlines, and, as they land, retries, breakers, failover and rate
+//! limits); what is specific to one venue lives in a WebAssembly component
+//! plugin loaded from a folder at start-up. See `DESIGN.md` and the README.
+//!
+//! Modules, one concern each:
+//! - [`config`]: load, env overrides, `[defaults]` inheritance, validation;
+//! - [`plugin`]: engine, linker, loading, compiled cache, instance pool, limits;
+//! - [`capabilities`]: what a plugin may import (send, clock, secrets, log);
+//! - [`upstream`]: the pooled HTTP client and the send path;
+//! - [`app`]: venues assembled, the call entry point;
+//! - [`api`]: the HTTP API; [`error`]: the API's error kinds.
+//!
+//! Non-goals: the host never interprets venue bodies (plugins do), and never
+//! hands secret bytes to a plugin.
+
+pub mod api;
+pub mod app;
+pub mod capabilities;
+pub mod config;
+pub mod error;
+pub mod plugin;
+pub mod upstream;
+
+pub use app::App;
+pub use config::Config;
+pub use error::CallError;

@@ -1,0 +1,262 @@
+//! `resilience-host` command line: `serve`, `call`, `plugins`, `check`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use resilience_host::config::{self, Config, PluginLimits};
+use resilience_host::plugin::PluginEngine;
+use resilience_host::{App, api};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(name = "resilience-host", version, about = "WebAssembly-extensible resilience host for trading venues")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load the config and every *.wasm in the plugins folder, and serve the API.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// Overrides server.listen.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Make one call: result JSON on stdout (exit 0), error JSON on stderr (exit 1).
+    Call {
+        #[arg(long)]
+        config: PathBuf,
+        venue: String,
+        operation: String,
+        /// Params as a JSON object (default `{}`).
+        params: Option<String>,
+    },
+    /// List the loaded plugins, or inspect one file with `plugins check FILE.wasm`.
+    Plugins {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<PluginsAction>,
+    },
+    /// Validate the config and plugins; exit non-zero naming the bad key or file.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsAction {
+    /// Inspect one plugin file without a config.
+    Check { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config, listen } => serve(&config, listen).await,
+        Command::Call {
+            config,
+            venue,
+            operation,
+            params,
+        } => call(&config, &venue, &operation, params.as_deref()).await,
+        Command::Plugins { config, action } => match (action, config) {
+            (Some(PluginsAction::Check { file }), _) => plugins_check(&file).await,
+            (None, Some(config)) => plugins_list(&config).await,
+            (None, None) => anyhow::bail!("give --config FILE, or `plugins check FILE.wasm`"),
+        },
+        Command::Check { config } => check(&config).await,
+    }
+}
+
+async fn build(config_path: &Path) -> anyhow::Result<App> {
+    let config = Config::load(config_path)?;
+    Ok(App::build(config, &config::process_env()).await?)
+}
+
+async fn serve(config_path: &Path, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let app = build(config_path).await?;
+    for e in &app.load_errors {
+        tracing::error!(file = %e.file.display(), reason = %e.reason, "plugin failed to load");
+    }
+    let addr = listen.unwrap_or(app.config.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (server.listen / --listen): {e}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        listen = %local,
+        venues = app.venues.len(),
+        plugins = app.plugins.len(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "resilience-host serving"
+    );
+    let app = Arc::new(app);
+    api::serve(app, listener, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down; letting in-flight calls finish");
+}
+
+async fn call(config_path: &Path, venue: &str, operation: &str, params: Option<&str>) -> anyhow::Result<ExitCode> {
+    let params: Value = match params {
+        None => json!({}),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let err = resilience_host::CallError::InvalidParams(format!("PARAMS_JSON is not valid JSON: {e}"));
+                eprintln!("{}", err.to_json(Some(venue), Some(operation)));
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+    };
+    let app = build(config_path).await?;
+    match app.call(venue, operation, &params).await {
+        Ok(v) => {
+            println!("{v}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}", e.to_json(Some(venue), Some(operation)));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn plugins_list(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let app = build(config_path).await?;
+    let plugins: Vec<Value> = app
+        .plugins
+        .values()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "version": p.info.version,
+                "wit_version": p.wit_version,
+                "sdk_version": p.info.sdk_version,
+                "file": p.file.display().to_string(),
+                "sha256": p.sha256,
+                "operations": p.info.operations.iter().map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let errors: Vec<Value> = app
+        .load_errors
+        .iter()
+        .map(|e| json!({"file": e.file.display().to_string(), "reason": e.reason}))
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&json!({"plugins": plugins, "errors": errors}))?);
+    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {
+    let limits = PluginLimits::default();
+    let engine = PluginEngine::new(limits, 8)?;
+    match engine.load_file(file, None).await {
+        Ok(p) => {
+            let out = json!({
+                "file": file.display().to_string(),
+                "name": p.name,
+                "version": p.info.version,
+                "wit_version": p.wit_version,
+                "sdk_version": p.info.sdk_version,
+                "size_bytes": p.size,
+                "sha256": p.sha256,
+                "operations": p.info.operations.iter().map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating})).collect::<Vec<_>>(),
+                "imports": p.imports,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(reason) => {
+            eprintln!("{}: {reason}", file.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let app = build(config_path).await?;
+    let mut problems: Vec<String> = app.load_errors.iter().map(ToString::to_string).collect();
+    problems.extend(app.broken.values().cloned());
+    if problems.is_empty() {
+        println!(
+            "ok: {} venue(s), {} plugin(s) ({})",
+            app.venues.len(),
+            app.plugins.len(),
+            app.plugins.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}

@@ -1,0 +1,21 @@
+//! Host-side bindings generated from `wit/`.
+//!
+//! `send` and `send-all` are async (they wait on the network); the other
+//! imports are quick and stay synchronous. Every export is called with the
+//! `*_async` functions so a guest that runs long yields to tokio at epoch ticks.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "venue",
+    imports: {
+        "resilience:venue/host.send": async,
+        "resilience:venue/host.send-all": async,
+    },
+    exports: { default: async },
+});
+
+pub use resilience::venue::types::{
+    LogLevel, Method, RateLimited, Request, Response, SendError, UpstreamError, UsageReport,
+    VenueError,
+};
+pub use exports::resilience::venue::adapter::{Info, Operation};

@@ -1,0 +1,119 @@
+//! Per-instance store state: the WASI context (empty: no files, env, sockets),
+//! memory limits, the venue the current call belongs to, and the CPU budget.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreContextMut, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::capabilities::VenueContext;
+use crate::config::PluginLimits;
+
+/// Bytes of guest stderr kept to explain a trap (a Rust panic message).
+const STDERR_CAPTURE_BYTES: usize = 16 * 1024;
+
+pub struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+    stderr: MemoryOutputPipe,
+    /// The venue of the call in progress; `None` between calls, so a plugin
+    /// cannot reach a venue outside a call.
+    pub(crate) call: Option<Arc<VenueContext>>,
+    /// When the current call started, and how long it spent waiting on the
+    /// host (network), which does not count against the CPU budget.
+    call_started: Option<Instant>,
+    pub(crate) host_wait: Duration,
+    cpu_budget: Duration,
+    /// Set when the epoch callback stopped the guest for running too long.
+    pub(crate) cpu_exceeded: bool,
+}
+
+impl std::fmt::Debug for StoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreState")
+            .field("venue", &self.call.as_ref().map(|c| c.venue.clone()))
+            .field("host_wait", &self.host_wait)
+            .finish()
+    }
+}
+
+impl StoreState {
+    pub fn new(limits: &PluginLimits) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
+        // Nothing is granted: no preopened dirs, no env, no args, no network.
+        // Only stderr is captured, to surface panic messages.
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let memory = (limits.memory_mib as usize) * 1024 * 1024;
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory)
+                .table_elements(100_000)
+                .instances(64)
+                .tables(64)
+                .memories(16)
+                .trap_on_grow_failure(false)
+                .build(),
+            stderr,
+            call: None,
+            call_started: None,
+            host_wait: Duration::ZERO,
+            cpu_budget: Duration::from_millis(limits.cpu_ms),
+            cpu_exceeded: false,
+        }
+    }
+
+    /// Start a call on behalf of `venue`.
+    pub fn begin_call(&mut self, venue: Option<Arc<VenueContext>>) {
+        self.call = venue;
+        self.call_started = Some(Instant::now());
+        self.host_wait = Duration::ZERO;
+        self.cpu_exceeded = false;
+    }
+
+    /// End the current call; the instance keeps no venue between calls.
+    pub fn end_call(&mut self) {
+        self.call = None;
+        self.call_started = None;
+    }
+
+    /// Guest time used by the current call (wall time minus host waits).
+    pub fn guest_time(&self) -> Duration {
+        self.call_started
+            .map(|s| s.elapsed().saturating_sub(self.host_wait))
+            .unwrap_or_default()
+    }
+
+    /// What the guest wrote to stderr (a panic message), trimmed.
+    pub fn stderr_text(&self) -> String {
+        let bytes = self.stderr.contents();
+        String::from_utf8_lossy(&bytes).trim().to_string()
+    }
+
+    /// Epoch callback: yield to tokio at every tick, and stop the guest once
+    /// its CPU budget is spent. Yielding keeps one spinning plugin from
+    /// holding a tokio worker that other venues need.
+    pub fn on_epoch(mut ctx: StoreContextMut<'_, Self>) -> wasmtime::Result<UpdateDeadline> {
+        let state = ctx.data_mut();
+        if state.guest_time() > state.cpu_budget {
+            state.cpu_exceeded = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Yield(1))
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

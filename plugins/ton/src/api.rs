@@ -1,0 +1,37 @@
+//! toncenter HTTP API v2: every path this plugin uses, in one place.
+//!
+//! Source: `shared/venues/FACTS.md` §4, from `toncenter/ton-http-api` at
+//! 4b4e54f, `pyTON/main.py` (route table) and `models.py` (envelope). Paths are
+//! relative to the venue endpoint the host is configured with
+//! (`https://toncenter.com/api/v2` on mainnet,
+//! `https://testnet.toncenter.com/api/v2` on testnet).
+//!
+//! | operation              | method | path                     | idempotent |
+//! |------------------------|--------|--------------------------|------------|
+//! | `get_balance`          | GET    | `/getAddressBalance`     | yes        |
+//! | `get_address_info`     | GET    | `/getAddressInformation` | yes        |
+//! | `run_get_method`       | POST   | `/runGetMethod`          | yes (read-only) |
+//! | `send_boc`             | POST   | `/sendBoc`               | no         |
+//! | `get_masterchain_info` | GET    | `/getMasterchainInfo`    | yes        |
+//!
+//! Every request has weight 1: toncenter counts requests per second, summed
+//! across keys (Free 10 rps, 1 rps without a key).
+
+/// GET `?address=&seqno?`; `result` is the balance in nanotons as a decimal string.
+pub const GET_ADDRESS_BALANCE: &str = "/getAddressBalance";
+/// GET `?address=&seqno?`; `result` is a `raw.fullAccountState` object.
+pub const GET_ADDRESS_INFORMATION: &str = "/getAddressInformation";
+/// POST `{"address","method","stack","seqno"?}`; `result` is `smc.runResult`.
+pub const RUN_GET_METHOD: &str = "/runGetMethod";
+/// POST `{"boc"}`; `result` is `{"@type":"ok",…}` (tonlib `raw.sendMessage`).
+pub const SEND_BOC: &str = "/sendBoc";
+/// GET; `result` is `blocks.masterchainInfo`.
+pub const GET_MASTERCHAIN_INFO: &str = "/getMasterchainInfo";
+
+/// API key header (the `?api_key=` query form works too; the header keeps the
+/// key out of logged paths).
+pub const API_KEY_HEADER: &str = "X-API-Key";
+/// The placeholder the host replaces with the venue's secret `api_key`.
+pub const API_KEY_VALUE: &str = "${secret:api_key}";
+/// Venue setting that turns the API key header on (`"true"`).
+pub const USE_API_KEY_SETTING: &str = "use_api_key";

@@ -1,0 +1,218 @@
+//! Operation params and the checks made before anything is sent.
+//!
+//! Checks stay shallow on purpose: toncenter validates addresses itself (416
+//! "Incorrect address"), so the plugin only refuses what could never be right.
+
+use resilience_guest::VenueError;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `get_balance`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceParams {
+    /// Account address in any form toncenter accepts (raw `0:…` or user-friendly).
+    pub address: String,
+}
+
+/// `get_address_info`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInfoParams {
+    pub address: String,
+    /// Masterchain block seqno to read the state at; latest when absent.
+    #[serde(default)]
+    pub seqno: Option<u64>,
+}
+
+/// `run_get_method`, also the body POSTed to `/runGetMethod` once checked.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunGetMethodParams {
+    pub address: String,
+    /// Method name (`"seqno"`) or numeric method id.
+    pub method: Value,
+    /// Input stack entries as toncenter takes them (`[["num", 3]]`).
+    #[serde(default)]
+    pub stack: Vec<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seqno: Option<u64>,
+}
+
+/// `send_boc`, also the body POSTed to `/sendBoc` once checked.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendBocParams {
+    /// The external message as a bag of cells in standard, padded base64.
+    pub boc: String,
+}
+
+/// `get_masterchain_info` takes nothing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// `address` must not be empty or blank.
+pub fn check_address(address: &str) -> Result<(), VenueError> {
+    if address.trim().is_empty() {
+        return Err(VenueError::invalid("address: must not be empty"));
+    }
+    Ok(())
+}
+
+/// `method` must be a non-empty name or an integer id.
+pub fn check_method(method: &Value) -> Result<(), VenueError> {
+    match method {
+        Value::String(name) if !name.trim().is_empty() => Ok(()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
+        other => Err(VenueError::invalid(format!(
+            "method: expected a method name or an integer method id, got {other}"
+        ))),
+    }
+}
+
+/// `boc` must be non-empty standard base64 (`A-Z a-z 0-9 + /`) with `=`
+/// padding only at the end and a length that is a multiple of 4: toncenter
+/// decodes it with Python's `base64.b64decode`, which refuses bad padding.
+/// URL-safe base64 (`-`, `_`) is refused rather than guessed at.
+pub fn check_boc(boc: &str) -> Result<(), VenueError> {
+    let fail = |why: &str| Err(VenueError::invalid(format!("boc: {why}")));
+    if boc.is_empty() {
+        return fail("must not be empty");
+    }
+    let body = boc.trim_end_matches('=');
+    let padding = boc.len() - body.len();
+    if let Some(bad) = body
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '+' || *c == '/'))
+    {
+        return fail(&format!(
+            "{bad:?} is not a standard base64 character (A-Z a-z 0-9 + / =)"
+        ));
+    }
+    if body.is_empty() || padding > 2 || !boc.len().is_multiple_of(4) {
+        return fail(
+            "is not padded base64 (length must be a multiple of 4, at most two trailing '=')",
+        );
+    }
+    Ok(())
+}
+
+/// The balance must be a decimal string of nanotons (`"5610477699352"`).
+pub fn check_balance(result: &Value) -> Result<String, VenueError> {
+    match result {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(s.clone()),
+        other => Err(VenueError::parse(format!(
+            "result: expected a decimal string of nanotons, got {other}"
+        ))),
+    }
+}
+
+/// The account state must be an object with at least `balance` and `state`.
+pub fn check_account_state(result: Value) -> Result<Value, VenueError> {
+    match &result {
+        Value::Object(map) => {
+            for field in ["balance", "state"] {
+                if !map.contains_key(field) {
+                    return Err(VenueError::parse(format!("result.{field}: missing")));
+                }
+            }
+            Ok(result)
+        }
+        other => Err(VenueError::parse(format!(
+            "result: expected a raw.fullAccountState object, got {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn invalid_message(r: Result<(), VenueError>) -> String {
+        match r {
+            Err(VenueError::InvalidParams(m)) => m,
+            other => panic!("expected invalid_params, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn standard_padded_base64_boc_is_accepted() {
+        for ok in ["te6ccgEBAQEAAgAAAA==", "te6c", "ab+/", "abc=", "AAAAAAAA"] {
+            assert!(check_boc(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn bad_boc_is_invalid_params_naming_boc() {
+        for bad in [
+            "", "te6c-_", "te6 c", "abc", "a===", "====", "ab=c", "te6c\n",
+        ] {
+            let m = invalid_message(check_boc(bad));
+            assert!(m.starts_with("boc:"), "{bad:?}: {m}");
+        }
+    }
+
+    #[test]
+    fn empty_address_is_invalid_params_naming_address() {
+        assert!(invalid_message(check_address("  ")).starts_with("address:"));
+        assert!(check_address("EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q").is_ok());
+    }
+
+    #[test]
+    fn method_is_a_name_or_an_integer_id() {
+        assert!(check_method(&json!("seqno")).is_ok());
+        assert!(check_method(&json!(85143)).is_ok());
+        for bad in [json!(""), json!(1.5), json!(null), json!(["seqno"])] {
+            assert!(
+                invalid_message(check_method(&bad)).starts_with("method:"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn balance_must_be_a_decimal_string() {
+        assert_eq!(
+            check_balance(&json!("5610477699352")).unwrap(),
+            "5610477699352"
+        );
+        for bad in [
+            json!(""),
+            json!("-1"),
+            json!("1e9"),
+            json!(5610477699352u64),
+            json!(null),
+        ] {
+            assert!(
+                matches!(check_balance(&bad), Err(VenueError::Parse(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn account_state_needs_balance_and_state() {
+        let ok =
+            json!({"@type":"raw.fullAccountState","balance":"1000000000","state":"uninitialized"});
+        assert_eq!(check_account_state(ok.clone()).unwrap(), ok);
+        assert!(
+            matches!(check_account_state(json!({"balance":"1"})), Err(VenueError::Parse(m)) if m.contains("state"))
+        );
+        assert!(matches!(
+            check_account_state(json!("x")),
+            Err(VenueError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn run_get_method_body_defaults_the_stack_and_omits_absent_seqno() {
+        let p: RunGetMethodParams =
+            serde_json::from_value(json!({"address":"EQ","method":"seqno"})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!({"address":"EQ","method":"seqno","stack":[]})
+        );
+    }
+}
