@@ -213,25 +213,25 @@ async fn call_export(warm: &mut Warm, call: Call<'_>) -> wasmtime::Result<Reply>
 
 /// Explain a trap: CPU deadline, memory, or the guest's own panic message.
 pub fn describe_trap(err: &wasmtime::Error, state: &StoreState) -> Trap {
-    let stderr = state.stderr_text();
-    let last_line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-    if state.cpu_exceeded {
+    if let Some(used) = state.cpu_exceeded {
         return Trap {
             message: format!(
-                "plugin exceeded its CPU deadline ({} ms of guest time)",
-                state.guest_time().as_millis()
+                "plugin exceeded its CPU deadline ({} ms of guest time, limit {} ms)",
+                used.as_millis(),
+                state.cpu_budget().as_millis()
             ),
             cpu_deadline: true,
         };
     }
+    let said = state.stderr_text();
     let base = match err.downcast_ref::<wasmtime::Trap>() {
         Some(t) => format!("trap: {t}"),
         None => format!("{err}"),
     };
-    let message = if last_line.is_empty() {
+    let message = if said.is_empty() {
         base
     } else {
-        format!("{base}; plugin said: {last_line}")
+        format!("{base}; plugin said: {}", said.chars().take(1000).collect::<String>())
     };
     Trap {
         message,

@@ -2,6 +2,7 @@
 //! memory limits, the venue the current call belongs to, and the CPU budget.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -28,9 +29,13 @@ pub struct StoreState {
     /// host (network), which does not count against the CPU budget.
     call_started: Option<Instant>,
     pub(crate) host_wait: Duration,
+    /// Nanoseconds the guest spent yielded to tokio at epoch ticks (written
+    /// by the yield future, which cannot borrow the store).
+    yielded_ns: Arc<AtomicU64>,
     cpu_budget: Duration,
-    /// Set when the epoch callback stopped the guest for running too long.
-    pub(crate) cpu_exceeded: bool,
+    /// Guest time at which the epoch callback stopped the guest for running
+    /// too long, if it did.
+    pub(crate) cpu_exceeded: Option<Duration>,
 }
 
 impl std::fmt::Debug for StoreState {
@@ -64,8 +69,9 @@ impl StoreState {
             call: None,
             call_started: None,
             host_wait: Duration::ZERO,
+            yielded_ns: Arc::new(AtomicU64::new(0)),
             cpu_budget: Duration::from_millis(limits.cpu_ms),
-            cpu_exceeded: false,
+            cpu_exceeded: None,
         }
     }
 
@@ -74,7 +80,8 @@ impl StoreState {
         self.call = venue;
         self.call_started = Some(Instant::now());
         self.host_wait = Duration::ZERO;
-        self.cpu_exceeded = false;
+        self.yielded_ns.store(0, Ordering::Relaxed);
+        self.cpu_exceeded = None;
     }
 
     /// End the current call; the instance keeps no venue between calls.
@@ -83,17 +90,31 @@ impl StoreState {
         self.call_started = None;
     }
 
-    /// Guest time used by the current call (wall time minus host waits).
+    /// The CPU budget of one call.
+    pub fn cpu_budget(&self) -> Duration {
+        self.cpu_budget
+    }
+
+    /// Guest time used by the current call: wall time minus host waits and
+    /// minus time yielded to other tasks, so a busy host does not shorten a
+    /// plugin's budget.
     pub fn guest_time(&self) -> Duration {
+        let yielded = Duration::from_nanos(self.yielded_ns.load(Ordering::Relaxed));
         self.call_started
-            .map(|s| s.elapsed().saturating_sub(self.host_wait))
+            .map(|s| s.elapsed().saturating_sub(self.host_wait).saturating_sub(yielded))
             .unwrap_or_default()
     }
 
-    /// What the guest wrote to stderr (a panic message), trimmed.
+    /// What the guest wrote to stderr (a Rust panic message), without the
+    /// `note: run with RUST_BACKTRACE` hint, on one line.
     pub fn stderr_text(&self) -> String {
         let bytes = self.stderr.contents();
-        String::from_utf8_lossy(&bytes).trim().to_string()
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Epoch callback: yield to tokio at every tick, and stop the guest once
@@ -101,11 +122,24 @@ impl StoreState {
     /// holding a tokio worker that other venues need.
     pub fn on_epoch(mut ctx: StoreContextMut<'_, Self>) -> wasmtime::Result<UpdateDeadline> {
         let state = ctx.data_mut();
-        if state.guest_time() > state.cpu_budget {
-            state.cpu_exceeded = true;
+        let used = state.guest_time();
+        if used > state.cpu_budget {
+            state.cpu_exceeded = Some(used);
             return Ok(UpdateDeadline::Interrupt);
         }
-        Ok(UpdateDeadline::Yield(1))
+        // tokio's `yield_now` defers the wake-up until the scheduler has run
+        // other tasks and polled its I/O and timer drivers; a plain
+        // re-schedule would let a spinning guest starve them.
+        let yielded = Arc::clone(&state.yielded_ns);
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(async move {
+                let started = Instant::now();
+                tokio::task::yield_now().await;
+                let ns = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+                yielded.fetch_add(ns, Ordering::Relaxed);
+            }),
+        ))
     }
 }
 

@@ -1,0 +1,157 @@
+//! The HTTP API's contract: error bodies and statuses for bad input, auth,
+//! and the host capabilities a plugin reaches through it.
+
+use resilience_tests::TestHost;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn echo_venue(endpoint: &str, extra: &str) -> String {
+    format!(
+        "[venues.echo]\nplugin = \"echo\"\nendpoints = [\"{endpoint}\"]\ntimeout_ms = 1000\ndeadline_ms = 3000\n{extra}\n"
+    )
+}
+
+async fn echo_host(extra: &str) -> TestHost {
+    TestHost::start(&["echo"], "", &echo_venue("http://127.0.0.1:9", extra)).await
+}
+
+#[tokio::test]
+async fn bad_bodies_get_clear_4xx_never_500() {
+    let host = echo_host("").await;
+    let cases: [(&str, u16, &str); 4] = [
+        ("not json", 400, "invalid_params"),
+        ("[1,2]", 400, "invalid_params"),
+        ("\"text\"", 400, "invalid_params"),
+        ("{\"a\":", 400, "invalid_params"),
+    ];
+    for (body, status, kind) in cases {
+        let (s, _, v) = host.post_raw("/v1/venues/echo/echo", body.to_string(), &[]).await;
+        assert_eq!((s, v["error"]["kind"].as_str()), (status, Some(kind)), "body {body:?}: {v}");
+    }
+    let big = format!("{{\"x\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
+    let (s, _, v) = host.post_raw("/v1/venues/echo/echo", big, &[]).await;
+    assert_eq!(s, 413, "{v}");
+    assert_eq!(v["error"]["kind"], "payload_too_large");
+    // An empty body means no params.
+    let (s, _, v) = host.post_raw("/v1/venues/echo/echo", "", &[]).await;
+    assert_eq!((s, v), (200, json!({})));
+}
+
+#[tokio::test]
+async fn unknown_venue_and_operation_are_404_with_their_kind() {
+    let host = echo_host("").await;
+    let (s, v) = host.post("/v1/venues/nope/echo", &json!({})).await;
+    assert_eq!((s, v["error"]["kind"].as_str()), (404, Some("unknown_venue")));
+    let (s, v) = host.post("/v1/venues/echo/nope", &json!({})).await;
+    assert_eq!((s, v["error"]["kind"].as_str()), (404, Some("unknown_operation")));
+    let (s, _) = host.get("/v1/venues/echo/echo").await;
+    assert_eq!(s, 405);
+    let (s, _) = host.get("/nowhere").await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn bearer_token_guards_v1_but_not_health() {
+    let env = vec![("TEST_API_TOKEN".to_string(), "t0ken".to_string())];
+    let host = TestHost::start_with_env(
+        &["echo"],
+        "",
+        &format!("[server]\nauth_token_env = \"TEST_API_TOKEN\"\n{}", echo_venue("http://127.0.0.1:9", "")),
+        env,
+    )
+    .await;
+    let (s, h, v) = host.post_raw("/v1/venues/echo/echo", "{}", &[]).await;
+    assert_eq!((s, v["error"]["kind"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(h.get("www-authenticate").unwrap(), "Bearer");
+    let (s, _, _) = host.post_raw("/v1/venues/echo/echo", "{}", &[("authorization", "Bearer wrong")]).await;
+    assert_eq!(s, 401);
+    let (s, _, v) = host.post_raw("/v1/venues/echo/echo", "{\"a\":1}", &[("authorization", "Bearer t0ken")]).await;
+    assert_eq!((s, v), (200, json!({"a": 1})));
+    let (s, _) = host.get("/health").await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn plugin_requests_reach_only_the_venue_endpoint_with_secrets_filled_in() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/base/orders"))
+        .and(header("x-key", "sekret-value"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("created"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let env = vec![("ECHO_KEY".to_string(), "sekret-value".to_string())];
+    let host = TestHost::start_with_env(
+        &["echo"],
+        "",
+        &echo_venue(&format!("{}/base", server.uri()), "secrets = { key = { env = \"ECHO_KEY\" } }"),
+        env,
+    )
+    .await;
+    let (s, v) = host
+        .post(
+            "/v1/venues/echo/send",
+            &json!({"method": "POST", "path": "/orders", "body": "x", "headers": [["x-key", "${secret:key}"]]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], 201);
+    assert_eq!(v["body"], "created");
+
+    // Another host, an undeclared secret: denied, nothing sent, no secret in the answer.
+    for (params, what) in [
+        (json!({"path": "http://evil.example/x"}), "absolute URL"),
+        (json!({"path": "/orders", "headers": [["x-key", "${secret:other}"]]}), "undeclared secret"),
+    ] {
+        let (s, v) = host.post("/v1/venues/echo/send", &params).await;
+        assert_eq!(s, 500, "{what}: {v}");
+        assert_eq!(v["error"]["kind"], "plugin", "{what}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("denied"), "{what}: {v}");
+        assert!(!v.to_string().contains("sekret-value"));
+    }
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_connection_error() {
+    // Port 9 on loopback: nothing listens.
+    let host = echo_host("").await;
+    let (s, v) = host.post("/v1/venues/echo/send", &json!({"path": "/x"})).await;
+    assert_eq!((s, v["error"]["kind"].as_str()), (502, Some("connection")), "{v}");
+}
+
+#[tokio::test]
+async fn settings_hmac_and_signing_use_only_the_venues_own_config() {
+    let env = vec![
+        ("ECHO_HMAC".to_string(), "Jefe".to_string()),
+        ("ECHO_PK".to_string(), "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318".to_string()),
+    ];
+    let host = TestHost::start_with_env(
+        &["echo"],
+        "",
+        &echo_venue(
+            "http://127.0.0.1:9",
+            "settings = { region = \"eu\" }\nsecrets = { mac = { env = \"ECHO_HMAC\" }, pk = { env = \"ECHO_PK\" } }",
+        ),
+        env,
+    )
+    .await;
+    let (_, v) = host.post("/v1/venues/echo/setting", &json!({"key": "region"})).await;
+    assert_eq!(v["value"], "eu");
+    let (_, v) = host.post("/v1/venues/echo/setting", &json!({"key": "mac"})).await;
+    assert_eq!(v["value"], json!(null), "secrets are not settings");
+    let (s, v) = host
+        .post("/v1/venues/echo/hmac", &json!({"secret": "mac", "message": "what do ya want for nothing?"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["hex"], "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    let (s, v) = host
+        .post("/v1/venues/echo/sign", &json!({"secret": "pk", "digest_hex": "11".repeat(32)}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["hex"].as_str().unwrap().len(), 130);
+    let (s, v) = host.post("/v1/venues/echo/hmac", &json!({"secret": "nope", "message": "m"})).await;
+    assert_eq!(s, 500, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("\"nope\""), "{v}");
+}

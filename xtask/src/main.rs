@@ -1,0 +1,177 @@
+//! `cargo xtask`: the project's tasks, in Rust so they run the same everywhere
+//! (the alias is in `.cargo/config.toml`). Run `cargo xtask --help`.
+
+mod cmd;
+mod manifest;
+mod new_plugin;
+mod plugins;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+const HELP: &str = "\
+cargo xtask <COMMAND>: project tasks for the resilience host
+
+Commands:
+  plugins [--debug]   Build every plugin crate for wasm32-wasip2 (one cargo call) and
+                      copy the components: plugins/* -> target/plugins/,
+                      tests/plugins/* -> target/test-plugins/. Adds the wasm32-wasip2
+                      target with rustup when missing. --debug: dev profile (keeps
+                      names for backtraces) instead of the small `plugin` profile.
+  run [-- ARGS...]    plugins, then the host in release:
+                      cargo run --release -p resilience-host -- serve --config resilience.toml ARGS
+  test                plugins, then cargo test --workspace --all-targets,
+                      then cargo test --workspace --doc
+  lint                cargo fmt --all --check, then
+                      cargo clippy --workspace --all-targets -- -D warnings
+  bench [NAME]        plugins, then cargo bench -p resilience-host [--bench NAME]
+  new-plugin NAME     Copy plugins/template to plugins/NAME (package NAME-plugin, lib and
+                      .wasm NAME with '-' -> '_', plugin name NAME) and add it to the
+                      workspace members. NAME: [a-z][a-z0-9-]*
+  help                This text (also -h, --help)
+
+Every command is echoed as `$ ...` before it runs. $CARGO_TARGET_DIR is respected.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // Pass a failed command's exit code on (`cargo xtask run` ends as the host did).
+            let code = e
+                .downcast_ref::<cmd::Failed>()
+                .and_then(|f| f.status.code())
+                .and_then(|c| u8::try_from(c).ok())
+                .filter(|&c| c != 0)
+                .unwrap_or(1);
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate.
+fn root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().unwrap_or(dir).to_path_buf()
+}
+
+fn dispatch(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        println!("{HELP}");
+        bail!("no command given");
+    };
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    if matches!(command.as_str(), "help" | "-h" | "--help")
+        || (command != "run" && rest.iter().any(|a| matches!(*a, "-h" | "--help")))
+    {
+        println!("{HELP}");
+        return Ok(());
+    }
+    let root = root();
+    match (command.as_str(), rest.as_slice()) {
+        ("plugins", []) => plugins::build(&root, false),
+        ("plugins", ["--debug"]) => plugins::build(&root, true),
+        ("run", extra) => run(&root, extra),
+        ("test", []) => test(&root),
+        ("lint", []) => lint(&root),
+        ("bench", []) => bench(&root, None),
+        ("bench", [name]) if !name.starts_with('-') => bench(&root, Some(name)),
+        ("new-plugin", [name]) => new_plugin::run(&root, name),
+        ("plugins" | "test" | "lint" | "bench" | "new-plugin", _) => {
+            bail!(
+                "unexpected arguments for `{command}`: {}; see `cargo xtask --help`",
+                rest.join(" ")
+            )
+        }
+        _ => bail!("unknown command `{command}`; see `cargo xtask --help`"),
+    }
+}
+
+/// Run the steps in order, each under a `==> [i/n] name` banner; the first
+/// failure stops and is named.
+fn steps(list: &[(&str, &dyn Fn() -> Result<()>)]) -> Result<()> {
+    let n = list.len();
+    for (i, (name, step)) in list.iter().enumerate() {
+        eprintln!("==> [{}/{n}] {name}", i + 1);
+        step().with_context(|| format!("step {}/{n} ({name}) failed", i + 1))?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask run [-- ARGS]`.
+fn run(root: &Path, extra: &[&str]) -> Result<()> {
+    let extra = match extra.split_first() {
+        Some((&"--", rest)) => rest,
+        _ => extra,
+    };
+    let has_config = extra
+        .iter()
+        .any(|a| *a == "--config" || a.starts_with("--config="));
+    if !has_config && !root.join("resilience.toml").is_file() {
+        bail!(
+            "{} not found; write one (see README.md) or pass `-- --config FILE`",
+            root.join("resilience.toml").display()
+        );
+    }
+    steps(&[
+        ("plugins", &|| plugins::build(root, false)),
+        ("host", &|| {
+            let mut c = cmd::cargo(root);
+            c.args(["run", "--release", "-p", "resilience-host", "--", "serve"]);
+            if !has_config {
+                c.args(["--config", "resilience.toml"]);
+            }
+            cmd::run(c.args(extra))
+        }),
+    ])
+}
+
+/// `cargo xtask test`.
+fn test(root: &Path) -> Result<()> {
+    steps(&[
+        ("plugins", &|| plugins::build(root, false)),
+        ("tests", &|| {
+            cmd::run(cmd::cargo(root).args(["test", "--workspace", "--all-targets"]))
+        }),
+        ("doctests", &|| {
+            cmd::run(cmd::cargo(root).args(["test", "--workspace", "--doc"]))
+        }),
+    ])
+}
+
+/// `cargo xtask lint`.
+fn lint(root: &Path) -> Result<()> {
+    steps(&[
+        ("fmt", &|| {
+            cmd::run(cmd::cargo(root).args(["fmt", "--all", "--check"]))
+        }),
+        ("clippy", &|| {
+            cmd::run(cmd::cargo(root).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
+        }),
+    ])
+}
+
+/// `cargo xtask bench [NAME]`.
+fn bench(root: &Path, name: Option<&str>) -> Result<()> {
+    steps(&[
+        ("plugins", &|| plugins::build(root, false)),
+        ("bench", &|| {
+            let mut c = cmd::cargo(root);
+            c.args(["bench", "-p", "resilience-host"]);
+            if let Some(name) = name {
+                c.args(["--bench", name]);
+            }
+            cmd::run(&mut c)
+        }),
+    ])
+}
