@@ -3,12 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::capabilities::VenueContext;
+use crate::capabilities::{CallScope, VenueContext};
+use crate::resilience::classify::Outcome;
+use crate::resilience::deadline::Deadline;
 use crate::config::{Config, ConfigError, Env};
 use crate::error::CallError;
 use crate::plugin::bindings::{SendError, VenueError};
@@ -107,13 +110,7 @@ impl App {
                 broken.insert(name.clone(), reason);
                 continue;
             };
-            let upstream = Upstream::new(
-                name,
-                &vc.endpoints,
-                vc.timeout_ms,
-                vc.pool,
-                limits.max_response_bytes,
-            )
+            let upstream = Upstream::new(name, vc, limits.max_response_bytes)
             .map_err(|e| StartupError::Other(format!("{e:#}")))?;
             let ctx = VenueContext::new(
                 name,
@@ -165,12 +162,17 @@ impl App {
         let span = tracing::info_span!("call", venue = %venue, operation = %operation);
         let mutating = op.mutating;
         let started = tokio::time::Instant::now();
+        let deadline = Deadline::after(v.deadline);
+        let scope = CallScope {
+            venue: Arc::clone(&v.ctx),
+            deadline,
+        };
         let work = async {
             let mut params_text = params.to_string();
             if mutating {
                 let reply = v
                     .pool
-                    .run(Some(Arc::clone(&v.ctx)), Call::Prepare { operation, params: &params_text }, v.deadline)
+                    .run(Some(scope.clone()), Call::Prepare { operation, params: &params_text }, deadline.remaining())
                     .await?;
                 let Reply::Prepared(prepared) = reply else {
                     return Err(CallError::Plugin("prepare returned the wrong reply".into()));
@@ -181,7 +183,7 @@ impl App {
             }
             let reply = v
                 .pool
-                .run(Some(Arc::clone(&v.ctx)), Call::Invoke { operation, params: &params_text }, v.deadline)
+                .run(Some(scope.clone()), Call::Invoke { operation, params: &params_text }, deadline.remaining())
                 .await?;
             let Reply::Json(result) = reply else {
                 return Err(CallError::Plugin("invoke returned the wrong reply".into()));
@@ -228,7 +230,20 @@ impl App {
                 .upstream
                 .endpoints()
                 .iter()
-                .map(|e| json!({ "url": e.base, "in_flight": e.active(), "waiting": e.waiting() }))
+                .map(|e| {
+                    let attempts: BTreeMap<&str, u64> = Outcome::ALL
+                        .iter()
+                        .map(|o| (o.as_str(), e.attempts(*o)))
+                        .collect();
+                    json!({
+                        "url": e.base,
+                        "breaker": e.breaker.state().as_str(),
+                        "half_open_in_ms": e.breaker.time_until_half_open().as_millis() as u64,
+                        "in_flight": e.active(),
+                        "waiting": e.waiting(),
+                        "attempts": attempts,
+                    })
+                })
                 .collect();
             let usage: BTreeMap<String, Value> = v
                 .ctx
@@ -252,6 +267,11 @@ impl App {
                         "traps": v.pool.traps(),
                     },
                     "usage": usage,
+                    "retries": v.ctx.upstream.stats.retries.load(Ordering::Relaxed),
+                    "failovers": v.ctx.upstream.stats.failovers.load(Ordering::Relaxed),
+                    "rate_limited": v.ctx.upstream.stats.rate_limited.load(Ordering::Relaxed),
+                    "weight_used": v.ctx.upstream.limiter.weight_used(),
+                    "blocked_for_ms": v.ctx.upstream.limiter.blocked_for().as_millis() as u64,
                 }),
             );
         }
@@ -261,13 +281,35 @@ impl App {
         json!({ "venues": out })
     }
 
-    /// `GET /health`: ok when every venue (or the one asked for) can serve.
+    /// `GET /health`: ok when every venue (or the one asked for) can serve:
+    /// its plugin loaded and at least one endpoint's breaker is not open.
     pub fn health(&self, venue: Option<&str>) -> (bool, Value) {
-        let degraded: BTreeMap<&String, &String> = self
+        let mut degraded: BTreeMap<String, String> = self
             .broken
             .iter()
             .filter(|(n, _)| venue.is_none_or(|v| v == n.as_str()))
+            .map(|(n, r)| (n.clone(), r.clone()))
             .collect();
+        for (name, v) in &self.venues {
+            if venue.is_some_and(|want| want != name) || v.ctx.upstream.any_endpoint_available() {
+                continue;
+            }
+            let soonest = v
+                .ctx
+                .upstream
+                .endpoints()
+                .iter()
+                .map(|e| e.breaker.time_until_half_open())
+                .min()
+                .unwrap_or_default();
+            degraded.insert(
+                name.clone(),
+                format!(
+                    "every endpoint's circuit is open; the first half-opens in {} ms",
+                    soonest.as_millis()
+                ),
+            );
+        }
         if let Some(v) = venue
             && !self.venues.contains_key(v)
             && !self.broken.contains_key(v)

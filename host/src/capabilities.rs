@@ -28,7 +28,17 @@ use crate::plugin::bindings::{
     self, LogLevel, Method, RateLimited, Request, Response, SendError, UsageReport,
 };
 use crate::plugin::state::StoreState;
+use crate::resilience::deadline::Deadline;
+use crate::resilience::ratelimit::WEIGHT_WINDOW;
 use crate::upstream::{OutboundRequest, SendFailure, Upstream};
+
+/// The venue and deadline of the call in progress on an instance.
+#[derive(Debug, Clone)]
+pub struct CallScope {
+    pub venue: Arc<VenueContext>,
+    /// Every `send` of the call finishes by this instant.
+    pub deadline: Deadline,
+}
 
 /// Most requests one `send-all` may carry.
 pub const MAX_SEND_ALL: usize = 64;
@@ -82,9 +92,9 @@ impl VenueContext {
     }
 
     /// Check, fill in secrets, and send one plugin request.
-    pub async fn send(&self, req: Request) -> Result<Response, SendError> {
+    pub async fn send(&self, req: Request, deadline: Deadline) -> Result<Response, SendError> {
         let out = self.outbound(req)?;
-        match self.upstream.send(out).await {
+        match self.upstream.send(out, deadline).await {
             Ok(resp) => Ok(Response {
                 status: resp.status,
                 headers: resp.headers,
@@ -95,7 +105,11 @@ impl VenueContext {
     }
 
     /// Send several requests concurrently; results keep request order.
-    pub async fn send_all(self: &Arc<Self>, reqs: Vec<Request>) -> Vec<Result<Response, SendError>> {
+    pub async fn send_all(
+        self: &Arc<Self>,
+        reqs: Vec<Request>,
+        deadline: Deadline,
+    ) -> Vec<Result<Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
             let msg = format!("send-all takes at most {MAX_SEND_ALL} requests, got {}", reqs.len());
             return reqs.iter().map(|_| Err(SendError::Denied(msg.clone()))).collect();
@@ -104,7 +118,7 @@ impl VenueContext {
         let n = reqs.len();
         for (i, req) in reqs.into_iter().enumerate() {
             let ctx = Arc::clone(self);
-            set.spawn(async move { (i, ctx.send(req).await) });
+            set.spawn(async move { (i, ctx.send(req, deadline).await) });
         }
         let mut out: Vec<Option<Result<Response, SendError>>> = (0..n).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
@@ -259,6 +273,14 @@ impl VenueContext {
     }
 
     fn record_usage(&self, report: UsageReport) {
+        if report.counter == "weight" {
+            self.upstream
+                .limiter
+                .report_weight(report.used, std::time::Duration::from_millis(report.window_ms));
+            if report.window_ms != WEIGHT_WINDOW.as_millis() as u64 {
+                tracing::debug!(venue = %self.venue, window_ms = report.window_ms, "weight report for another window than the local one; kept for display only");
+            }
+        }
         if let Ok(mut u) = self.usage.lock() {
             u.insert(report.counter.clone(), report);
         }
@@ -327,21 +349,21 @@ impl bindings::resilience::venue::types::Host for StoreState {}
 
 impl bindings::resilience::venue::host::Host for StoreState {
     async fn send(&mut self, req: Request) -> Result<Response, SendError> {
-        let Some(ctx) = self.call.clone() else {
+        let Some(scope) = self.call.clone() else {
             return Err(no_venue());
         };
         let started = tokio::time::Instant::now();
-        let result = ctx.send(req).await;
+        let result = scope.venue.send(req, scope.deadline).await;
         self.host_wait += started.elapsed();
         result
     }
 
     async fn send_all(&mut self, reqs: Vec<Request>) -> Vec<Result<Response, SendError>> {
-        let Some(ctx) = self.call.clone() else {
+        let Some(scope) = self.call.clone() else {
             return reqs.iter().map(|_| Err(no_venue())).collect();
         };
         let started = tokio::time::Instant::now();
-        let result = ctx.send_all(reqs).await;
+        let result = scope.venue.send_all(reqs, scope.deadline).await;
         self.host_wait += started.elapsed();
         result
     }
@@ -354,13 +376,14 @@ impl bindings::resilience::venue::host::Host for StoreState {
     }
 
     fn config(&mut self, key: String) -> Option<String> {
-        self.call.as_ref()?.settings.get(&key).cloned()
+        self.call.as_ref()?.venue.settings.get(&key).cloned()
     }
 
     fn hmac_sha256(&mut self, secret_name: String, message: Vec<u8>) -> Result<Vec<u8>, SendError> {
         self.call
             .as_ref()
             .ok_or_else(no_venue)?
+            .venue
             .hmac_sha256(&secret_name, &message)
     }
 
@@ -368,12 +391,13 @@ impl bindings::resilience::venue::host::Host for StoreState {
         self.call
             .as_ref()
             .ok_or_else(no_venue)?
+            .venue
             .sign_secp256k1(&secret_name, &digest)
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
         let (venue, plugin) = match &self.call {
-            Some(c) => (c.venue.as_str(), c.plugin.as_str()),
+            Some(c) => (c.venue.venue.as_str(), c.venue.plugin.as_str()),
             None => ("-", "-"),
         };
         let mut msg = message;
@@ -396,7 +420,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
 
     fn report_usage(&mut self, report: UsageReport) {
         if let Some(c) = &self.call {
-            c.record_usage(report);
+            c.venue.record_usage(report);
         }
     }
 }
@@ -404,17 +428,15 @@ impl bindings::resilience::venue::host::Host for StoreState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{PoolConfig, Secret};
+    use crate::config::Secret;
 
     fn ctx(secrets: &[(&str, &str)]) -> VenueContext {
-        let upstream = Upstream::new(
-            "t",
-            &["http://127.0.0.1:9".to_string()],
-            1000,
-            PoolConfig::default(),
-            1024,
-        )
+        let vc: crate::config::VenueConfig = serde_json::from_value(serde_json::json!({
+            "plugin": "ton",
+            "endpoints": ["http://127.0.0.1:9"],
+        }))
         .unwrap();
+        let upstream = Upstream::new("t", &vc, 1024).unwrap();
         VenueContext::new(
             "ton",
             "ton",

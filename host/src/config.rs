@@ -158,8 +158,6 @@ impl Default for PluginLimits {
 pub struct JournalConfig {
     /// Environment variable with a PostgreSQL URL; without it the embedded store is used.
     pub url_env: Option<String>,
-    /// Path of the embedded store.
-    pub path: Option<PathBuf>,
 }
 
 /// One venue: its plugin, endpoints, policies, settings and secrets.
@@ -168,8 +166,11 @@ pub struct JournalConfig {
 pub struct VenueConfig {
     pub plugin: String,
     pub endpoints: Vec<String>,
+    /// Per attempt: connect, send, and read the whole answer.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// TCP/TLS connect bound; default the smaller of 5 s and `timeout_ms`.
+    pub connect_timeout_ms: Option<u64>,
     #[serde(default = "default_deadline_ms")]
     pub deadline_ms: u64,
     #[serde(default)]
@@ -194,14 +195,25 @@ fn default_deadline_ms() -> u64 {
     60_000
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
+    /// Attempts per request, the first included.
     pub max_attempts: u32,
     pub base_delay_ms: u64,
     pub multiplier: f64,
     pub max_delay_ms: u64,
+    /// Fraction of the delay applied symmetrically at random (0.2 = +-20%).
     pub jitter: f64,
+    /// Retry budget: retries may add at most this share of recent requests...
+    pub budget_ratio: f64,
+    /// ...plus this many retries per second...
+    pub budget_min_per_sec: u32,
+    /// ...over this window.
+    pub budget_window_ms: u64,
+    /// A venue header holding seconds until its rate window resets, honoured
+    /// like `Retry-After` (the longer of the two wins).
+    pub reset_header: Option<String>,
 }
 
 impl Default for RetryConfig {
@@ -212,16 +224,28 @@ impl Default for RetryConfig {
             multiplier: 2.0,
             max_delay_ms: 30_000,
             jitter: 0.2,
+            budget_ratio: 0.2,
+            budget_min_per_sec: 10,
+            budget_window_ms: 10_000,
+            reset_header: None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
     pub failure_threshold: u32,
+    /// Probe successes in half-open that close it.
     pub success_threshold: u32,
+    /// How long it stays open before admitting a probe.
     pub open_ms: u64,
+    /// Optional: also open when this share of the last `window` calls failed
+    /// (with at least `min_calls` of them).
+    pub failure_rate: Option<f64>,
+    pub window: u32,
+    pub min_calls: u32,
 }
 
 impl Default for BreakerConfig {
@@ -230,6 +254,9 @@ impl Default for BreakerConfig {
             failure_threshold: 5,
             success_threshold: 3,
             open_ms: 30_000,
+            failure_rate: None,
+            window: 20,
+            min_calls: 10,
         }
     }
 }
@@ -466,6 +493,20 @@ impl Config {
                     key("breaker.success_threshold"),
                     "must be positive",
                 ));
+            }
+            if !(r.budget_ratio.is_finite() && r.budget_ratio >= 0.0) {
+                return Err(ConfigError::new(key("retry.budget_ratio"), "must be >= 0.0"));
+            }
+            if let Some(rate) = v.breaker.failure_rate
+                && !(rate > 0.0 && rate <= 1.0)
+            {
+                return Err(ConfigError::new(
+                    key("breaker.failure_rate"),
+                    "must be in (0.0, 1.0]",
+                ));
+            }
+            if v.connect_timeout_ms == Some(0) {
+                return Err(ConfigError::new(key("connect_timeout_ms"), "must be positive"));
             }
             if v.pool.max_connections_per_host == 0 {
                 return Err(ConfigError::new(
@@ -753,7 +794,7 @@ retry = { max_attempts = 5 }
     #[test]
     fn unknown_key_is_named() {
         let e = err_key(&format!("{BASE}\ntimeout = 5\n"));
-        assert_eq!(e.key, "venues.ton");
+        assert_eq!(e.key, "venues.ton.timeout");
         assert!(e.message.contains("unknown field `timeout`"), "{e}");
     }
 

@@ -10,7 +10,8 @@
 //! - [`config`]: load, env overrides, `[defaults]` inheritance, validation;
 //! - [`plugin`]: engine, linker, loading, compiled cache, instance pool, limits;
 //! - [`capabilities`]: what a plugin may import (send, clock, secrets, log);
-//! - [`upstream`]: the pooled HTTP client and the send path;
+//! - [`resilience`]: retry, backoff, budget, breaker, failover, rate limit, deadline;
+//! - [`upstream`]: the pooled HTTP client and the pipeline composing them;
 //! - [`app`]: venues assembled, the call entry point;
 //! - [`api`]: the HTTP API; [`error`]: the API's error kinds.
 //!
@@ -23,6 +24,7 @@ pub mod capabilities;
 pub mod config;
 pub mod error;
 pub mod plugin;
+pub mod resilience;
 pub mod upstream;
 
 pub use app::App;

@@ -1,15 +1,25 @@
-//! The upstream path: a pooled hyper client per venue and the one function,
-//! [`Upstream::send`], through which every plugin request reaches the network.
+//! The upstream path: a pooled hyper client per venue and [`Upstream::send`],
+//! the one function through which every plugin request reaches the network.
+//! It composes the pieces of [`crate::resilience`]:
 //!
-//! Today `send` makes one attempt at the venue's first endpoint with the
-//! per-attempt timeout, at most `max_connections_per_host` requests in flight
-//! per endpoint (callers wait, counted as waiting), idle connections closed
-//! after `idle_timeout_ms`. The resilience pipeline (retries, breakers,
-//! failover, rate limits, deadline) composes around `attempt` here.
+//! ```text
+//! for each attempt (at most retry.max_attempts, all within the call deadline):
+//!     local rate limit (token bucket, weight window, 429/418 block)  -> may wait
+//!     pick endpoint: configured order from the rotation point, skip open breakers
+//!                    (all open -> circuit_open, no network)
+//!     connection slot (max_connections_per_host)                      -> may wait
+//!     attempt with timeout_ms -> classify -> breaker verdict
+//!     stop unless retryable (class + idempotency), attempts left, budget allows,
+//!          and the wait (backoff with jitter, or the venue's Retry-After) fits the deadline
+//!     rotate to the next endpoint after a connection failure or timeout
+//! ```
+//!
+//! Final non-2xx answers are returned as responses (the plugin reads the
+//! venue's error body); only transport and policy failures are errors.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Uri};
@@ -20,7 +30,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
 
-use crate::config::PoolConfig;
+use crate::config::VenueConfig;
+use crate::resilience::backoff::Backoff;
+use crate::resilience::breaker::{Breaker, State};
+use crate::resilience::budget::{BudgetConfig, RetryBudget};
+use crate::resilience::classify::{AttemptError, Outcome, classify_status, may_retry};
+use crate::resilience::deadline::Deadline;
+use crate::resilience::failover;
+use crate::resilience::ratelimit::{DEFAULT_BAN, RateLimiter};
+use crate::resilience::retry_after::requested_wait;
 
 /// A request ready for the network: path checked, secrets filled in.
 #[derive(Debug, Clone)]
@@ -43,7 +61,7 @@ pub struct UpstreamResponse {
 }
 
 /// Why no response was obtained. Messages never contain secrets: they name
-/// the endpoint as configured (placeholders, not values) and the error class.
+/// the endpoint as configured and the error class.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendFailure {
@@ -64,14 +82,16 @@ pub enum SendFailure {
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// One endpoint of a venue and its in-flight bound.
+/// One endpoint of a venue: its breaker, in-flight bound and counters.
 #[derive(Debug)]
 pub struct Endpoint {
     /// Base URL without a trailing slash.
     pub base: String,
+    pub breaker: Breaker,
     permits: Semaphore,
     waiting: AtomicUsize,
     max_in_flight: usize,
+    attempts: [AtomicU64; 6],
 }
 
 impl Endpoint {
@@ -83,15 +103,38 @@ impl Endpoint {
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }
+    /// Attempts that ended in `outcome`.
+    pub fn attempts(&self, outcome: Outcome) -> u64 {
+        self.attempts[outcome as usize].load(Ordering::Relaxed)
+    }
+    fn count(&self, outcome: Outcome) {
+        self.attempts[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
 }
 
-/// A venue's connection pool and endpoints.
+/// Venue-level counters.
+#[derive(Debug, Default)]
+pub struct UpstreamStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub failovers: AtomicU64,
+    pub budget_exhausted: AtomicU64,
+}
+
+/// A venue's connection pool, endpoints and resilience state.
 pub struct Upstream {
     venue: String,
     client: HttpClient,
     endpoints: Vec<Arc<Endpoint>>,
     timeout: Duration,
     max_response_bytes: usize,
+    max_attempts: u32,
+    backoff: Backoff,
+    reset_header: Option<String>,
+    budget: RetryBudget,
+    pub limiter: RateLimiter,
+    pub stats: UpstreamStats,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -104,17 +147,12 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    pub fn new(
-        venue: &str,
-        endpoints: &[String],
-        timeout_ms: u64,
-        pool: PoolConfig,
-        max_response_bytes: usize,
-    ) -> anyhow::Result<Self> {
+    pub fn new(venue: &str, vc: &VenueConfig, max_response_bytes: usize) -> anyhow::Result<Self> {
+        let connect_timeout = vc.connect_timeout_ms.unwrap_or(5_000).min(vc.timeout_ms);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_millis(timeout_ms)));
+        http.set_connect_timeout(Some(Duration::from_millis(connect_timeout)));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| anyhow::anyhow!("TLS setup for venue {venue}: {e}"))?
@@ -122,27 +160,42 @@ impl Upstream {
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_millis(pool.idle_timeout_ms))
-            .pool_max_idle_per_host(pool.max_connections_per_host as usize)
+            .pool_idle_timeout(Duration::from_millis(vc.pool.idle_timeout_ms))
+            .pool_max_idle_per_host(vc.pool.max_connections_per_host as usize)
             .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(https);
-        let max = pool.max_connections_per_host as usize;
+        let max = vc.pool.max_connections_per_host as usize;
+        let endpoints = vc
+            .endpoints
+            .iter()
+            .map(|e| {
+                let base = e.trim_end_matches('/').to_string();
+                Arc::new(Endpoint {
+                    breaker: Breaker::new(format!("{venue} {base}"), vc.breaker),
+                    base,
+                    permits: Semaphore::new(max),
+                    waiting: AtomicUsize::new(0),
+                    max_in_flight: max,
+                    attempts: Default::default(),
+                })
+            })
+            .collect();
         Ok(Self {
             venue: venue.to_string(),
             client,
-            endpoints: endpoints
-                .iter()
-                .map(|e| {
-                    Arc::new(Endpoint {
-                        base: e.trim_end_matches('/').to_string(),
-                        permits: Semaphore::new(max),
-                        waiting: AtomicUsize::new(0),
-                        max_in_flight: max,
-                    })
-                })
-                .collect(),
-            timeout: Duration::from_millis(timeout_ms),
+            endpoints,
+            timeout: Duration::from_millis(vc.timeout_ms),
             max_response_bytes,
+            max_attempts: vc.retry.max_attempts.max(1),
+            backoff: Backoff::from_config(&vc.retry),
+            reset_header: vc.retry.reset_header.clone(),
+            budget: RetryBudget::new(BudgetConfig {
+                ratio: vc.retry.budget_ratio,
+                min_per_sec: vc.retry.budget_min_per_sec,
+                window: Duration::from_millis(vc.retry.budget_window_ms),
+            }),
+            limiter: RateLimiter::new(&vc.rate_limit),
+            stats: UpstreamStats::default(),
         })
     }
 
@@ -150,25 +203,139 @@ impl Upstream {
         &self.endpoints
     }
 
-    /// Send `req` to the venue.
-    pub async fn send(&self, req: OutboundRequest) -> Result<UpstreamResponse, SendFailure> {
-        let endpoint = self
-            .endpoints
-            .first()
-            .ok_or_else(|| SendFailure::Denied(format!("venue {} has no endpoints", self.venue)))?;
-        self.attempt(endpoint, &req).await
+    /// Whether at least one endpoint's breaker is not open.
+    pub fn any_endpoint_available(&self) -> bool {
+        self.endpoints.iter().any(|e| e.breaker.state() != State::Open)
     }
 
-    /// One attempt at one endpoint, bounded by the per-attempt timeout
-    /// (which includes waiting for a connection slot).
-    pub async fn attempt(
+    /// Send `req` through the pipeline, finishing by `deadline`.
+    pub async fn send(&self, req: OutboundRequest, deadline: Deadline) -> Result<UpstreamResponse, SendFailure> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        self.budget.record_request();
+        let n = self.endpoints.len();
+        let breakers: Vec<&Breaker> = self.endpoints.iter().map(|e| &e.breaker).collect();
+        let mut start = 0;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            // Local limits first: waiting here proves the request has not left.
+            if let Err(l) = self.limiter.acquire(req.weight, &deadline).await {
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(venue = %self.venue, attempt, "{}", l.message);
+                return Err(SendFailure::RateLimited {
+                    message: l.message,
+                    retry_after_ms: Some(l.retry_after.as_millis().min(u64::MAX as u128) as u64),
+                });
+            }
+            let (idx, permit) = match failover::pick(&breakers, start) {
+                Ok(p) => p,
+                Err(rej) => {
+                    return Err(SendFailure::CircuitOpen(format!(
+                        "all {n} endpoint(s) of {} have open circuits; the next half-opens in {} ms",
+                        self.venue,
+                        rej.retry_in.as_millis()
+                    )));
+                }
+            };
+            let ep = &self.endpoints[idx];
+            let budget = deadline.cap(self.timeout);
+            if budget.is_zero() {
+                return Err(SendFailure::Timeout(format!("the call's deadline passed before attempt {attempt}")));
+            }
+            let result = self.attempt(ep, &req, budget).await;
+            let (outcome, status, sent) = match &result {
+                Ok(r) => (classify_status(r.status), Some(r.status), true),
+                Err(e) => (e.outcome, None, e.sent),
+            };
+            ep.count(outcome);
+            match outcome {
+                o if o.is_endpoint_failure() => permit.failure(),
+                Outcome::RateLimited => permit.neutral(),
+                _ => permit.success(),
+            }
+
+            // What the venue asked us to wait, and venue-wide blocks.
+            let requested = match &result {
+                Ok(r) if r.status == 429 || r.status == 418 || r.status == 503 => {
+                    requested_wait(&r.headers, self.reset_header.as_deref(), SystemTime::now())
+                }
+                _ => None,
+            };
+            match status {
+                Some(418) => self.limiter.block_for(requested.unwrap_or(DEFAULT_BAN)),
+                Some(429) => {
+                    if let Some(w) = requested {
+                        self.limiter.block_for(w);
+                    }
+                }
+                _ => {}
+            }
+
+            let describe = || match &result {
+                Ok(r) => format!("HTTP {}", r.status),
+                Err(e) => e.message.clone(),
+            };
+            if !may_retry(outcome, status, sent, req.idempotent) {
+                if outcome != Outcome::Success && outcome != Outcome::Http4xx {
+                    tracing::warn!(
+                        venue = %self.venue, endpoint = %ep.base, attempt, max = self.max_attempts,
+                        outcome = outcome.as_str(), idempotent = req.idempotent,
+                        "attempt {attempt}/{} failed: {}; not retryable", self.max_attempts, describe()
+                    );
+                }
+                return finish(result);
+            }
+            if attempt >= self.max_attempts {
+                tracing::warn!(
+                    venue = %self.venue, endpoint = %ep.base, attempt, outcome = outcome.as_str(),
+                    "attempt {attempt}/{} failed: {}; no attempts left", self.max_attempts, describe()
+                );
+                return finish(result);
+            }
+            // The venue's requested wait overrides the backoff and is never undercut.
+            let delay = requested.unwrap_or_else(|| self.backoff.delay_random(attempt - 1));
+            if !deadline.allows_wait(delay) {
+                tracing::warn!(
+                    venue = %self.venue, endpoint = %ep.base, attempt, delay_ms = delay.as_millis() as u64,
+                    "attempt {attempt}/{} failed: {}; next try would pass the deadline", self.max_attempts, describe()
+                );
+                return finish(result);
+            }
+            if !self.budget.try_retry() {
+                self.stats.budget_exhausted.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    venue = %self.venue, endpoint = %ep.base, attempt,
+                    "attempt {attempt}/{} failed: {}; retry budget exhausted", self.max_attempts, describe()
+                );
+                return finish(result);
+            }
+            let next = failover::next_start(idx, outcome, n);
+            tracing::warn!(
+                venue = %self.venue, endpoint = %ep.base, attempt, outcome = outcome.as_str(),
+                delay_ms = delay.as_millis() as u64,
+                "attempt {attempt}/{} failed: {}; retrying in {} ms", self.max_attempts, describe(), delay.as_millis()
+            );
+            if next != idx {
+                self.stats.failovers.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(venue = %self.venue, from = %ep.base, to = %self.endpoints[next].base, "rotating to next endpoint");
+            }
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            start = next;
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One attempt at one endpoint within `budget` (which includes waiting
+    /// for a connection slot).
+    async fn attempt(
         &self,
         endpoint: &Endpoint,
         req: &OutboundRequest,
-    ) -> Result<UpstreamResponse, SendFailure> {
+        budget: Duration,
+    ) -> Result<UpstreamResponse, AttemptError> {
         let uri: Uri = format!("{}{}", endpoint.base, req.path_and_query)
             .parse()
-            .map_err(|e| SendFailure::Denied(format!("request path does not form a valid URL: {e}")))?;
+            .map_err(|e| AttemptError::connection(false, format!("request path does not form a valid URL: {e}")))?;
         let mut builder = http::Request::builder().method(req.method.clone()).uri(uri);
         if let Some(h) = builder.headers_mut() {
             for (k, v) in &req.headers {
@@ -177,30 +344,43 @@ impl Upstream {
         }
         let request = builder
             .body(Full::new(req.body.clone()))
-            .map_err(|e| SendFailure::Denied(format!("invalid request: {e}")))?;
+            .map_err(|e| AttemptError::connection(false, format!("invalid request: {e}")))?;
 
+        let started = tokio::time::Instant::now();
+        endpoint.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = tokio::time::timeout(budget, endpoint.permits.acquire()).await;
+        endpoint.waiting.fetch_sub(1, Ordering::Relaxed);
+        let _permit = match permit {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(AttemptError::connection(false, "venue is shutting down")),
+            Err(_) => {
+                return Err(AttemptError::timeout(
+                    false,
+                    format!("no free connection to {} within {} ms", endpoint.base, budget.as_millis()),
+                ));
+            }
+        };
+        let remaining = budget.saturating_sub(started.elapsed());
         let work = async {
-            endpoint.waiting.fetch_add(1, Ordering::Relaxed);
-            let permit = endpoint.permits.acquire().await;
-            endpoint.waiting.fetch_sub(1, Ordering::Relaxed);
-            let _permit = permit.map_err(|_| SendFailure::Connection("venue is shutting down".into()))?;
-            let resp = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| SendFailure::Connection(error_chain(&e)))?;
+            let resp = self.client.request(request).await.map_err(|e| {
+                // A connect error proves nothing was sent.
+                AttemptError::connection(!e.is_connect(), format!("{}: {}", endpoint.base, error_chain(&e)))
+            })?;
             let (parts, body) = resp.into_parts();
             let body = Limited::new(body, self.max_response_bytes)
                 .collect()
                 .await
                 .map_err(|e| {
                     if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                        SendFailure::Connection(format!(
-                            "response body exceeds {} bytes (plugins.limits.max_response_bytes)",
-                            self.max_response_bytes
-                        ))
+                        AttemptError::connection(
+                            true,
+                            format!(
+                                "response body exceeds {} bytes (plugins.limits.max_response_bytes)",
+                                self.max_response_bytes
+                            ),
+                        )
                     } else {
-                        SendFailure::Connection(format!("reading the response body: {}", error_chain(e.as_ref())))
+                        AttemptError::connection(true, format!("reading the response body: {}", error_chain(e.as_ref())))
                     }
                 })?
                 .to_bytes();
@@ -215,16 +395,27 @@ impl Upstream {
                 body,
             })
         };
-        match tokio::time::timeout(self.timeout, work).await {
+        match tokio::time::timeout(remaining, work).await {
             Ok(r) => r,
-            Err(_) => Err(SendFailure::Timeout(format!(
-                "{} {} gave no complete answer within {} ms",
-                req.method,
-                endpoint.base,
-                self.timeout.as_millis()
-            ))),
+            // The request may have been written: treat it as sent.
+            Err(_) => Err(AttemptError::timeout(
+                true,
+                format!(
+                    "{} {} gave no complete answer within {} ms",
+                    req.method,
+                    endpoint.base,
+                    budget.as_millis()
+                ),
+            )),
         }
     }
+}
+
+fn finish(result: Result<UpstreamResponse, AttemptError>) -> Result<UpstreamResponse, SendFailure> {
+    result.map_err(|e| match e.outcome {
+        Outcome::Timeout => SendFailure::Timeout(e.message),
+        _ => SendFailure::Connection(e.message),
+    })
 }
 
 /// An error with its sources, `a: b: c`, for messages.

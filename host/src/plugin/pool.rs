@@ -12,7 +12,6 @@
 //! keeps (a feed's decimals, say) never leak between two venues that share a
 //! plugin (mainnet and testnet).
 
-use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,7 +21,7 @@ use wasmtime::Store;
 
 use super::bindings::{Info, Venue, VenuePre, VenueError};
 use super::state::StoreState;
-use crate::capabilities::VenueContext;
+use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
 use crate::error::CallError;
 
@@ -108,7 +107,7 @@ impl InstancePool {
     /// `wait` for a free instance.
     pub async fn run(
         &self,
-        venue: Option<Arc<VenueContext>>,
+        scope: Option<CallScope>,
         call: Call<'_>,
         wait: Duration,
     ) -> Result<Reply, CallError> {
@@ -118,7 +117,7 @@ impl InstancePool {
             None => self.instantiate().await?,
         };
         let state = warm.store.data_mut();
-        state.begin_call(venue);
+        state.begin_call(scope);
         warm.store.set_epoch_deadline(1);
         let result = call_export(&mut warm, call).await;
         warm.store.data_mut().end_call();

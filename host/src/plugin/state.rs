@@ -11,7 +11,7 @@ use wasmtime::{StoreContextMut, StoreLimits, StoreLimitsBuilder, UpdateDeadline}
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::capabilities::VenueContext;
+use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
 
 /// Bytes of guest stderr kept to explain a trap (a Rust panic message).
@@ -24,7 +24,7 @@ pub struct StoreState {
     stderr: MemoryOutputPipe,
     /// The venue of the call in progress; `None` between calls, so a plugin
     /// cannot reach a venue outside a call.
-    pub(crate) call: Option<Arc<VenueContext>>,
+    pub(crate) call: Option<CallScope>,
     /// When the current call started, and how long it spent waiting on the
     /// host (network), which does not count against the CPU budget.
     call_started: Option<Instant>,
@@ -41,7 +41,7 @@ pub struct StoreState {
 impl std::fmt::Debug for StoreState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreState")
-            .field("venue", &self.call.as_ref().map(|c| c.venue.clone()))
+            .field("venue", &self.call.as_ref().map(|c| c.venue.venue.clone()))
             .field("host_wait", &self.host_wait)
             .finish()
     }
@@ -75,9 +75,9 @@ impl StoreState {
         }
     }
 
-    /// Start a call on behalf of `venue`.
-    pub fn begin_call(&mut self, venue: Option<Arc<VenueContext>>) {
-        self.call = venue;
+    /// Start a call on behalf of `scope`'s venue.
+    pub fn begin_call(&mut self, scope: Option<CallScope>) {
+        self.call = scope;
         self.call_started = Some(Instant::now());
         self.host_wait = Duration::ZERO;
         self.yielded_ns.store(0, Ordering::Relaxed);
