@@ -6,6 +6,8 @@
 //! the first time a test asks for them (a no-op when `cargo xtask test`
 //! already built them), so `cargo test -p resilience-tests` works on its own.
 
+pub mod faults;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
