@@ -140,7 +140,7 @@ macro_rules! export_plugin {
                 }
             }
 
-            $crate::bindings::__export_venue_world!(__Export with_types_in $crate::bindings);
+    $crate::bindings::__export_venue_world!(__Export with_types_in $crate::bindings);
         };
     };
 }

@@ -294,7 +294,11 @@ impl<P: Plugin> Runtime<P> {
         }
     }
 
-    pub fn prepare(&mut self, operation: &str, params: &str) -> Result<adapter::Prepared, VenueError> {
+    pub fn prepare(
+        &mut self,
+        operation: &str,
+        params: &str,
+    ) -> Result<adapter::Prepared, VenueError> {
         let params = parse_object(params)?;
         let prepared = self.plugin.prepare(operation, params)?;
         Ok(adapter::Prepared {
@@ -361,12 +365,14 @@ mod tests {
         const NAME: &'static str = "counter";
         const VERSION: &'static str = "0.0.1";
         fn operations() -> Operations<Self> {
-            Operations::new()
-                .op("add", "Add n", Self::add)
-                .mutating("reset", "Reset", |c: &mut Counter, _: Value| {
+            Operations::new().op("add", "Add n", Self::add).mutating(
+                "reset",
+                "Reset",
+                |c: &mut Counter, _: Value| {
                     c.calls = 0;
                     Ok(())
-                })
+                },
+            )
         }
     }
 

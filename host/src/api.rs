@@ -83,7 +83,14 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
         (Method::GET, ["health"]) => {
             let venue = query_param(req.uri().query(), "venue");
             let (ok, body) = app.health(venue.as_deref());
-            json_response(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)
+            json_response(
+                if ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                },
+                &body,
+            )
         }
         (m, ["v1", ..]) => {
             if let Err(e) = authorize(app, &req) {
@@ -149,7 +156,9 @@ async fn read_params(app: &App, req: Request<Incoming>) -> Result<Value, CallErr
         .collect()
         .await
         .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 CallError::PayloadTooLarge { limit }
             } else {
                 CallError::InvalidParams(format!("could not read the request body: {e}"))
@@ -162,7 +171,9 @@ async fn read_params(app: &App, req: Request<Incoming>) -> Result<Value, CallErr
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| CallError::InvalidParams(format!("body is not valid JSON: {e}")))?;
     if !value.is_object() {
-        return Err(CallError::InvalidParams("body must be a JSON object".into()));
+        return Err(CallError::InvalidParams(
+            "body must be a JSON object".into(),
+        ));
     }
     Ok(value)
 }
@@ -188,14 +199,21 @@ fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
     resp
 }
 
-fn error_response(e: &CallError, venue: Option<&str>, operation: Option<&str>) -> Response<Full<Bytes>> {
+fn error_response(
+    e: &CallError,
+    venue: Option<&str>,
+    operation: Option<&str>,
+) -> Response<Full<Bytes>> {
     let mut resp = json_response(e.status(), &e.to_json(venue, operation));
     if let Some(secs) = e.retry_after_secs() {
-        resp.headers_mut().insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from(secs));
     }
     if matches!(e, CallError::Unauthorized) {
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
     }
     resp
 }
@@ -220,7 +238,10 @@ mod tests {
 
     #[test]
     fn query_param_decodes() {
-        assert_eq!(query_param(Some("a=1&venue=ton%2Dx"), "venue").as_deref(), Some("ton-x"));
+        assert_eq!(
+            query_param(Some("a=1&venue=ton%2Dx"), "venue").as_deref(),
+            Some("ton-x")
+        );
         assert_eq!(query_param(None, "venue"), None);
     }
 

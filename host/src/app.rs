@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::capabilities::{CallScope, VenueContext};
-use crate::resilience::classify::Outcome;
-use crate::resilience::deadline::Deadline;
 use crate::config::{Config, ConfigError, Env};
 use crate::error::CallError;
 use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, InstancePool, Reply};
 use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
+use crate::resilience::classify::Outcome;
+use crate::resilience::deadline::Deadline;
 use crate::upstream::Upstream;
 
 /// One configured venue, ready to call.
@@ -30,7 +30,9 @@ pub struct VenueRuntime {
 
 impl std::fmt::Debug for VenueRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VenueRuntime").field("name", &self.name).finish()
+        f.debug_struct("VenueRuntime")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -104,14 +106,18 @@ impl App {
                     "venues.{name}.plugin: no plugin named {:?} in {} (loaded: {})",
                     vc.plugin,
                     config.plugins.dir.display(),
-                    if loaded.is_empty() { "none".to_string() } else { loaded.join(", ") }
+                    if loaded.is_empty() {
+                        "none".to_string()
+                    } else {
+                        loaded.join(", ")
+                    }
                 );
                 tracing::error!(venue = %name, "{reason}");
                 broken.insert(name.clone(), reason);
                 continue;
             };
             let upstream = Upstream::new(name, vc, limits.max_response_bytes)
-            .map_err(|e| StartupError::Other(format!("{e:#}")))?;
+                .map_err(|e| StartupError::Other(format!("{e:#}")))?;
             let ctx = VenueContext::new(
                 name,
                 &plugin.name,
@@ -143,7 +149,12 @@ impl App {
     }
 
     /// Call `operation` of `venue` with a JSON object of params.
-    pub async fn call(&self, venue: &str, operation: &str, params: &Value) -> Result<Value, CallError> {
+    pub async fn call(
+        &self,
+        venue: &str,
+        operation: &str,
+        params: &Value,
+    ) -> Result<Value, CallError> {
         let Some(v) = self.venues.get(venue) else {
             return Err(match self.broken.get(venue) {
                 Some(reason) => CallError::Plugin(reason.clone()),
@@ -157,7 +168,9 @@ impl App {
             });
         };
         if !params.is_object() {
-            return Err(CallError::InvalidParams("params must be a JSON object".into()));
+            return Err(CallError::InvalidParams(
+                "params must be a JSON object".into(),
+            ));
         }
         let span = tracing::info_span!("call", venue = %venue, operation = %operation);
         let mutating = op.mutating;
@@ -172,7 +185,14 @@ impl App {
             if mutating {
                 let reply = v
                     .pool
-                    .run(Some(scope.clone()), Call::Prepare { operation, params: &params_text }, deadline.remaining())
+                    .run(
+                        Some(scope.clone()),
+                        Call::Prepare {
+                            operation,
+                            params: &params_text,
+                        },
+                        deadline.remaining(),
+                    )
                     .await?;
                 let Reply::Prepared(prepared) = reply else {
                     return Err(CallError::Plugin("prepare returned the wrong reply".into()));
@@ -183,14 +203,22 @@ impl App {
             }
             let reply = v
                 .pool
-                .run(Some(scope.clone()), Call::Invoke { operation, params: &params_text }, deadline.remaining())
+                .run(
+                    Some(scope.clone()),
+                    Call::Invoke {
+                        operation,
+                        params: &params_text,
+                    },
+                    deadline.remaining(),
+                )
                 .await?;
             let Reply::Json(result) = reply else {
                 return Err(CallError::Plugin("invoke returned the wrong reply".into()));
             };
             let text = result.map_err(venue_error)?;
-            serde_json::from_str::<Value>(&text)
-                .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
+            serde_json::from_str::<Value>(&text).map_err(|e| {
+                CallError::Plugin(format!("plugin returned a result that is not JSON: {e}"))
+            })
         };
         let result = match tokio::time::timeout(v.deadline, work.instrument(span.clone())).await {
             Ok(r) => r,
@@ -276,7 +304,10 @@ impl App {
             );
         }
         for (name, reason) in &self.broken {
-            out.insert(name.clone(), json!({ "status": "unavailable", "reason": reason }));
+            out.insert(
+                name.clone(),
+                json!({ "status": "unavailable", "reason": reason }),
+            );
         }
         json!({ "venues": out })
     }

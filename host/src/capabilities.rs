@@ -111,8 +111,14 @@ impl VenueContext {
         deadline: Deadline,
     ) -> Vec<Result<Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
-            let msg = format!("send-all takes at most {MAX_SEND_ALL} requests, got {}", reqs.len());
-            return reqs.iter().map(|_| Err(SendError::Denied(msg.clone()))).collect();
+            let msg = format!(
+                "send-all takes at most {MAX_SEND_ALL} requests, got {}",
+                reqs.len()
+            );
+            return reqs
+                .iter()
+                .map(|_| Err(SendError::Denied(msg.clone())))
+                .collect();
         }
         let mut set = tokio::task::JoinSet::new();
         let n = reqs.len();
@@ -141,7 +147,11 @@ impl VenueContext {
                 truncate(&req.path, 80)
             )));
         }
-        if req.path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if req
+            .path
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(SendError::Denied(
                 "path contains whitespace or control characters".into(),
             ));
@@ -159,7 +169,9 @@ impl VenueContext {
             let hn = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| SendError::Denied(format!("invalid header name {name:?}")))?;
             if is_hop_by_hop(&hn) {
-                return Err(SendError::Denied(format!("header {name} is managed by the host")));
+                return Err(SendError::Denied(format!(
+                    "header {name} is managed by the host"
+                )));
             }
             let v = self.substitute(value, false)?;
             let mut hv = HeaderValue::from_str(&v)
@@ -200,7 +212,7 @@ impl VenueContext {
     fn substitute(&self, s: &str, in_path: bool) -> Result<String, SendError> {
         const OPEN: &str = "${secret:";
         const OPEN_ENC: &str = "%24%7Bsecret%3A";
-        if !s.contains(OPEN) && !(in_path && contains_ci(s, OPEN_ENC)) {
+        if !(s.contains(OPEN) || in_path && contains_ci(s, OPEN_ENC)) {
             return Ok(s.to_string());
         }
         let mut out = String::with_capacity(s.len() + 32);
@@ -228,10 +240,14 @@ impl VenueContext {
             let name = &after[..end];
             let secret = self.secret(name)?;
             let value = std::str::from_utf8(secret.expose()).map_err(|_| {
-                SendError::Denied(format!("secret {name:?} is not text and cannot be placed in a request"))
+                SendError::Denied(format!(
+                    "secret {name:?} is not text and cannot be placed in a request"
+                ))
             })?;
             if in_path {
-                out.push_str(&percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string());
+                out.push_str(
+                    &percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string(),
+                );
             } else {
                 out.push_str(value);
             }
@@ -274,9 +290,10 @@ impl VenueContext {
 
     fn record_usage(&self, report: UsageReport) {
         if report.counter == "weight" {
-            self.upstream
-                .limiter
-                .report_weight(report.used, std::time::Duration::from_millis(report.window_ms));
+            self.upstream.limiter.report_weight(
+                report.used,
+                std::time::Duration::from_millis(report.window_ms),
+            );
             if report.window_ms != WEIGHT_WINDOW.as_millis() as u64 {
                 tracing::debug!(venue = %self.venue, window_ms = report.window_ms, "weight report for another window than the local one; kept for display only");
             }
@@ -321,7 +338,15 @@ fn truncate(s: &str, n: usize) -> String {
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "host" | "connection" | "content-length" | "transfer-encoding" | "upgrade" | "te" | "trailer" | "keep-alive" | "proxy-connection"
+        "host"
+            | "connection"
+            | "content-length"
+            | "transfer-encoding"
+            | "upgrade"
+            | "te"
+            | "trailer"
+            | "keep-alive"
+            | "proxy-connection"
     )
 }
 
@@ -387,7 +412,11 @@ impl bindings::resilience::venue::host::Host for StoreState {
             .hmac_sha256(&secret_name, &message)
     }
 
-    fn sign_secp256k1(&mut self, secret_name: String, digest: Vec<u8>) -> Result<Vec<u8>, SendError> {
+    fn sign_secp256k1(
+        &mut self,
+        secret_name: String,
+        digest: Vec<u8>,
+    ) -> Result<Vec<u8>, SendError> {
         self.call
             .as_ref()
             .ok_or_else(no_venue)?
@@ -497,7 +526,10 @@ mod tests {
     fn absolute_urls_are_denied() {
         let c = ctx(&[]);
         for p in ["https://evil.example/x", "//evil.example/x", "x"] {
-            assert!(matches!(c.outbound(req(p, &[])), Err(SendError::Denied(_))), "{p}");
+            assert!(
+                matches!(c.outbound(req(p, &[])), Err(SendError::Denied(_))),
+                "{p}"
+            );
         }
     }
 

@@ -357,17 +357,15 @@ impl Config {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(&file, format!("cannot read config file: {e}")))?;
-        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let mut config = Self::parse(&text, is_json, env).map_err(|mut e| {
             if e.key.is_empty() {
                 e.key = file.clone();
             }
             e
         })?;
-        if config.plugins.dir.is_relative() {
-            // Relative plugin folders are relative to the working directory, like
-            // every other CLI path; nothing to do. The source is kept for messages.
-        }
         config.source = Some(path.to_path_buf());
         Ok(config)
     }
@@ -412,7 +410,10 @@ impl Config {
             ));
         }
         if l.cpu_ms == 0 {
-            return Err(ConfigError::new("plugins.limits.cpu_ms", "must be positive"));
+            return Err(ConfigError::new(
+                "plugins.limits.cpu_ms",
+                "must be positive",
+            ));
         }
         if l.max_calls_per_instance == 0 {
             return Err(ConfigError::new(
@@ -446,7 +447,8 @@ impl Config {
                 ));
             }
             for (i, ep) in v.endpoints.iter().enumerate() {
-                validate_endpoint(ep).map_err(|m| ConfigError::new(format!("{}[{i}]", key("endpoints")), m))?;
+                validate_endpoint(ep)
+                    .map_err(|m| ConfigError::new(format!("{}[{i}]", key("endpoints")), m))?;
             }
             if v.timeout_ms == 0 {
                 return Err(ConfigError::new(key("timeout_ms"), "must be positive"));
@@ -495,7 +497,10 @@ impl Config {
                 ));
             }
             if !(r.budget_ratio.is_finite() && r.budget_ratio >= 0.0) {
-                return Err(ConfigError::new(key("retry.budget_ratio"), "must be >= 0.0"));
+                return Err(ConfigError::new(
+                    key("retry.budget_ratio"),
+                    "must be >= 0.0",
+                ));
             }
             if let Some(rate) = v.breaker.failure_rate
                 && !(rate > 0.0 && rate <= 1.0)
@@ -506,7 +511,10 @@ impl Config {
                 ));
             }
             if v.connect_timeout_ms == Some(0) {
-                return Err(ConfigError::new(key("connect_timeout_ms"), "must be positive"));
+                return Err(ConfigError::new(
+                    key("connect_timeout_ms"),
+                    "must be positive",
+                ));
             }
             if v.pool.max_connections_per_host == 0 {
                 return Err(ConfigError::new(
@@ -527,10 +535,7 @@ impl Config {
                 match (&src.env, &src.file) {
                     (Some(_), None) | (None, Some(_)) => {}
                     _ => {
-                        return Err(ConfigError::new(
-                            k,
-                            "give exactly one of `env` or `file`",
-                        ));
+                        return Err(ConfigError::new(k, "give exactly one of `env` or `file`"));
                     }
                 }
             }
@@ -556,14 +561,20 @@ impl Config {
                             ConfigError::new(&key, format!("environment variable {var} is not set"))
                         })?
                         .into_bytes(),
-                    (None, Some(file)) => std::fs::read(file)
-                        .map(|b| trim_trailing_newline(b))
-                        .map_err(|e| {
-                            ConfigError::new(
-                                &key,
-                                format!("cannot read secret file {}: {}", file.display(), e.kind()),
-                            )
-                        })?,
+                    (None, Some(file)) => {
+                        std::fs::read(file)
+                            .map(trim_trailing_newline)
+                            .map_err(|e| {
+                                ConfigError::new(
+                                    &key,
+                                    format!(
+                                        "cannot read secret file {}: {}",
+                                        file.display(),
+                                        e.kind()
+                                    ),
+                                )
+                            })?
+                    }
                     (None, None) => unreachable_secret(&key)?,
                 };
                 if bytes.is_empty() {
@@ -714,7 +725,10 @@ fn inherit_defaults(tree: &mut Value) -> Result<(), ConfigError> {
     };
     for (name, venue) in venues.iter_mut() {
         let Some(v) = venue.as_object_mut() else {
-            return Err(ConfigError::new(format!("venues.{name}"), "must be a table"));
+            return Err(ConfigError::new(
+                format!("venues.{name}"),
+                "must be a table",
+            ));
         };
         for (k, dv) in &defaults {
             match (v.get_mut(k), dv) {
@@ -844,9 +858,7 @@ retry = { max_attempts = 5 }
 
     #[test]
     fn secret_from_env_resolves_and_missing_env_is_named_without_value() {
-        let text = format!(
-            "{BASE}secrets = {{ api_key = {{ env = \"TON_KEY\" }} }}\n"
-        );
+        let text = format!("{BASE}secrets = {{ api_key = {{ env = \"TON_KEY\" }} }}\n");
         let c = Config::parse(&text, false, &env(&[])).unwrap();
         let s = c.resolve_secrets(&env(&[("TON_KEY", "s3cr3t")])).unwrap();
         assert_eq!(s["ton"]["api_key"].expose(), b"s3cr3t");

@@ -11,7 +11,11 @@ use resilience_host::{App, api};
 use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
-#[command(name = "resilience-host", version, about = "WebAssembly-extensible resilience host for trading venues")]
+#[command(
+    name = "resilience-host",
+    version,
+    about = "WebAssembly-extensible resilience host for trading venues"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -68,7 +72,10 @@ enum PluginsAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -87,10 +94,16 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
     }
 }
 
@@ -117,7 +130,10 @@ async fn build(config_path: &Path) -> anyhow::Result<App> {
     Ok(App::build(config, &config::process_env()).await?)
 }
 
-async fn serve(config_path: &Path, listen: Option<std::net::SocketAddr>) -> anyhow::Result<ExitCode> {
+async fn serve(
+    config_path: &Path,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let app = build(config_path).await?;
     for e in &app.load_errors {
@@ -145,13 +161,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -164,13 +181,20 @@ async fn shutdown_signal() {
     tracing::info!("shutting down; letting in-flight calls finish");
 }
 
-async fn call(config_path: &Path, venue: &str, operation: &str, params: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn call(
+    config_path: &Path,
+    venue: &str,
+    operation: &str,
+    params: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let params: Value = match params {
         None => json!({}),
         Some(text) => match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                let err = resilience_host::CallError::InvalidParams(format!("PARAMS_JSON is not valid JSON: {e}"));
+                let err = resilience_host::CallError::InvalidParams(format!(
+                    "PARAMS_JSON is not valid JSON: {e}"
+                ));
                 eprintln!("{}", err.to_json(Some(venue), Some(operation)));
                 return Ok(ExitCode::FAILURE);
             }
@@ -211,8 +235,15 @@ async fn plugins_list(config_path: &Path) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|e| json!({"file": e.file.display().to_string(), "reason": e.reason}))
         .collect();
-    println!("{}", serde_json::to_string_pretty(&json!({"plugins": plugins, "errors": errors}))?);
-    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({"plugins": plugins, "errors": errors}))?
+    );
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {

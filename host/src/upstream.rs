@@ -11,7 +11,7 @@
 //!     attempt with timeout_ms -> classify -> breaker verdict
 //!     stop unless retryable (class + idempotency), attempts left, budget allows,
 //!          and the wait (backoff with jitter, or the venue's Retry-After) fits the deadline
-//!     rotate to the next endpoint after a connection failure or timeout
+//!     rotate to the next endpoint after a connection failure, timeout or 5xx
 //! ```
 //!
 //! Final non-2xx answers are returned as responses (the plugin reads the
@@ -205,11 +205,17 @@ impl Upstream {
 
     /// Whether at least one endpoint's breaker is not open.
     pub fn any_endpoint_available(&self) -> bool {
-        self.endpoints.iter().any(|e| e.breaker.state() != State::Open)
+        self.endpoints
+            .iter()
+            .any(|e| e.breaker.state() != State::Open)
     }
 
     /// Send `req` through the pipeline, finishing by `deadline`.
-    pub async fn send(&self, req: OutboundRequest, deadline: Deadline) -> Result<UpstreamResponse, SendFailure> {
+    pub async fn send(
+        &self,
+        req: OutboundRequest,
+        deadline: Deadline,
+    ) -> Result<UpstreamResponse, SendFailure> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.budget.record_request();
         let n = self.endpoints.len();
@@ -240,7 +246,9 @@ impl Upstream {
             let ep = &self.endpoints[idx];
             let budget = deadline.cap(self.timeout);
             if budget.is_zero() {
-                return Err(SendFailure::Timeout(format!("the call's deadline passed before attempt {attempt}")));
+                return Err(SendFailure::Timeout(format!(
+                    "the call's deadline passed before attempt {attempt}"
+                )));
             }
             let result = self.attempt(ep, &req, budget).await;
             let (outcome, status, sent) = match &result {
@@ -335,7 +343,12 @@ impl Upstream {
     ) -> Result<UpstreamResponse, AttemptError> {
         let uri: Uri = format!("{}{}", endpoint.base, req.path_and_query)
             .parse()
-            .map_err(|e| AttemptError::connection(false, format!("request path does not form a valid URL: {e}")))?;
+            .map_err(|e| {
+                AttemptError::connection(
+                    false,
+                    format!("request path does not form a valid URL: {e}"),
+                )
+            })?;
         let mut builder = http::Request::builder().method(req.method.clone()).uri(uri);
         if let Some(h) = builder.headers_mut() {
             for (k, v) in &req.headers {
@@ -356,7 +369,11 @@ impl Upstream {
             Err(_) => {
                 return Err(AttemptError::timeout(
                     false,
-                    format!("no free connection to {} within {} ms", endpoint.base, budget.as_millis()),
+                    format!(
+                        "no free connection to {} within {} ms",
+                        endpoint.base,
+                        budget.as_millis()
+                    ),
                 ));
             }
         };
@@ -364,7 +381,10 @@ impl Upstream {
         let work = async {
             let resp = self.client.request(request).await.map_err(|e| {
                 // A connect error proves nothing was sent.
-                AttemptError::connection(!e.is_connect(), format!("{}: {}", endpoint.base, error_chain(&e)))
+                AttemptError::connection(
+                    !e.is_connect(),
+                    format!("{}: {}", endpoint.base, error_chain(&e)),
+                )
             })?;
             let (parts, body) = resp.into_parts();
             let body = Limited::new(body, self.max_response_bytes)
@@ -387,7 +407,12 @@ impl Upstream {
             let headers = parts
                 .headers
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             Ok(UpstreamResponse {
                 status: parts.status.as_u16(),

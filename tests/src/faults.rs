@@ -48,11 +48,7 @@ impl FaultProxy {
         let task = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
                 a.fetch_add(1, Ordering::SeqCst);
-                let fault = s
-                    .lock()
-                    .unwrap()
-                    .pop_front()
-                    .unwrap_or(*d.lock().unwrap());
+                let fault = s.lock().unwrap().pop_front().unwrap_or(*d.lock().unwrap());
                 tokio::spawn(handle(conn, upstream, fault));
             }
         });

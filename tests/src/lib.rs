@@ -60,11 +60,20 @@ pub fn built_plugins() -> &'static Path {
     DIR.get_or_init(|| {
         let out = target_dir().join("wasm32-wasip2").join("plugin");
         let mut cmd = cargo();
-        cmd.args(["build", "--quiet", "--profile", "plugin", "--target", "wasm32-wasip2"]);
+        cmd.args([
+            "build",
+            "--quiet",
+            "--profile",
+            "plugin",
+            "--target",
+            "wasm32-wasip2",
+        ]);
         for (pkg, _) in PLUGINS {
             cmd.args(["-p", pkg]);
         }
-        let status = cmd.status().expect("running cargo to build the test plugins");
+        let status = cmd
+            .status()
+            .expect("running cargo to build the test plugins");
         assert!(status.success(), "building the plugins failed: {status}");
         out
     })
@@ -75,10 +84,20 @@ pub fn host_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let status = cargo()
-            .args(["build", "--quiet", "-p", "resilience-host", "--bin", "resilience-host"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "resilience-host",
+                "--bin",
+                "resilience-host",
+            ])
             .status()
             .expect("running cargo to build resilience-host");
-        assert!(status.success(), "building resilience-host failed: {status}");
+        assert!(
+            status.success(),
+            "building resilience-host failed: {status}"
+        );
         target_dir().join("debug").join("resilience-host")
     })
 }
@@ -120,7 +139,9 @@ pub struct TestHost {
 
 impl std::fmt::Debug for TestHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestHost").field("addr", &self.addr).finish()
+        f.debug_struct("TestHost")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -136,7 +157,9 @@ impl TestHost {
         let text = config_text(dir.path(), limits, rest);
         let config = Config::parse(&text, false, &env).expect("test config is valid");
         let app = Arc::new(App::build(config, &env).await.expect("host starts"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = Arc::clone(&app);
@@ -156,8 +179,14 @@ impl TestHost {
     }
 
     /// `POST path` with a raw body; returns status, headers and JSON body.
-    pub async fn post_raw(&self, path: &str, body: impl Into<Bytes>, headers: &[(&str, &str)]) -> (u16, http::HeaderMap, Value) {
-        self.request(http::Method::POST, path, body.into(), headers).await
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<Bytes>,
+        headers: &[(&str, &str)],
+    ) -> (u16, http::HeaderMap, Value) {
+        self.request(http::Method::POST, path, body.into(), headers)
+            .await
     }
 
     /// `POST path` with a JSON body; returns status and JSON body.
@@ -170,7 +199,9 @@ impl TestHost {
 
     /// `GET path`; returns status and JSON body.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let (s, _, v) = self.request(http::Method::GET, path, Bytes::new(), &[]).await;
+        let (s, _, v) = self
+            .request(http::Method::GET, path, Bytes::new(), &[])
+            .await;
         (s, v)
     }
 

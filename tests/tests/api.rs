@@ -26,8 +26,14 @@ async fn bad_bodies_get_clear_4xx_never_500() {
         ("{\"a\":", 400, "invalid_params"),
     ];
     for (body, status, kind) in cases {
-        let (s, _, v) = host.post_raw("/v1/venues/echo/echo", body.to_string(), &[]).await;
-        assert_eq!((s, v["error"]["kind"].as_str()), (status, Some(kind)), "body {body:?}: {v}");
+        let (s, _, v) = host
+            .post_raw("/v1/venues/echo/echo", body.to_string(), &[])
+            .await;
+        assert_eq!(
+            (s, v["error"]["kind"].as_str()),
+            (status, Some(kind)),
+            "body {body:?}: {v}"
+        );
     }
     let big = format!("{{\"x\":\"{}\"}}", "a".repeat(2 * 1024 * 1024));
     let (s, _, v) = host.post_raw("/v1/venues/echo/echo", big, &[]).await;
@@ -42,9 +48,15 @@ async fn bad_bodies_get_clear_4xx_never_500() {
 async fn unknown_venue_and_operation_are_404_with_their_kind() {
     let host = echo_host("").await;
     let (s, v) = host.post("/v1/venues/nope/echo", &json!({})).await;
-    assert_eq!((s, v["error"]["kind"].as_str()), (404, Some("unknown_venue")));
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (404, Some("unknown_venue"))
+    );
     let (s, v) = host.post("/v1/venues/echo/nope", &json!({})).await;
-    assert_eq!((s, v["error"]["kind"].as_str()), (404, Some("unknown_operation")));
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (404, Some("unknown_operation"))
+    );
     let (s, _) = host.get("/v1/venues/echo/echo").await;
     assert_eq!(s, 405);
     let (s, _) = host.get("/nowhere").await;
@@ -57,16 +69,34 @@ async fn bearer_token_guards_v1_but_not_health() {
     let host = TestHost::start_with_env(
         &["echo"],
         "",
-        &format!("[server]\nauth_token_env = \"TEST_API_TOKEN\"\n{}", echo_venue("http://127.0.0.1:9", "")),
+        &format!(
+            "[server]\nauth_token_env = \"TEST_API_TOKEN\"\n{}",
+            echo_venue("http://127.0.0.1:9", "")
+        ),
         env,
     )
     .await;
     let (s, h, v) = host.post_raw("/v1/venues/echo/echo", "{}", &[]).await;
-    assert_eq!((s, v["error"]["kind"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (401, Some("unauthorized"))
+    );
     assert_eq!(h.get("www-authenticate").unwrap(), "Bearer");
-    let (s, _, _) = host.post_raw("/v1/venues/echo/echo", "{}", &[("authorization", "Bearer wrong")]).await;
+    let (s, _, _) = host
+        .post_raw(
+            "/v1/venues/echo/echo",
+            "{}",
+            &[("authorization", "Bearer wrong")],
+        )
+        .await;
     assert_eq!(s, 401);
-    let (s, _, v) = host.post_raw("/v1/venues/echo/echo", "{\"a\":1}", &[("authorization", "Bearer t0ken")]).await;
+    let (s, _, v) = host
+        .post_raw(
+            "/v1/venues/echo/echo",
+            "{\"a\":1}",
+            &[("authorization", "Bearer t0ken")],
+        )
+        .await;
     assert_eq!((s, v), (200, json!({"a": 1})));
     let (s, _) = host.get("/health").await;
     assert_eq!(s, 200);
@@ -86,7 +116,10 @@ async fn plugin_requests_reach_only_the_venue_endpoint_with_secrets_filled_in() 
     let host = TestHost::start_with_env(
         &["echo"],
         "",
-        &echo_venue(&format!("{}/base", server.uri()), "secrets = { key = { env = \"ECHO_KEY\" } }"),
+        &echo_venue(
+            &format!("{}/base", server.uri()),
+            "secrets = { key = { env = \"ECHO_KEY\" } }",
+        ),
         env,
     )
     .await;
@@ -103,12 +136,18 @@ async fn plugin_requests_reach_only_the_venue_endpoint_with_secrets_filled_in() 
     // Another host, an undeclared secret: denied, nothing sent, no secret in the answer.
     for (params, what) in [
         (json!({"path": "http://evil.example/x"}), "absolute URL"),
-        (json!({"path": "/orders", "headers": [["x-key", "${secret:other}"]]}), "undeclared secret"),
+        (
+            json!({"path": "/orders", "headers": [["x-key", "${secret:other}"]]}),
+            "undeclared secret",
+        ),
     ] {
         let (s, v) = host.post("/v1/venues/echo/send", &params).await;
         assert_eq!(s, 500, "{what}: {v}");
         assert_eq!(v["error"]["kind"], "plugin", "{what}");
-        assert!(v["error"]["message"].as_str().unwrap().contains("denied"), "{what}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("denied"),
+            "{what}: {v}"
+        );
         assert!(!v.to_string().contains("sekret-value"));
     }
 }
@@ -117,15 +156,24 @@ async fn plugin_requests_reach_only_the_venue_endpoint_with_secrets_filled_in() 
 async fn connection_refused_is_a_connection_error() {
     // Port 9 on loopback: nothing listens.
     let host = echo_host("").await;
-    let (s, v) = host.post("/v1/venues/echo/send", &json!({"path": "/x"})).await;
-    assert_eq!((s, v["error"]["kind"].as_str()), (502, Some("connection")), "{v}");
+    let (s, v) = host
+        .post("/v1/venues/echo/send", &json!({"path": "/x"}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (502, Some("connection")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
 async fn settings_hmac_and_signing_use_only_the_venues_own_config() {
     let env = vec![
         ("ECHO_HMAC".to_string(), "Jefe".to_string()),
-        ("ECHO_PK".to_string(), "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318".to_string()),
+        (
+            "ECHO_PK".to_string(),
+            "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318".to_string(),
+        ),
     ];
     let host = TestHost::start_with_env(
         &["echo"],
@@ -137,21 +185,42 @@ async fn settings_hmac_and_signing_use_only_the_venues_own_config() {
         env,
     )
     .await;
-    let (_, v) = host.post("/v1/venues/echo/setting", &json!({"key": "region"})).await;
+    let (_, v) = host
+        .post("/v1/venues/echo/setting", &json!({"key": "region"}))
+        .await;
     assert_eq!(v["value"], "eu");
-    let (_, v) = host.post("/v1/venues/echo/setting", &json!({"key": "mac"})).await;
+    let (_, v) = host
+        .post("/v1/venues/echo/setting", &json!({"key": "mac"}))
+        .await;
     assert_eq!(v["value"], json!(null), "secrets are not settings");
     let (s, v) = host
-        .post("/v1/venues/echo/hmac", &json!({"secret": "mac", "message": "what do ya want for nothing?"}))
+        .post(
+            "/v1/venues/echo/hmac",
+            &json!({"secret": "mac", "message": "what do ya want for nothing?"}),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["hex"], "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    assert_eq!(
+        v["hex"],
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
     let (s, v) = host
-        .post("/v1/venues/echo/sign", &json!({"secret": "pk", "digest_hex": "11".repeat(32)}))
+        .post(
+            "/v1/venues/echo/sign",
+            &json!({"secret": "pk", "digest_hex": "11".repeat(32)}),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["hex"].as_str().unwrap().len(), 130);
-    let (s, v) = host.post("/v1/venues/echo/hmac", &json!({"secret": "nope", "message": "m"})).await;
+    let (s, v) = host
+        .post(
+            "/v1/venues/echo/hmac",
+            &json!({"secret": "nope", "message": "m"}),
+        )
+        .await;
     assert_eq!(s, 500, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("\"nope\""), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("\"nope\""),
+        "{v}"
+    );
 }

@@ -41,20 +41,35 @@ fn attempts(host: &TestHost, endpoint: usize, o: Outcome) -> u64 {
 }
 
 fn retries(host: &TestHost) -> u64 {
-    host.app.venues["v"].ctx.upstream.stats.retries.load(std::sync::atomic::Ordering::Relaxed)
+    host.app.venues["v"]
+        .ctx
+        .upstream
+        .stats
+        .retries
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn received(server: &MockServer) -> usize {
-    server.received_requests().await.map(|r| r.len()).unwrap_or(0)
+    server
+        .received_requests()
+        .await
+        .map(|r| r.len())
+        .unwrap_or(0)
 }
 
 #[tokio::test]
 async fn success_returns_the_venue_answer() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200).set_body_string("hi")).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hi"))
+        .mount(&server)
+        .await;
     let h = host(&[server.uri()], "").await;
     let out = get(&h, "/x").await.unwrap();
-    assert_eq!((out["status"].as_u64(), out["body"].as_str()), (Some(200), Some("hi")));
+    assert_eq!(
+        (out["status"].as_u64(), out["body"].as_str()),
+        (Some(200), Some("hi"))
+    );
     assert_eq!(attempts(&h, 0, Outcome::Success), 1);
 }
 
@@ -126,7 +141,10 @@ async fn requests_beyond_the_pool_limit_wait_and_are_counted_as_waiting() {
     for c in calls {
         assert_eq!(c.await.unwrap().unwrap()["status"], 200);
     }
-    assert!(max_active <= 2, "in flight never exceeds the limit: {max_active}");
+    assert!(
+        max_active <= 2,
+        "in flight never exceeds the limit: {max_active}"
+    );
     assert!(max_waiting >= 1, "callers beyond the limit waited");
 }
 
@@ -139,7 +157,10 @@ async fn timeout_is_retried_and_succeeds() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200).set_body_string("late ok")).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("late ok"))
+        .mount(&server)
+        .await;
     let h = host(&[server.uri()], "").await;
     let out = get(&h, "/x").await.unwrap();
     assert_eq!(out["body"], "late ok");
@@ -151,24 +172,43 @@ async fn timeout_is_retried_and_succeeds() {
 #[tokio::test]
 async fn connection_reset_is_retried_for_idempotent_requests() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
-    let proxy = FaultProxy::start(*server.address(), vec![Fault::Reset, Fault::CloseMidBody], Fault::Pass).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let proxy = FaultProxy::start(
+        *server.address(),
+        vec![Fault::Reset, Fault::CloseMidBody],
+        Fault::Pass,
+    )
+    .await;
     let h = host(&[proxy.url()], "").await;
     let out = get(&h, "/x").await.unwrap();
     assert_eq!(out["status"], 200);
-    assert_eq!(attempts(&h, 0, Outcome::Connection), 2, "reset, then close mid-body");
+    assert_eq!(
+        attempts(&h, 0, Outcome::Connection),
+        2,
+        "reset, then close mid-body"
+    );
     assert_eq!(attempts(&h, 0, Outcome::Success), 1);
 }
 
 #[tokio::test]
 async fn connection_reset_after_sending_is_not_retried_for_non_idempotent_requests() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let proxy = FaultProxy::start(*server.address(), vec![Fault::Reset], Fault::Pass).await;
     let h = host(&[proxy.url()], "").await;
     let err = h
         .app
-        .call("v", "send", &json!({"method": "POST", "path": "/x", "idempotent": false}))
+        .call(
+            "v",
+            "send",
+            &json!({"method": "POST", "path": "/x", "idempotent": false}),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "connection", "{err}");
@@ -192,8 +232,16 @@ async fn four_xx_is_not_retried() {
 #[tokio::test]
 async fn five_xx_is_retried_with_counted_attempts() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(503)).up_to_n_times(2).with_priority(1).mount(&server).await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let h = host(&[server.uri()], "").await;
     let out = get(&h, "/x").await.unwrap();
     assert_eq!(out["status"], 200);
@@ -207,7 +255,10 @@ async fn five_xx_is_retried_with_counted_attempts() {
 #[tokio::test]
 async fn backoff_waits_grow_exponentially_and_are_never_shortened() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
     let extra = "retry = { max_attempts = 3, base_delay_ms = 100, multiplier = 2.0, jitter = 0.0 }";
     let h = TestHost::start(&["echo"], "", &venue(&[server.uri()], "").replace(
         "retry = { max_attempts = 3, base_delay_ms = 10, multiplier = 2.0, max_delay_ms = 1000, jitter = 0.0 }",
@@ -218,18 +269,29 @@ async fn backoff_waits_grow_exponentially_and_are_never_shortened() {
     let out = get(&h, "/x").await.unwrap();
     assert_eq!(out["status"], 503, "last answer after the attempts ran out");
     assert_eq!(received(&server).await, 3);
-    assert!(t.elapsed() >= Duration::from_millis(300), "100 ms + 200 ms of backoff: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "100 ms + 200 ms of backoff: {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn breaker_opens_fails_fast_without_traffic_and_recovers() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
     let extra = "retry = { max_attempts = 1 }\nbreaker = { failure_threshold = 3, success_threshold = 2, open_ms = 300 }";
-    let h = TestHost::start(&["echo"], "", &format!(
-        "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\"]\ntimeout_ms = 500\n{extra}\n",
-        server.uri()
-    ))
+    let h = TestHost::start(
+        &["echo"],
+        "",
+        &format!(
+            "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\"]\ntimeout_ms = 500\n{extra}\n",
+            server.uri()
+        ),
+    )
     .await;
     for _ in 0..3 {
         assert_eq!(get(&h, "/x").await.unwrap()["status"], 500);
@@ -243,10 +305,17 @@ async fn breaker_opens_fails_fast_without_traffic_and_recovers() {
     assert_eq!(status, 503, "{body}");
 
     server.reset().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await; // exactly open_ms
     assert_eq!(get(&h, "/x").await.unwrap()["status"], 200);
-    assert_eq!(ep.breaker.state(), State::HalfOpen, "one probe success of two");
+    assert_eq!(
+        ep.breaker.state(),
+        State::HalfOpen,
+        "one probe success of two"
+    );
     assert_eq!(get(&h, "/x").await.unwrap()["status"], 200);
     assert_eq!(ep.breaker.state(), State::Closed);
     assert_eq!(h.get("/health").await.0, 200);
@@ -255,25 +324,43 @@ async fn breaker_opens_fails_fast_without_traffic_and_recovers() {
 #[tokio::test]
 async fn fails_over_to_the_second_endpoint_when_the_first_refuses_connections() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200).set_body_string("second")).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("second"))
+        .mount(&server)
+        .await;
     let dead = format!("http://{}", refused_addr().await);
     let h = host(&[dead, server.uri()], "").await;
     // Non-idempotent too: a refused connection proves nothing was sent.
     let out = h
         .app
-        .call("v", "send", &json!({"method": "POST", "path": "/x", "idempotent": false}))
+        .call(
+            "v",
+            "send",
+            &json!({"method": "POST", "path": "/x", "idempotent": false}),
+        )
         .await
         .unwrap();
     assert_eq!(out["body"], "second");
     assert_eq!(attempts(&h, 0, Outcome::Connection), 1);
     assert_eq!(attempts(&h, 1, Outcome::Success), 1);
-    assert_eq!(h.app.venues["v"].ctx.upstream.stats.failovers.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        h.app.venues["v"]
+            .ctx
+            .upstream
+            .stats
+            .failovers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 }
 
 #[tokio::test]
 async fn fails_over_when_the_first_endpoint_times_out() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200).set_body_string("second")).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("second"))
+        .mount(&server)
+        .await;
     let hang = FaultProxy::start(*server.address(), vec![], Fault::Hang).await;
     let h = host(&[hang.url(), server.uri()], "").await;
     let out = get(&h, "/x").await.unwrap();
@@ -285,22 +372,38 @@ async fn fails_over_when_the_first_endpoint_times_out() {
 async fn all_endpoints_open_gives_circuit_open_without_network_traffic() {
     let (a, b) = (MockServer::start().await, MockServer::start().await);
     for s in [&a, &b] {
-        Mock::given(path("/x")).respond_with(ResponseTemplate::new(500)).mount(s).await;
+        Mock::given(path("/x"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(s)
+            .await;
     }
     let extra = "breaker = { failure_threshold = 1, open_ms = 60000 }";
-    let h = TestHost::start(&["echo"], "", &format!(
-        "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\", \"{}\"]\ntimeout_ms = 500\n\
+    let h = TestHost::start(
+        &["echo"],
+        "",
+        &format!(
+            "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\", \"{}\"]\ntimeout_ms = 500\n\
          retry = {{ max_attempts = 2, base_delay_ms = 1 }}\n{extra}\n",
-        a.uri(), b.uri()
-    ))
+            a.uri(),
+            b.uri()
+        ),
+    )
     .await;
     assert_eq!(get(&h, "/x").await.unwrap()["status"], 500);
     let before = (received(&a).await, received(&b).await);
-    assert_eq!(before, (1, 1), "the retry skipped the opened first endpoint");
+    assert_eq!(
+        before,
+        (1, 1),
+        "the retry skipped the opened first endpoint"
+    );
     let (status, body) = h.post("/v1/venues/v/send", &json!({"path": "/x"})).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"]["kind"], "circuit_open");
-    assert_eq!((received(&a).await, received(&b).await), before, "nothing reached either venue");
+    assert_eq!(
+        (received(&a).await, received(&b).await),
+        before,
+        "nothing reached either venue"
+    );
 }
 
 #[tokio::test]
@@ -312,12 +415,19 @@ async fn retry_after_429_is_honoured_never_early() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let h = host(&[server.uri()], "").await;
     let t = Instant::now();
     let out = get(&h, "/x").await.unwrap();
     assert_eq!(out["status"], 200);
-    assert!(t.elapsed() >= Duration::from_secs(1), "waited at least Retry-After: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "waited at least Retry-After: {:?}",
+        t.elapsed()
+    );
     assert_eq!(attempts(&h, 0, Outcome::RateLimited), 1);
 }
 
@@ -332,7 +442,10 @@ async fn retry_after_beyond_the_deadline_ends_the_call_now() {
     let t = Instant::now();
     let out = get(&h, "/x").await.unwrap();
     assert_eq!(out["status"], 429, "the venue's answer is returned at once");
-    assert!(t.elapsed() < Duration::from_secs(8), "did not sleep past the deadline");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "did not sleep past the deadline"
+    );
     // The venue stays blocked: the next call fails locally without traffic.
     let err = get(&h, "/x").await.unwrap_err();
     assert_eq!(err.kind(), "rate_limited");
@@ -347,11 +460,23 @@ async fn ban_418_blocks_the_venue_until_retry_after() {
         .mount(&server)
         .await;
     let h = host(&[server.uri()], "").await;
-    assert_eq!(get(&h, "/x").await.unwrap()["status"], 418, "a ban is not retried");
-    let (status, headers, body) = h.post_raw("/v1/venues/v/send", r#"{"path":"/x"}"#, &[]).await;
+    assert_eq!(
+        get(&h, "/x").await.unwrap()["status"],
+        418,
+        "a ban is not retried"
+    );
+    let (status, headers, body) = h
+        .post_raw("/v1/venues/v/send", r#"{"path":"/x"}"#, &[])
+        .await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"]["kind"], "rate_limited");
-    let retry_after: u64 = headers.get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = headers
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((119..=120).contains(&retry_after), "{retry_after}");
     assert_eq!(received(&server).await, 1);
 }
@@ -367,17 +492,28 @@ async fn non_idempotent_post_is_not_retried_after_a_timeout() {
     let h = host(&[server.uri()], "").await;
     let err = h
         .app
-        .call("v", "send", &json!({"method": "POST", "path": "/order", "body": "{}", "idempotent": false}))
+        .call(
+            "v",
+            "send",
+            &json!({"method": "POST", "path": "/order", "body": "{}", "idempotent": false}),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "timeout", "{err}");
-    assert_eq!(received(&server).await, 1, "exactly one request reached the venue");
+    assert_eq!(
+        received(&server).await,
+        1,
+        "exactly one request reached the venue"
+    );
 }
 
 #[tokio::test]
 async fn local_rate_limit_rejects_before_the_network_with_retry_after() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     let h = TestHost::start(&["echo"], "", &format!(
         "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\"]\ntimeout_ms = 200\ndeadline_ms = 300\n\
          rate_limit = {{ requests_per_second = 0.5, burst = 1 }}\n",
@@ -385,7 +521,9 @@ async fn local_rate_limit_rejects_before_the_network_with_retry_after() {
     ))
     .await;
     assert_eq!(get(&h, "/x").await.unwrap()["status"], 200);
-    let (status, headers, body) = h.post_raw("/v1/venues/v/send", r#"{"path":"/x"}"#, &[]).await;
+    let (status, headers, body) = h
+        .post_raw("/v1/venues/v/send", r#"{"path":"/x"}"#, &[])
+        .await;
     assert_eq!(status, 429, "{body}");
     assert_eq!(headers.get("retry-after").unwrap(), "2");
     assert_eq!(received(&server).await, 1);
@@ -394,7 +532,10 @@ async fn local_rate_limit_rejects_before_the_network_with_retry_after() {
 #[tokio::test]
 async fn empty_retry_budget_stops_retries() {
     let server = MockServer::start().await;
-    Mock::given(path("/x")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
     let h = TestHost::start(&["echo"], "", &format!(
         "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\"]\ntimeout_ms = 500\n\
          retry = {{ max_attempts = 5, base_delay_ms = 1, budget_ratio = 0.0, budget_min_per_sec = 0 }}\n",

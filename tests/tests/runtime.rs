@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use resilience_host::config::Config;
 use resilience_host::App;
+use resilience_host::config::Config;
 use resilience_tests::{TestHost, config_text, plugin_dir};
 use serde_json::json;
 
@@ -31,7 +31,11 @@ async fn spinning_guest_yields_so_other_calls_run_on_the_same_thread() {
     tokio::task::yield_now().await;
     let mut served_while_spinning = 0;
     for i in 0..20 {
-        let out = host.app.call("echo", "echo", &json!({ "i": i })).await.unwrap();
+        let out = host
+            .app
+            .call("echo", "echo", &json!({ "i": i }))
+            .await
+            .unwrap();
         assert_eq!(out["i"], i);
         if !spin.is_finished() {
             served_while_spinning += 1;
@@ -39,7 +43,10 @@ async fn spinning_guest_yields_so_other_calls_run_on_the_same_thread() {
         tokio::task::yield_now().await;
     }
     let result = spin.await.unwrap();
-    assert!(served_while_spinning > 0, "echo calls only ran after the spin ended: {result:?}");
+    assert!(
+        served_while_spinning > 0,
+        "echo calls only ran after the spin ended: {result:?}"
+    );
     let err = result.unwrap_err();
     assert_eq!(err.kind(), "plugin");
     assert!(err.to_string().contains("CPU deadline"), "{err}");
@@ -70,7 +77,10 @@ async fn infinite_loop_is_cut_off_at_the_cpu_deadline_while_other_venues_keep_se
         }
     }
     let spin_result = spin.await.unwrap();
-    assert!(served_while_spinning > 0, "echo calls only ran after the spin ended: {spin_result:?}");
+    assert!(
+        served_while_spinning > 0,
+        "echo calls only ran after the spin ended: {spin_result:?}"
+    );
 
     let err = spin_result.unwrap_err();
     assert_eq!(err.kind(), "plugin");
@@ -84,11 +94,20 @@ async fn infinite_loop_is_cut_off_at_the_cpu_deadline_while_other_venues_keep_se
 
 #[tokio::test]
 async fn memory_bomb_fails_cleanly_and_the_plugin_recovers() {
-    let host = TestHost::start(&["memory_bomb"], "memory_mib = 32", &venue("bomb", "memory-bomb")).await;
-    let (status, body) = host.post("/v1/venues/bomb/allocate", &json!({"mib": 256})).await;
+    let host = TestHost::start(
+        &["memory_bomb"],
+        "memory_mib = 32",
+        &venue("bomb", "memory-bomb"),
+    )
+    .await;
+    let (status, body) = host
+        .post("/v1/venues/bomb/allocate", &json!({"mib": 256}))
+        .await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"]["kind"], "plugin");
-    let (status, body) = host.post("/v1/venues/bomb/allocate", &json!({"mib": 4})).await;
+    let (status, body) = host
+        .post("/v1/venues/bomb/allocate", &json!({"mib": 4}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = host.post("/v1/venues/bomb/ok", &json!({})).await;
     assert_eq!(status, 200);
@@ -100,19 +119,28 @@ async fn trap_is_a_plugin_error_and_the_next_call_runs_on_a_fresh_instance() {
     // The warm instance is reused: its call counter climbs.
     let (_, a) = host.post("/v1/venues/trap/calls", &json!({})).await;
     let (_, b) = host.post("/v1/venues/trap/calls", &json!({})).await;
-    assert_eq!((a["calls"].as_u64(), b["calls"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (a["calls"].as_u64(), b["calls"].as_u64()),
+        (Some(1), Some(2))
+    );
     let created = host.app.venues["trap"].pool.instances_created();
 
     let (status, body) = host.post("/v1/venues/trap/panic", &json!({})).await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"]["kind"], "plugin");
     let msg = body["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("deliberate panic in trap plugin"), "guest panic message surfaced: {msg}");
+    assert!(
+        msg.contains("deliberate panic in trap plugin"),
+        "guest panic message surfaced: {msg}"
+    );
 
     let (status, c) = host.post("/v1/venues/trap/calls", &json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(c["calls"], 1, "a fresh instance starts counting again");
-    assert_eq!(host.app.venues["trap"].pool.instances_created(), created + 1);
+    assert_eq!(
+        host.app.venues["trap"].pool.instances_created(),
+        created + 1
+    );
 
     let (status, body) = host.post("/v1/venues/trap/unreachable", &json!({})).await;
     assert_eq!(status, 500, "{body}");
@@ -124,14 +152,19 @@ async fn trap_is_a_plugin_error_and_the_next_call_runs_on_a_fresh_instance() {
 async fn plugin_built_for_another_wit_version_is_refused_naming_both_and_others_load() {
     let dir = plugin_dir(&["wrong_wit", "echo"]);
     let text = config_text(dir.path(), "", &venue("echo", "echo"));
-    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![]).await.unwrap();
+    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
+        .await
+        .unwrap();
     assert!(app.plugins.contains_key("echo"));
     assert_eq!(app.load_errors.len(), 1, "{:?}", app.load_errors);
     let e = &app.load_errors[0];
     assert!(e.file.ends_with("wrong_wit.wasm"), "{e}");
     assert!(e.reason.contains("resilience:venue@0.2.0"), "{e}");
     assert!(e.reason.contains("resilience:venue@0.1.0"), "{e}");
-    assert_eq!(app.call("echo", "echo", &json!({"a": 1})).await.unwrap(), json!({"a": 1}));
+    assert_eq!(
+        app.call("echo", "echo", &json!({"a": 1})).await.unwrap(),
+        json!({"a": 1})
+    );
 }
 
 #[tokio::test]
@@ -139,10 +172,16 @@ async fn corrupt_file_is_reported_by_name_and_others_load() {
     let dir = plugin_dir(&["echo"]);
     std::fs::write(dir.path().join("broken.wasm"), b"\0asm garbage").unwrap();
     let text = config_text(dir.path(), "", &venue("echo", "echo"));
-    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![]).await.unwrap();
+    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
+        .await
+        .unwrap();
     assert_eq!(app.load_errors.len(), 1);
     assert!(app.load_errors[0].file.ends_with("broken.wasm"));
-    assert!(app.load_errors[0].reason.contains("not a valid component"), "{}", app.load_errors[0]);
+    assert!(
+        app.load_errors[0].reason.contains("not a valid component"),
+        "{}",
+        app.load_errors[0]
+    );
     assert!(app.plugins.contains_key("echo"));
 }
 
@@ -156,7 +195,13 @@ async fn venue_whose_plugin_is_missing_is_reported_and_health_degrades() {
     .await;
     let (status, body) = host.get("/health").await;
     assert_eq!(status, 503, "{body}");
-    assert!(body["venues"]["ghost"].as_str().unwrap().contains("venues.ghost.plugin"), "{body}");
+    assert!(
+        body["venues"]["ghost"]
+            .as_str()
+            .unwrap()
+            .contains("venues.ghost.plugin"),
+        "{body}"
+    );
     let (status, _) = host.get("/health?venue=echo").await;
     assert_eq!(status, 200);
     let (status, body) = host.post("/v1/venues/ghost/anything", &json!({})).await;
@@ -171,13 +216,18 @@ async fn instance_pool_bounds_concurrency_and_reuses_instances() {
     let mut calls = Vec::new();
     for i in 0..16 {
         let app = host.app.clone();
-        calls.push(tokio::spawn(async move { app.call("echo", "echo", &json!({"i": i})).await }));
+        calls.push(tokio::spawn(async move {
+            app.call("echo", "echo", &json!({"i": i})).await
+        }));
     }
     for (i, c) in calls.into_iter().enumerate() {
         assert_eq!(c.await.unwrap().unwrap(), json!({"i": i}));
     }
     let created = host.app.venues["echo"].pool.instances_created();
-    assert!((1..=2).contains(&created), "at most max_instances instances: {created}");
+    assert!(
+        (1..=2).contains(&created),
+        "at most max_instances instances: {created}"
+    );
 }
 
 #[tokio::test]
@@ -191,15 +241,22 @@ async fn compiled_components_are_cached_by_content_hash() {
         venue("echo", "echo")
     );
     let first = std::time::Instant::now();
-    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![]).await.unwrap();
+    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
+        .await
+        .unwrap();
     let cold = first.elapsed();
     drop(app);
     let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
     assert_eq!(entries.len(), 1, "one cache entry per plugin");
     let second = std::time::Instant::now();
-    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![]).await.unwrap();
+    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
+        .await
+        .unwrap();
     let warm = second.elapsed();
-    assert_eq!(app.call("echo", "echo", &json!({})).await.unwrap(), json!({}));
+    assert_eq!(
+        app.call("echo", "echo", &json!({})).await.unwrap(),
+        json!({})
+    );
     // Informational only (timings are not asserted on shared machines).
     eprintln!("start-up with cold cache {cold:?}, warm cache {warm:?}");
     let _ = Duration::ZERO;

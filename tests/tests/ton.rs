@@ -24,7 +24,10 @@ async fn balance_happy_path_through_the_api() {
     Mock::given(method("GET"))
         .and(path("/api/v2/getAddressBalance"))
         .and(query_param("address", ADDR))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": "5610477699352"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "result": "5610477699352"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -42,14 +45,20 @@ async fn api_key_secret_is_substituted_into_the_header_and_never_returned() {
     Mock::given(method("GET"))
         .and(path("/api/v2/getMasterchainInfo"))
         .and(header("X-API-Key", "k-123-secret"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": {"@type": "blocks.masterchainInfo"}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"ok": true, "result": {"@type": "blocks.masterchainInfo"}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    let extra = "settings = { use_api_key = \"true\" }\nsecrets = { api_key = { env = \"TON_TEST_KEY\" } }";
+    let extra =
+        "settings = { use_api_key = \"true\" }\nsecrets = { api_key = { env = \"TON_TEST_KEY\" } }";
     let env = vec![("TON_TEST_KEY".to_string(), "k-123-secret".to_string())];
     let host = TestHost::start_with_env(&["ton"], "", &venue(&server.uri(), extra), env).await;
-    let (status, body) = host.post("/v1/venues/ton/get_masterchain_info", &json!({})).await;
+    let (status, body) = host
+        .post("/v1/venues/ton/get_masterchain_info", &json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
     let (_, venues) = host.get("/v1/venues").await;
     assert!(!venues.to_string().contains("k-123-secret"));
@@ -59,7 +68,10 @@ async fn api_key_secret_is_substituted_into_the_header_and_never_returned() {
 async fn ok_false_envelope_becomes_upstream_error_with_the_venue_code() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v2/getAddressBalance"))
-        .respond_with(ResponseTemplate::new(416).set_body_json(json!({"ok": false, "error": "Incorrect address", "code": 416})))
+        .respond_with(
+            ResponseTemplate::new(416)
+                .set_body_json(json!({"ok": false, "error": "Incorrect address", "code": 416})),
+        )
         .mount(&server)
         .await;
     let host = host_for(&server, "").await;
@@ -71,7 +83,13 @@ async fn ok_false_envelope_becomes_upstream_error_with_the_venue_code() {
     assert_eq!(err["kind"], "upstream");
     assert_eq!(err["upstream_status"], 416);
     assert_eq!(err["code"], "416");
-    assert!(err["message"].as_str().unwrap().contains("Incorrect address"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("Incorrect address"),
+        "{err}"
+    );
     assert_eq!(err["venue"], "ton");
     assert_eq!(err["operation"], "get_balance");
 }
@@ -80,7 +98,10 @@ async fn ok_false_envelope_becomes_upstream_error_with_the_venue_code() {
 async fn rate_limit_body_with_message_in_result_is_read() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v2/getAddressBalance"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"ok": false, "result": "Ratelimit exceed", "code": 429})))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"ok": false, "result": "Ratelimit exceed", "code": 429})),
+        )
         .mount(&server)
         .await;
     let host = host_for(&server, "").await;
@@ -90,7 +111,13 @@ async fn rate_limit_body_with_message_in_result_is_read() {
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["kind"], "upstream");
     assert_eq!(body["error"]["upstream_status"], 429);
-    assert!(body["error"]["message"].as_str().unwrap().contains("Ratelimit exceed"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Ratelimit exceed"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -115,13 +142,32 @@ async fn bad_params_are_invalid_params_naming_the_field() {
     let (status, body) = host.post("/v1/venues/ton/get_balance", &json!({})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["kind"], "invalid_params");
-    assert!(body["error"]["message"].as_str().unwrap().contains("address"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("address"),
+        "{body}"
+    );
     let (status, body) = host
         .post("/v1/venues/ton/get_balance", &json!({"address": 42}))
         .await;
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("address"), "{body}");
-    assert!(server.received_requests().await.unwrap_or_default().is_empty(), "bad params never reach the venue");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("address"),
+        "{body}"
+    );
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "bad params never reach the venue"
+    );
 }
 
 #[tokio::test]
@@ -139,7 +185,10 @@ async fn run_get_method_posts_json_and_decodes_the_stack() {
         .await;
     let host = host_for(&server, "").await;
     let (status, body) = host
-        .post("/v1/venues/ton/run_get_method", &json!({"address": ADDR, "method": "seqno", "stack": []}))
+        .post(
+            "/v1/venues/ton/run_get_method",
+            &json!({"address": ADDR, "method": "seqno", "stack": []}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["exit_code"], 0);
@@ -155,8 +204,16 @@ async fn venues_listing_shows_ton_and_its_operations() {
     let ton = &body["venues"]["ton"];
     assert_eq!(ton["plugin"], "ton");
     assert_eq!(ton["wit_version"], "0.1.0");
-    let ops: Vec<&str> = ton["operations"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
-    assert!(ops.contains(&"get_balance") && ops.contains(&"send_boc"), "{ops:?}");
+    let ops: Vec<&str> = ton["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        ops.contains(&"get_balance") && ops.contains(&"send_boc"),
+        "{ops:?}"
+    );
 }
 
 /// `resilience-host call` prints the result on stdout (exit 0), or the error
@@ -186,8 +243,14 @@ async fn balance_through_the_call_cli() {
                 .expect("run resilience-host")
         })
     };
-    let ok = run(r#"{"address":"EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q"}"#).await.unwrap();
-    assert!(ok.status.success(), "stderr: {}", String::from_utf8_lossy(&ok.stderr));
+    let ok = run(r#"{"address":"EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q"}"#)
+        .await
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let out: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(out["balance"], "42");
 

@@ -42,10 +42,10 @@ pub fn load_or_compile(
         }
     }
     let component = Component::new(engine, wasm)?;
-    if let Some(path) = &entry {
-        if let Err(e) = store(&component, path) {
-            tracing::warn!(file = %path.display(), error = %e, "cannot write compiled-component cache; continuing without it");
-        }
+    if let Some(path) = &entry
+        && let Err(e) = store(&component, path)
+    {
+        tracing::warn!(file = %path.display(), error = %e, "cannot write compiled-component cache; continuing without it");
     }
     Ok((component, Source::Compiled))
 }

@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config as EngineConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config as EngineConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 
 use self::bindings::{Info, Venue, VenuePre};
 use self::pool::{Call, InstancePool, Reply};
@@ -90,7 +92,9 @@ pub struct PluginEngine {
 
 impl std::fmt::Debug for PluginEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginEngine").field("limits", &self.limits).finish()
+        f.debug_struct("PluginEngine")
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 
@@ -117,7 +121,8 @@ impl PluginEngine {
             .max_memory_size((limits.memory_mib as usize) << 20);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
 
-        let engine = Engine::new(&cfg).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
+        let engine =
+            Engine::new(&cfg).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
         spawn_epoch_ticker(&engine);
 
         let mut linker: Linker<StoreState> = Linker::new(&engine);
@@ -219,7 +224,10 @@ impl PluginEngine {
             .map_err(|e| format!("does not export the venue adapter: {e:#}"))?;
         // Ask the plugin who it is, under the same limits as any call.
         let probe = InstancePool::new("(loading)", pre.clone(), self.limits);
-        let info = match probe.run(None, Call::Describe, Duration::from_secs(5)).await {
+        let info = match probe
+            .run(None, Call::Describe, Duration::from_secs(5))
+            .await
+        {
             Ok(Reply::Info(info)) => info,
             Ok(other) => return Err(format!("describe returned {other:?}")),
             Err(e) => return Err(format!("describe failed: {e}")),

@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::Store;
 
-use super::bindings::{Info, Venue, VenuePre, VenueError};
+use super::bindings::{Info, Venue, VenueError, VenuePre};
 use super::state::StoreState;
 use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
@@ -29,9 +29,19 @@ use crate::error::CallError;
 #[derive(Debug, Clone, Copy)]
 pub enum Call<'a> {
     Describe,
-    Prepare { operation: &'a str, params: &'a str },
-    Invoke { operation: &'a str, params: &'a str },
-    Reconcile { operation: &'a str, params: &'a str, key: &'a str },
+    Prepare {
+        operation: &'a str,
+        params: &'a str,
+    },
+    Invoke {
+        operation: &'a str,
+        params: &'a str,
+    },
+    Reconcile {
+        operation: &'a str,
+        params: &'a str,
+        key: &'a str,
+    },
 }
 
 /// What an exported function returned.
@@ -206,7 +216,11 @@ async fn call_export(warm: &mut Warm, call: Call<'_>) -> wasmtime::Result<Reply>
             operation,
             params,
             key,
-        } => Reply::Reconciled(adapter.call_reconcile(store, operation, params, key).await?),
+        } => Reply::Reconciled(
+            adapter
+                .call_reconcile(store, operation, params, key)
+                .await?,
+        ),
     })
 }
 
@@ -230,7 +244,10 @@ pub fn describe_trap(err: &wasmtime::Error, state: &StoreState) -> Trap {
     let message = if said.is_empty() {
         base
     } else {
-        format!("{base}; plugin said: {}", said.chars().take(1000).collect::<String>())
+        format!(
+            "{base}; plugin said: {}",
+            said.chars().take(1000).collect::<String>()
+        )
     };
     Trap {
         message,

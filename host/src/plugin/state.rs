@@ -101,7 +101,11 @@ impl StoreState {
     pub fn guest_time(&self) -> Duration {
         let yielded = Duration::from_nanos(self.yielded_ns.load(Ordering::Relaxed));
         self.call_started
-            .map(|s| s.elapsed().saturating_sub(self.host_wait).saturating_sub(yielded))
+            .map(|s| {
+                s.elapsed()
+                    .saturating_sub(self.host_wait)
+                    .saturating_sub(yielded)
+            })
             .unwrap_or_default()
     }
 

@@ -71,12 +71,19 @@ mod tests {
     fn jitter_is_symmetric_and_bounded() {
         let b = seed();
         assert_eq!(b.delay(1, 0.0), Duration::from_millis(1600), "lowest: -20%");
-        assert_eq!(b.delay(1, 0.5), Duration::from_millis(2000), "middle: exact");
+        assert_eq!(
+            b.delay(1, 0.5),
+            Duration::from_millis(2000),
+            "middle: exact"
+        );
         let high = b.delay(1, 0.999_999);
         assert!(high < Duration::from_millis(2400) && high > Duration::from_millis(2399));
         for i in 0..1000 {
             let d = b.delay_random(2);
-            assert!(d >= Duration::from_millis(3200) && d < Duration::from_millis(4800), "{i}: {d:?}");
+            assert!(
+                d >= Duration::from_millis(3200) && d < Duration::from_millis(4800),
+                "{i}: {d:?}"
+            );
         }
     }
 

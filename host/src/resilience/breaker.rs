@@ -40,9 +40,16 @@ impl State {
 
 #[derive(Debug, Clone, Copy)]
 enum Inner {
-    Closed { consecutive: u32 },
-    Open { until: Instant },
-    HalfOpen { probe_in_flight: bool, successes: u32 },
+    Closed {
+        consecutive: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    HalfOpen {
+        probe_in_flight: bool,
+        successes: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -105,10 +112,13 @@ impl Breaker {
                 retry_in: until - now,
             }),
             Inner::Open { .. } => {
-                self.transition(&mut g, Inner::HalfOpen {
-                    probe_in_flight: true,
-                    successes: 0,
-                });
+                self.transition(
+                    &mut g,
+                    Inner::HalfOpen {
+                        probe_in_flight: true,
+                        successes: 0,
+                    },
+                );
                 Ok(self.permit(true))
             }
             Inner::HalfOpen {
@@ -254,8 +264,12 @@ impl Breaker {
                 open_ms = self.cfg.open_ms,
                 "circuit opened: endpoint is skipped until it half-opens"
             ),
-            State::HalfOpen => tracing::info!(breaker = %self.name, "circuit half-open: sending one probe"),
-            State::Closed => tracing::info!(breaker = %self.name, "circuit closed: endpoint recovered"),
+            State::HalfOpen => {
+                tracing::info!(breaker = %self.name, "circuit half-open: sending one probe")
+            }
+            State::Closed => {
+                tracing::info!(breaker = %self.name, "circuit closed: endpoint recovered")
+            }
         }
     }
 }
@@ -357,7 +371,10 @@ mod tests {
             assert_eq!(b.state(), State::HalfOpen, "probe {i}");
             let p = b.try_acquire().expect("probe admitted");
             assert!(p.is_probe());
-            assert!(b.try_acquire().is_err(), "second caller waits for the probe");
+            assert!(
+                b.try_acquire().is_err(),
+                "second caller waits for the probe"
+            );
             p.success();
         }
         assert_eq!(b.state(), State::Closed);

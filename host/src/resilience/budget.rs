@@ -85,9 +85,9 @@ impl RetryBudget {
         let window = self.window_secs();
         let (ratio, floor) = (self.config.ratio, self.config.min_per_sec as f64);
         self.with_current(|b, _| {
-            let (requests, retries) = b
-                .iter()
-                .fold((0u64, 0u64), |(r, t), (_, x)| (r + x.requests, t + x.retries));
+            let (requests, retries) = b.iter().fold((0u64, 0u64), |(r, t), (_, x)| {
+                (r + x.requests, t + x.retries)
+            });
             let allowed = ratio * requests as f64 + floor * window as f64;
             if (retries as f64) < allowed {
                 if let Some((_, last)) = b.back_mut() {
@@ -107,14 +107,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn floor_allows_min_per_sec_times_window_with_no_traffic() {
-        let b = RetryBudget::new(BudgetConfig { ratio: 0.2, min_per_sec: 1, window: Duration::from_secs(10) });
+        let b = RetryBudget::new(BudgetConfig {
+            ratio: 0.2,
+            min_per_sec: 1,
+            window: Duration::from_secs(10),
+        });
         let granted = (0..100).filter(|_| b.try_retry()).count();
         assert_eq!(granted, 10);
     }
 
     #[tokio::test(start_paused = true)]
     async fn budget_stops_retries_when_most_calls_fail() {
-        let b = RetryBudget::new(BudgetConfig { ratio: 0.2, min_per_sec: 0, window: Duration::from_secs(10) });
+        let b = RetryBudget::new(BudgetConfig {
+            ratio: 0.2,
+            min_per_sec: 0,
+            window: Duration::from_secs(10),
+        });
         // 1,000 calls, each wanting two retries (every attempt fails).
         let mut retries = 0;
         for _ in 0..1000 {
@@ -130,7 +138,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn old_traffic_leaves_the_window() {
-        let b = RetryBudget::new(BudgetConfig { ratio: 0.5, min_per_sec: 0, window: Duration::from_secs(2) });
+        let b = RetryBudget::new(BudgetConfig {
+            ratio: 0.5,
+            min_per_sec: 0,
+            window: Duration::from_secs(2),
+        });
         for _ in 0..10 {
             b.record_request();
         }

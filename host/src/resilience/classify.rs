@@ -50,7 +50,10 @@ impl Outcome {
 
     /// Whether this outcome counts against the endpoint's breaker.
     pub fn is_endpoint_failure(self) -> bool {
-        matches!(self, Outcome::Http5xx | Outcome::Timeout | Outcome::Connection)
+        matches!(
+            self,
+            Outcome::Http5xx | Outcome::Timeout | Outcome::Connection
+        )
     }
 }
 
@@ -132,22 +135,43 @@ mod tests {
             assert!(may_retry(o, s, true, true), "{o:?}");
         }
         assert!(!may_retry(Outcome::Http4xx, Some(400), true, true));
-        assert!(!may_retry(Outcome::RateLimited, Some(418), true, true), "418 is a ban");
+        assert!(
+            !may_retry(Outcome::RateLimited, Some(418), true, true),
+            "418 is a ban"
+        );
         assert!(!may_retry(Outcome::Success, Some(200), true, true));
     }
 
     #[test]
     fn non_idempotent_is_retried_only_when_it_never_left() {
-        assert!(may_retry(Outcome::Connection, None, false, false), "connect refused");
-        assert!(!may_retry(Outcome::Connection, None, true, false), "reset after sending");
-        assert!(!may_retry(Outcome::Timeout, None, true, false), "timeout after sending");
-        assert!(may_retry(Outcome::Timeout, None, false, false), "no connection slot in time");
+        assert!(
+            may_retry(Outcome::Connection, None, false, false),
+            "connect refused"
+        );
+        assert!(
+            !may_retry(Outcome::Connection, None, true, false),
+            "reset after sending"
+        );
+        assert!(
+            !may_retry(Outcome::Timeout, None, true, false),
+            "timeout after sending"
+        );
+        assert!(
+            may_retry(Outcome::Timeout, None, false, false),
+            "no connection slot in time"
+        );
         assert!(!may_retry(Outcome::Http5xx, Some(503), true, false));
     }
 
     #[test]
     fn only_5xx_timeouts_and_connection_errors_count_against_the_breaker() {
-        let failures: Vec<_> = Outcome::ALL.into_iter().filter(|o| o.is_endpoint_failure()).collect();
-        assert_eq!(failures, vec![Outcome::Http5xx, Outcome::Timeout, Outcome::Connection]);
+        let failures: Vec<_> = Outcome::ALL
+            .into_iter()
+            .filter(|o| o.is_endpoint_failure())
+            .collect();
+        assert_eq!(
+            failures,
+            vec![Outcome::Http5xx, Outcome::Timeout, Outcome::Connection]
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Endpoint choice: endpoints are tried in configured order; an endpoint whose
-//! breaker refuses is skipped; a retry after a connection failure or timeout
-//! starts from the next endpoint (rotation), other retries stay put.
+//! breaker refuses is skipped; a retry after a connection failure, timeout or
+//! 5xx starts from the next endpoint (rotation, like Envoy's
+//! `previous_hosts` retry predicate), while a retry after a 429 stays put
+//! (rate limits are usually per account, across a venue's endpoints).
 
 use std::time::Duration;
 
@@ -21,14 +23,20 @@ pub fn pick<'a>(breakers: &[&'a Breaker], from: usize) -> Result<(usize, Permit<
         }
     }
     Err(Rejected {
-        retry_in: if soonest == Duration::MAX { Duration::ZERO } else { soonest },
+        retry_in: if soonest == Duration::MAX {
+            Duration::ZERO
+        } else {
+            soonest
+        },
     })
 }
 
 /// Where the next attempt starts after an attempt at `current` ended in `outcome`.
 pub fn next_start(current: usize, outcome: Outcome, endpoints: usize) -> usize {
     match outcome {
-        Outcome::Connection | Outcome::Timeout if endpoints > 1 => (current + 1) % endpoints,
+        Outcome::Connection | Outcome::Timeout | Outcome::Http5xx if endpoints > 1 => {
+            (current + 1) % endpoints
+        }
         _ => current,
     }
 }
@@ -73,10 +81,10 @@ mod tests {
     }
 
     #[test]
-    fn rotation_only_after_connection_failures_and_timeouts() {
+    fn rotation_after_endpoint_failures_but_not_rate_limits() {
         assert_eq!(next_start(0, Outcome::Connection, 3), 1);
         assert_eq!(next_start(2, Outcome::Timeout, 3), 0);
-        assert_eq!(next_start(1, Outcome::Http5xx, 3), 1);
+        assert_eq!(next_start(1, Outcome::Http5xx, 3), 2);
         assert_eq!(next_start(1, Outcome::RateLimited, 3), 1);
         assert_eq!(next_start(0, Outcome::Timeout, 1), 0);
     }

@@ -236,7 +236,10 @@ mod tests {
         assert_eq!(r.try_acquire(1), Err(Ok(Duration::from_secs(45))));
         tokio::time::advance(Duration::from_secs(45)).await;
         assert!(r.try_acquire(100).is_ok());
-        assert!(matches!(r.try_acquire(101), Err(Err(_))), "never admissible");
+        assert!(
+            matches!(r.try_acquire(101), Err(Err(_))),
+            "never admissible"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -257,7 +260,11 @@ mod tests {
         r.acquire(1, &d).await.unwrap();
         let t = Instant::now();
         r.acquire(1, &d).await.unwrap();
-        assert_eq!(t.elapsed(), Duration::from_secs(1), "waited exactly for the next token");
+        assert_eq!(
+            t.elapsed(),
+            Duration::from_secs(1),
+            "waited exactly for the next token"
+        );
         let err = r.acquire(1, &d).await.unwrap_err();
         assert_eq!(err.retry_after, Duration::from_secs(1));
     }
@@ -268,7 +275,11 @@ mod tests {
         r.block_for(Duration::from_secs(3));
         assert_eq!(r.try_acquire(1), Err(Ok(Duration::from_secs(3))));
         r.block_for(Duration::from_secs(1));
-        assert_eq!(r.blocked_for(), Duration::from_secs(3), "a shorter block does not shorten");
+        assert_eq!(
+            r.blocked_for(),
+            Duration::from_secs(3),
+            "a shorter block does not shorten"
+        );
         tokio::time::advance(Duration::from_secs(3)).await;
         assert!(r.try_acquire(1).is_ok());
     }

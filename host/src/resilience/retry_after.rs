@@ -21,9 +21,7 @@ pub fn requested_wait(
             .map(|(_, v)| v.trim())
     };
     let retry_after = find("retry-after").and_then(|v| parse_retry_after(v, now));
-    let reset = reset_header
-        .and_then(find)
-        .and_then(parse_delta_seconds);
+    let reset = reset_header.and_then(find).and_then(parse_delta_seconds);
     match (retry_after, reset) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -59,7 +57,10 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -67,7 +68,11 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.0005", now), Some(Duration::from_millis(1001)), "rounded up");
+        assert_eq!(
+            parse_retry_after("1.0005", now),
+            Some(Duration::from_millis(1001)),
+            "rounded up"
+        );
         assert_eq!(parse_retry_after("-1", now), None);
         assert_eq!(parse_retry_after("soon", now), None);
     }
@@ -85,8 +90,14 @@ mod tests {
     fn the_longer_of_retry_after_and_reset_header_wins() {
         let now = SystemTime::UNIX_EPOCH;
         let headers = h(&[("Retry-After", "1"), ("X-Reset", "3")]);
-        assert_eq!(requested_wait(&headers, Some("x-reset"), now), Some(Duration::from_secs(3)));
-        assert_eq!(requested_wait(&headers, None, now), Some(Duration::from_secs(1)));
+        assert_eq!(
+            requested_wait(&headers, Some("x-reset"), now),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            requested_wait(&headers, None, now),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(requested_wait(&h(&[]), Some("x-reset"), now), None);
     }
 }

@@ -1,0 +1,109 @@
+//! `cargo xtask bench plugin_call`: per-call overhead of a plugin call that
+//! does no I/O (the template's `ping`), warm instance vs fresh instance, and
+//! host start-up with a warm vs a cold compiled-component cache. Needs
+//! `cargo xtask plugins` first (the xtask does it).
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use resilience_host::App;
+use resilience_host::config::Config;
+use serde_json::json;
+use support::{median, percentile, us};
+
+fn plugins_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("plugins");
+    assert!(
+        dir.join("template.wasm").exists(),
+        "{} has no template.wasm: run `cargo xtask plugins` (or `cargo xtask bench`)",
+        dir.display()
+    );
+    dir
+}
+
+fn config(cache: &std::path::Path, limits: &str) -> Config {
+    let text = format!(
+        "[plugins]\ndir = {:?}\ncache_dir = {:?}\n[plugins.limits]\n{limits}\n\
+         [venues.t]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        plugins_dir().display().to_string(),
+        cache.display().to_string()
+    );
+    Config::parse(&text, false, &vec![]).expect("bench config")
+}
+
+async fn per_call(app: &App, n: usize) -> Vec<Duration> {
+    let params = json!({});
+    for _ in 0..200 {
+        app.call("t", "ping", &params).await.expect("ping");
+    }
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        app.call("t", "ping", &params).await.expect("ping");
+        samples.push(t.elapsed());
+    }
+    samples
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let cache = tempfile_dir("warm");
+        let warm_app = App::build(config(&cache, ""), &vec![]).await.expect("host");
+        let warm = per_call(&warm_app, 20_000).await;
+        let fresh_app = App::build(config(&cache, "max_calls_per_instance = 1"), &vec![])
+            .await
+            .expect("host");
+        let fresh = per_call(&fresh_app, 5_000).await;
+        let (wm, w99, fm) = (median(warm.clone()), percentile(warm, 0.99), median(fresh));
+
+        // Start-up: warm cache (already populated above) vs cold (empty dir).
+        let mut warm_start = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let app = App::build(config(&cache, ""), &vec![]).await.expect("host");
+            warm_start.push(t.elapsed());
+            drop(app);
+        }
+        let mut cold_start = Vec::new();
+        for i in 0..3 {
+            let dir = tempfile_dir(&format!("cold{i}"));
+            let t = Instant::now();
+            let app = App::build(config(&dir, ""), &vec![]).await.expect("host");
+            cold_start.push(t.elapsed());
+            drop(app);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let _ = std::fs::remove_dir_all(&cache);
+        let (ws, cs) = (median(warm_start), median(cold_start));
+
+        println!("| scenario | measured | baseline (same run) | ratio |");
+        println!("|---|---|---|---|");
+        println!(
+            "| plugin call, no I/O (template `ping`, through App::call) | warm instance: median {:.1} us, p99 {:.1} us | fresh instance per call: median {:.1} us | warm is {:.1}x faster |",
+            us(wm),
+            us(w99),
+            us(fm),
+            us(fm) / us(wm)
+        );
+        println!(
+            "| host start-up (config, engine, {} plugin(s), describe) | warm component cache: median {:.1} ms | cold cache (compile): median {:.1} ms | {:.1}x faster |",
+            warm_app.plugins.len(),
+            ws.as_secs_f64() * 1e3,
+            cs.as_secs_f64() * 1e3,
+            cs.as_secs_f64() / ws.as_secs_f64()
+        );
+    });
+}
+
+fn tempfile_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("resilience-bench-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
