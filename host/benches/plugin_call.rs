@@ -51,7 +51,10 @@ async fn per_call(app: &App, n: usize) -> Vec<Duration> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let cache = tempfile_dir("warm");
         let warm_app = App::build(config(&cache, ""), &vec![]).await.expect("host");

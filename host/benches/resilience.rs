@@ -58,7 +58,9 @@ async fn run_calls(up: Arc<Upstream>, calls: usize, concurrency: usize) -> (usiz
         tasks.push(tokio::spawn(async move {
             let mut ok = 0;
             for _ in 0..per {
-                if let Ok(r) = up.send(get(), Deadline::after(Duration::from_secs(5))).await
+                if let Ok(r) = up
+                    .send(get(), Deadline::after(Duration::from_secs(5)))
+                    .await
                     && r.status == 200
                 {
                     ok += 1;
@@ -99,7 +101,15 @@ async fn flaky_primary() -> String {
     let good2 = MockVenue::start(Arc::new(|_| Answer::Ok)).await;
     let eps = vec![flaky.url(), good1.url(), good2.url()];
 
-    let pipeline = Arc::new(Upstream::new("bench", &venue(&eps, serde_json::json!({})), 1 << 20).unwrap());
+    let pipeline = Arc::new(
+        Upstream::new(
+            "bench",
+            &venue(&eps, serde_json::json!({})),
+            &Default::default(),
+            1 << 20,
+        )
+        .unwrap(),
+    );
     let (ok, took) = run_calls(pipeline.clone(), CALLS, 32).await;
     let attempts = total_attempts(&pipeline);
 
@@ -107,6 +117,7 @@ async fn flaky_primary() -> String {
         Upstream::new(
             "bench",
             &venue(&eps[..1], serde_json::json!({"retry": {"max_attempts": 1}, "breaker": {"failure_threshold": 1000000}})),
+            &Default::default(),
             1 << 20,
         )
         .unwrap(),
@@ -127,7 +138,15 @@ async fn failover_time() -> String {
     let primary = MockVenue::start(Arc::new(|_| Answer::Ok)).await;
     let secondary = MockVenue::start(Arc::new(|_| Answer::Ok)).await;
     let eps = vec![primary.url(), secondary.url()];
-    let up = Arc::new(Upstream::new("bench", &venue(&eps, serde_json::json!({})), 1 << 20).unwrap());
+    let up = Arc::new(
+        Upstream::new(
+            "bench",
+            &venue(&eps, serde_json::json!({})),
+            &Default::default(),
+            1 << 20,
+        )
+        .unwrap(),
+    );
     let mut last_ok = Instant::now();
     let mut gaps_before = Vec::new();
     let mut worst_after = Duration::ZERO;
@@ -136,7 +155,10 @@ async fn failover_time() -> String {
         if i == 2000 {
             primary.kill();
         }
-        match up.send(get(), Deadline::after(Duration::from_secs(5))).await {
+        match up
+            .send(get(), Deadline::after(Duration::from_secs(5)))
+            .await
+        {
             Ok(r) if r.status == 200 => {
                 let gap = last_ok.elapsed();
                 if i < 2000 {
@@ -164,21 +186,33 @@ async fn fail_fast() -> String {
         &[dead.url()],
         serde_json::json!({"retry": {"max_attempts": 1}, "breaker": {"failure_threshold": 1, "open_ms": 600000}}),
     );
-    let up = Upstream::new("bench", &cfg, 1 << 20).unwrap();
-    let _ = up.send(get(), Deadline::after(Duration::from_secs(5))).await;
+    let up = Upstream::new("bench", &cfg, &Default::default(), 1 << 20).unwrap();
+    let _ = up
+        .send(get(), Deadline::after(Duration::from_secs(5)))
+        .await;
     let mut open = Vec::new();
     for _ in 0..20_000 {
         let t = Instant::now();
-        let r = up.send(get(), Deadline::after(Duration::from_secs(5))).await;
+        let r = up
+            .send(get(), Deadline::after(Duration::from_secs(5)))
+            .await;
         open.push(t.elapsed());
         assert!(r.is_err(), "breaker should be open");
     }
     let healthy = MockVenue::start(Arc::new(|_| Answer::Ok)).await;
-    let up_ok = Upstream::new("bench", &venue(&[healthy.url()], serde_json::json!({})), 1 << 20).unwrap();
+    let up_ok = Upstream::new(
+        "bench",
+        &venue(&[healthy.url()], serde_json::json!({})),
+        &Default::default(),
+        1 << 20,
+    )
+    .unwrap();
     let mut ok = Vec::new();
     for _ in 0..2_000 {
         let t = Instant::now();
-        let _ = up_ok.send(get(), Deadline::after(Duration::from_secs(5))).await;
+        let _ = up_ok
+            .send(get(), Deadline::after(Duration::from_secs(5)))
+            .await;
         ok.push(t.elapsed());
     }
     let (m_open, p99_open, m_ok) = (median(open.clone()), percentile(open, 0.99), median(ok));
@@ -192,7 +226,10 @@ async fn fail_fast() -> String {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     rt.block_on(async {
         println!("| scenario | measured | baseline (same run) | ratio |");

@@ -4,7 +4,9 @@
 //! |----------------------------------------|------|--------|
 //! | `POST /v1/venues/{venue}/{operation}`  | yes  | the operation's JSON result, or an error body |
 //! | `GET /v1/venues`                       | yes  | venues, plugins, operations, endpoints |
+//! | `GET /v1/stats`                        | yes  | per venue: totals, success %, failures by kind, latency, breakers |
 //! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded |
+//! | `GET /metrics`                         | no   | Prometheus text format (label values are configuration only) |
 //!
 //! Auth (when `server.auth_token_env` is set) is `Authorization: Bearer <token>`.
 //! A body that is not a JSON object, an unknown venue or operation, or an
@@ -80,6 +82,17 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();
     match (method, segments.as_slice()) {
+        (Method::GET, ["metrics"]) => match &app.metrics {
+            Some(m) => {
+                let mut resp = Response::new(Full::new(Bytes::from(m.render())));
+                resp.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                );
+                resp
+            }
+            None => not_found(&path),
+        },
         (Method::GET, ["health"]) => {
             let venue = query_param(req.uri().query(), "venue");
             let (ok, body) = app.health(venue.as_deref());
@@ -98,6 +111,7 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
             }
             match (m, &segments[1..]) {
                 (Method::GET, ["venues"]) => json_response(StatusCode::OK, &app.venues_json()),
+                (Method::GET, ["stats"]) => json_response(StatusCode::OK, &app.stats_json()),
                 (Method::POST, ["venues", venue, operation]) => {
                     let (venue, operation) = (venue.to_string(), operation.to_string());
                     match read_params(app, req).await {

@@ -1,7 +1,7 @@
 //! The assembled host: config, plugins and venues, and the one entry point
 //! for a venue call ([`App::call`]) shared by the HTTP API and the CLI.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,11 +12,13 @@ use tracing::Instrument;
 use crate::capabilities::{CallScope, VenueContext};
 use crate::config::{Config, ConfigError, Env};
 use crate::error::CallError;
+use crate::metrics::{Metrics, OpMetrics, UNDECLARED, UNKNOWN_VENUE};
 use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, InstancePool, Reply};
 use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
 use crate::resilience::classify::Outcome;
 use crate::resilience::deadline::Deadline;
+use crate::stats::CallStats;
 use crate::upstream::Upstream;
 
 /// One configured venue, ready to call.
@@ -26,6 +28,11 @@ pub struct VenueRuntime {
     pub ctx: Arc<VenueContext>,
     pub pool: InstancePool,
     pub deadline: Duration,
+    /// Per declared operation metric handles (empty with metrics off).
+    ops: HashMap<String, OpMetrics>,
+    /// Handles for calls naming an undeclared operation.
+    undeclared: Option<OpMetrics>,
+    pub stats: CallStats,
 }
 
 impl std::fmt::Debug for VenueRuntime {
@@ -46,6 +53,9 @@ pub struct App {
     /// Venues that could not start (their plugin did not load), and why.
     pub broken: BTreeMap<String, String>,
     pub auth_token: Option<String>,
+    /// `None` when `server.metrics = false`.
+    pub metrics: Option<Metrics>,
+    unknown_venue: Option<OpMetrics>,
 }
 
 impl std::fmt::Debug for App {
@@ -94,6 +104,7 @@ impl App {
         let slots = (config.venues.len() as u32 + 2) * limits.max_instances + 16;
         let engine =
             PluginEngine::new(limits, slots).map_err(|e| StartupError::Other(format!("{e:#}")))?;
+        let mut metrics = config.server.metrics.then(Metrics::new);
         let cache_dir = config.cache_dir();
         let (plugins, load_errors) = engine.load_dir(&config.plugins.dir, Some(&cache_dir)).await;
 
@@ -116,16 +127,29 @@ impl App {
                 broken.insert(name.clone(), reason);
                 continue;
             };
-            let upstream = Upstream::new(name, vc, limits.max_response_bytes)
+            let venue_secrets = secrets.get(name).cloned().unwrap_or_default();
+            let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
                 .map_err(|e| StartupError::Other(format!("{e:#}")))?;
             let ctx = VenueContext::new(
                 name,
                 &plugin.name,
                 vc.settings.clone(),
-                secrets.get(name).cloned().unwrap_or_default(),
+                venue_secrets,
                 Arc::new(upstream),
                 limits,
             );
+            let (ops, undeclared) = match &metrics {
+                Some(m) => (
+                    plugin
+                        .info
+                        .operations
+                        .iter()
+                        .map(|o| (o.name.clone(), m.op(name, &o.name)))
+                        .collect(),
+                    Some(m.op(name, UNDECLARED)),
+                ),
+                None => (HashMap::new(), None),
+            };
             venues.insert(
                 name.clone(),
                 Arc::new(VenueRuntime {
@@ -134,8 +158,15 @@ impl App {
                     ctx: Arc::new(ctx),
                     pool: plugin.new_pool(),
                     deadline: Duration::from_millis(vc.deadline_ms),
+                    ops,
+                    undeclared,
+                    stats: CallStats::default(),
                 }),
             );
+        }
+        let unknown_venue = metrics.as_ref().map(|m| m.op(UNKNOWN_VENUE, UNDECLARED));
+        if let Some(m) = &mut metrics {
+            m.register_collector(venues.values().cloned().collect());
         }
         Ok(App {
             config,
@@ -145,6 +176,8 @@ impl App {
             venues,
             broken,
             auth_token,
+            metrics,
+            unknown_venue,
         })
     }
 
@@ -156,12 +189,19 @@ impl App {
         params: &Value,
     ) -> Result<Value, CallError> {
         let Some(v) = self.venues.get(venue) else {
-            return Err(match self.broken.get(venue) {
+            let err = match self.broken.get(venue) {
                 Some(reason) => CallError::Plugin(reason.clone()),
                 None => CallError::UnknownVenue(venue.to_string()),
-            });
+            };
+            if let Some(m) = &self.unknown_venue {
+                m.record(err.kind(), 0.0);
+            }
+            return Err(err);
         };
         let Some(op) = v.plugin.operation(operation) else {
+            if let Some(m) = &v.undeclared {
+                m.record("unknown_operation", 0.0);
+            }
             return Err(CallError::UnknownOperation {
                 venue: venue.to_string(),
                 operation: operation.to_string(),
@@ -227,7 +267,16 @@ impl App {
                 v.deadline.as_millis()
             ))),
         };
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let took = started.elapsed();
+        let outcome = match &result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.kind()),
+        };
+        if let Some(m) = v.ops.get(operation) {
+            m.record(outcome.err().unwrap_or("success"), took.as_secs_f64());
+        }
+        v.stats.record(outcome, took);
+        let ms = took.as_secs_f64() * 1000.0;
         span.in_scope(|| match &result {
             Ok(_) => tracing::info!(ms, "call ok"),
             Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
@@ -264,7 +313,7 @@ impl App {
                         .map(|o| (o.as_str(), e.attempts(*o)))
                         .collect();
                     json!({
-                        "url": e.base,
+                        "url": e.display,
                         "breaker": e.breaker.state().as_str(),
                         "half_open_in_ms": e.breaker.time_until_half_open().as_millis() as u64,
                         "in_flight": e.active(),
@@ -308,6 +357,32 @@ impl App {
                 name.clone(),
                 json!({ "status": "unavailable", "reason": reason }),
             );
+        }
+        json!({ "venues": out })
+    }
+
+    /// `GET /v1/stats`: per venue the call summary, retries and each
+    /// endpoint's breaker state with the time until it half-opens.
+    pub fn stats_json(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for (name, v) in &self.venues {
+            let up = &v.ctx.upstream;
+            let mut s = v.stats.summary();
+            s["retries"] = json!(up.stats.retries.load(Ordering::Relaxed));
+            s["failovers"] = json!(up.stats.failovers.load(Ordering::Relaxed));
+            s["rate_limited"] = json!(up.stats.rate_limited.load(Ordering::Relaxed));
+            s["endpoints"] = up
+                .endpoints()
+                .iter()
+                .map(|e| {
+                    json!({
+                        "url": e.display,
+                        "breaker": e.breaker.state().as_str(),
+                        "half_open_in_ms": e.breaker.time_until_half_open().as_millis() as u64,
+                    })
+                })
+                .collect();
+            out.insert(name.clone(), s);
         }
         json!({ "venues": out })
     }

@@ -465,7 +465,7 @@ mod tests {
             "endpoints": ["http://127.0.0.1:9"],
         }))
         .unwrap();
-        let upstream = Upstream::new("t", &vc, 1024).unwrap();
+        let upstream = Upstream::new("t", &vc, &BTreeMap::new(), 1024).unwrap();
         VenueContext::new(
             "ton",
             "ton",

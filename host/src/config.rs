@@ -72,6 +72,13 @@ pub struct ServerConfig {
     /// Largest accepted API request body.
     #[serde(default = "default_max_request_bytes")]
     pub max_request_bytes: usize,
+    /// Record and serve Prometheus metrics at `/metrics`.
+    #[serde(default = "default_true")]
+    pub metrics: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for ServerConfig {
@@ -80,6 +87,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             auth_token_env: None,
             max_request_bytes: default_max_request_bytes(),
+            metrics: true,
         }
     }
 }
@@ -616,7 +624,21 @@ fn valid_name(name: &str) -> bool {
 }
 
 fn validate_endpoint(ep: &str) -> Result<(), String> {
-    let uri: http::Uri = ep
+    // `${secret:NAME}` placeholders are filled in at start-up; check the shape around them.
+    let mut shape = String::with_capacity(ep.len());
+    let mut rest = ep;
+    while let Some(i) = rest.find("${secret:") {
+        shape.push_str(&rest[..i]);
+        let end = rest[i..]
+            .find('}')
+            .ok_or_else(|| "has an unterminated ${secret:...} placeholder".to_string())?;
+        shape.push('x');
+        rest = &rest[i + end + 1..];
+    }
+    shape.push_str(rest);
+    let ep_shown = crate::redact::redact_url(ep);
+    let ep = ep_shown.as_str();
+    let uri: http::Uri = shape
         .parse()
         .map_err(|e| format!("{ep:?} is not a valid URL: {e}"))?;
     match uri.scheme_str() {

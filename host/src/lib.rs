@@ -22,9 +22,13 @@ pub mod api;
 pub mod app;
 pub mod capabilities;
 pub mod config;
+pub mod connector;
 pub mod error;
+pub mod metrics;
 pub mod plugin;
+pub mod redact;
 pub mod resilience;
+pub mod stats;
 pub mod upstream;
 
 pub use app::App;

@@ -30,7 +30,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
 
-use crate::config::VenueConfig;
+use crate::config::{Secret, VenueConfig};
+use crate::connector::{ConnCounts, CountingConnector};
+use crate::redact::redact_url;
 use crate::resilience::backoff::Backoff;
 use crate::resilience::breaker::{Breaker, State};
 use crate::resilience::budget::{BudgetConfig, RetryBudget};
@@ -80,14 +82,18 @@ pub enum SendFailure {
     Denied(String),
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpClient = Client<HttpsConnector<CountingConnector>, Full<Bytes>>;
 
 /// One endpoint of a venue: its breaker, in-flight bound and counters.
 #[derive(Debug)]
 pub struct Endpoint {
-    /// Base URL without a trailing slash.
-    pub base: String,
+    /// Base URL without a trailing slash, secrets filled in: used only to
+    /// connect, never shown.
+    url: String,
+    /// The URL as shown in labels, logs and answers ([`redact_url`]).
+    pub display: String,
     pub breaker: Breaker,
+    conns: ConnCounts,
     permits: Semaphore,
     waiting: AtomicUsize,
     max_in_flight: usize,
@@ -98,6 +104,10 @@ impl Endpoint {
     /// Requests in flight right now.
     pub fn active(&self) -> usize {
         self.max_in_flight - self.permits.available_permits()
+    }
+    /// Open connections to this endpoint's host (in flight or idle in the pool).
+    pub fn open_connections(&self) -> i64 {
+        self.conns.open(&self.url)
     }
     /// Callers waiting for a connection slot right now.
     pub fn waiting(&self) -> usize {
@@ -147,7 +157,23 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    pub fn new(venue: &str, vc: &VenueConfig, max_response_bytes: usize) -> anyhow::Result<Self> {
+    /// `secrets` fill `${secret:NAME}` placeholders in endpoint URLs
+    /// (providers that take the API key in the path).
+    pub fn new(
+        venue: &str,
+        vc: &VenueConfig,
+        secrets: &std::collections::BTreeMap<String, Secret>,
+        max_response_bytes: usize,
+    ) -> anyhow::Result<Self> {
+        let mut urls = Vec::with_capacity(vc.endpoints.len());
+        for e in &vc.endpoints {
+            urls.push(
+                fill_secrets(e.trim_end_matches('/'), secrets).map_err(|m| {
+                    anyhow::anyhow!("venues.{venue}.endpoints: {} {m}", redact_url(e))
+                })?,
+            );
+        }
+        let counts = ConnCounts::for_urls(urls.iter().map(String::as_str));
         let connect_timeout = vc.connect_timeout_ms.unwrap_or(5_000).min(vc.timeout_ms);
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -158,7 +184,7 @@ impl Upstream {
             .map_err(|e| anyhow::anyhow!("TLS setup for venue {venue}: {e}"))?
             .https_or_http()
             .enable_http1()
-            .wrap_connector(http);
+            .wrap_connector(CountingConnector::new(http, counts.clone()));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_millis(vc.pool.idle_timeout_ms))
             .pool_max_idle_per_host(vc.pool.max_connections_per_host as usize)
@@ -168,11 +194,14 @@ impl Upstream {
         let endpoints = vc
             .endpoints
             .iter()
-            .map(|e| {
-                let base = e.trim_end_matches('/').to_string();
+            .zip(urls)
+            .map(|(e, url)| {
+                let display = redact_url(e.trim_end_matches('/'));
                 Arc::new(Endpoint {
-                    breaker: Breaker::new(format!("{venue} {base}"), vc.breaker),
-                    base,
+                    breaker: Breaker::new(format!("{venue} {display}"), vc.breaker),
+                    url,
+                    display,
+                    conns: counts.clone(),
                     permits: Semaphore::new(max),
                     waiting: AtomicUsize::new(0),
                     max_in_flight: max,
@@ -286,7 +315,7 @@ impl Upstream {
             if !may_retry(outcome, status, sent, req.idempotent) {
                 if outcome != Outcome::Success && outcome != Outcome::Http4xx {
                     tracing::warn!(
-                        venue = %self.venue, endpoint = %ep.base, attempt, max = self.max_attempts,
+                        venue = %self.venue, endpoint = %ep.display, attempt, max = self.max_attempts,
                         outcome = outcome.as_str(), idempotent = req.idempotent,
                         "attempt {attempt}/{} failed: {}; not retryable", self.max_attempts, describe()
                     );
@@ -295,7 +324,7 @@ impl Upstream {
             }
             if attempt >= self.max_attempts {
                 tracing::warn!(
-                    venue = %self.venue, endpoint = %ep.base, attempt, outcome = outcome.as_str(),
+                    venue = %self.venue, endpoint = %ep.display, attempt, outcome = outcome.as_str(),
                     "attempt {attempt}/{} failed: {}; no attempts left", self.max_attempts, describe()
                 );
                 return finish(result);
@@ -304,7 +333,7 @@ impl Upstream {
             let delay = requested.unwrap_or_else(|| self.backoff.delay_random(attempt - 1));
             if !deadline.allows_wait(delay) {
                 tracing::warn!(
-                    venue = %self.venue, endpoint = %ep.base, attempt, delay_ms = delay.as_millis() as u64,
+                    venue = %self.venue, endpoint = %ep.display, attempt, delay_ms = delay.as_millis() as u64,
                     "attempt {attempt}/{} failed: {}; next try would pass the deadline", self.max_attempts, describe()
                 );
                 return finish(result);
@@ -312,20 +341,20 @@ impl Upstream {
             if !self.budget.try_retry() {
                 self.stats.budget_exhausted.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    venue = %self.venue, endpoint = %ep.base, attempt,
+                    venue = %self.venue, endpoint = %ep.display, attempt,
                     "attempt {attempt}/{} failed: {}; retry budget exhausted", self.max_attempts, describe()
                 );
                 return finish(result);
             }
             let next = failover::next_start(idx, outcome, n);
             tracing::warn!(
-                venue = %self.venue, endpoint = %ep.base, attempt, outcome = outcome.as_str(),
+                venue = %self.venue, endpoint = %ep.display, attempt, outcome = outcome.as_str(),
                 delay_ms = delay.as_millis() as u64,
                 "attempt {attempt}/{} failed: {}; retrying in {} ms", self.max_attempts, describe(), delay.as_millis()
             );
             if next != idx {
                 self.stats.failovers.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(venue = %self.venue, from = %ep.base, to = %self.endpoints[next].base, "rotating to next endpoint");
+                tracing::warn!(venue = %self.venue, from = %ep.display, to = %self.endpoints[next].display, "rotating to next endpoint");
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             start = next;
@@ -341,7 +370,7 @@ impl Upstream {
         req: &OutboundRequest,
         budget: Duration,
     ) -> Result<UpstreamResponse, AttemptError> {
-        let uri: Uri = format!("{}{}", endpoint.base, req.path_and_query)
+        let uri: Uri = format!("{}{}", endpoint.url, req.path_and_query)
             .parse()
             .map_err(|e| {
                 AttemptError::connection(
@@ -371,7 +400,7 @@ impl Upstream {
                     false,
                     format!(
                         "no free connection to {} within {} ms",
-                        endpoint.base,
+                        endpoint.display,
                         budget.as_millis()
                     ),
                 ));
@@ -383,7 +412,7 @@ impl Upstream {
                 // A connect error proves nothing was sent.
                 AttemptError::connection(
                     !e.is_connect(),
-                    format!("{}: {}", endpoint.base, error_chain(&e)),
+                    format!("{}: {}", endpoint.display, error_chain(&e)),
                 )
             })?;
             let (parts, body) = resp.into_parts();
@@ -428,12 +457,41 @@ impl Upstream {
                 format!(
                     "{} {} gave no complete answer within {} ms",
                     req.method,
-                    endpoint.base,
+                    endpoint.display,
                     budget.as_millis()
                 ),
             )),
         }
     }
+}
+
+/// Replace `${secret:NAME}` in an endpoint URL with the venue's secret.
+fn fill_secrets(
+    url: &str,
+    secrets: &std::collections::BTreeMap<String, Secret>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(i) = rest.find("${secret:") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "${secret:".len()..];
+        let end = after
+            .find('}')
+            .ok_or("has an unterminated ${secret:...} placeholder")?;
+        let name = &after[..end];
+        let secret = secrets.get(name).ok_or_else(|| {
+            format!("names secret {name:?}, which is not in this venue's secrets")
+        })?;
+        let value = std::str::from_utf8(secret.expose())
+            .map_err(|_| format!("secret {name:?} is not text"))?;
+        out.push_str(
+            &percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        );
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 fn finish(result: Result<UpstreamResponse, AttemptError>) -> Result<UpstreamResponse, SendFailure> {

@@ -236,3 +236,81 @@ impl Drop for TestHost {
         }
     }
 }
+
+/// Parse Prometheus text format into `(name{sorted labels}) -> value`.
+/// Comment lines are skipped; label values are unescaped.
+pub fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = match line.rfind(' ') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => panic!("malformed metrics line {line:?}"),
+        };
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        };
+        let key = match series.find('{') {
+            None => series.to_string(),
+            Some(i) => {
+                let name = &series[..i];
+                let body = series[i + 1..]
+                    .strip_suffix('}')
+                    .unwrap_or_else(|| panic!("unclosed labels in {line:?}"));
+                let mut labels = parse_labels(body);
+                labels.sort();
+                let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                format!("{name}{{{}}}", inner.join(","))
+            }
+        };
+        out.insert(key, value);
+    }
+    out
+}
+
+fn parse_labels(body: &str) -> Vec<(String, String)> {
+    let mut labels = Vec::new();
+    let mut chars = body.chars().peekable();
+    loop {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.trim().is_empty() {
+            break;
+        }
+        assert_eq!(chars.next(), Some('"'), "label value must be quoted");
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(other) => value.push(other),
+                    None => break,
+                },
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        labels.push((key.trim().trim_start_matches(',').to_string(), value));
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    labels
+}
+
+/// The key [`parse_prometheus`] gives a series.
+pub fn series(name: &str, labels: &[(&str, &str)]) -> String {
+    let mut l: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    l.sort();
+    let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{name}{{{}}}", inner.join(","))
+}

@@ -43,7 +43,12 @@ impl MockVenue {
                 tokio::spawn(serve(conn, r, d, s));
             }
         });
-        Self { addr, requests, dead, task }
+        Self {
+            addr,
+            requests,
+            dead,
+            task,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -62,7 +67,12 @@ impl Drop for MockVenue {
     }
 }
 
-async fn serve(mut conn: TcpStream, requests: Arc<AtomicU64>, dead: Arc<AtomicBool>, script: Script) {
+async fn serve(
+    mut conn: TcpStream,
+    requests: Arc<AtomicU64>,
+    dead: Arc<AtomicBool>,
+    script: Script,
+) {
     let _ = conn.set_nodelay(true);
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
@@ -79,10 +89,20 @@ async fn serve(mut conn: TcpStream, requests: Arc<AtomicU64>, dead: Arc<AtomicBo
         };
         buf.drain(..end);
         let n = requests.fetch_add(1, Ordering::SeqCst);
-        let answer = if dead.load(Ordering::SeqCst) { Answer::Reset } else { script(n) };
+        let answer = if dead.load(Ordering::SeqCst) {
+            Answer::Reset
+        } else {
+            script(n)
+        };
         let wrote = match answer {
-            Answer::Ok => conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}").await,
-            Answer::ServiceUnavailable => conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n").await,
+            Answer::Ok => {
+                conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}")
+                    .await
+            }
+            Answer::ServiceUnavailable => {
+                conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")
+                    .await
+            }
             Answer::Reset => {
                 let _ = conn.set_zero_linger();
                 return;

@@ -74,6 +74,8 @@ pub struct InstancePool {
     permits: Semaphore,
     created: AtomicU64,
     traps: AtomicU64,
+    invocations: AtomicU64,
+    deadline_hits: AtomicU64,
 }
 
 impl std::fmt::Debug for InstancePool {
@@ -95,6 +97,8 @@ impl InstancePool {
             permits: Semaphore::new(limits.max_instances as usize),
             created: AtomicU64::new(0),
             traps: AtomicU64::new(0),
+            invocations: AtomicU64::new(0),
+            deadline_hits: AtomicU64::new(0),
         }
     }
 
@@ -106,6 +110,16 @@ impl InstancePool {
     /// Calls that trapped (including CPU deadline hits).
     pub fn traps(&self) -> u64 {
         self.traps.load(Ordering::Relaxed)
+    }
+
+    /// Export calls made.
+    pub fn invocations(&self) -> u64 {
+        self.invocations.load(Ordering::Relaxed)
+    }
+
+    /// Calls stopped at their CPU deadline.
+    pub fn deadline_hits(&self) -> u64 {
+        self.deadline_hits.load(Ordering::Relaxed)
     }
 
     /// Idle warm instances right now.
@@ -126,6 +140,7 @@ impl InstancePool {
             Some(w) => w,
             None => self.instantiate().await?,
         };
+        self.invocations.fetch_add(1, Ordering::Relaxed);
         let state = warm.store.data_mut();
         state.begin_call(scope);
         warm.store.set_epoch_deadline(1);
@@ -141,6 +156,9 @@ impl InstancePool {
                 // A trapped instance is dead: drop it, the next call gets a fresh one.
                 self.traps.fetch_add(1, Ordering::Relaxed);
                 let trap = describe_trap(&e, warm.store.data());
+                if trap.cpu_deadline {
+                    self.deadline_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::error!(plugin = %self.plugin, error = %trap.message, "plugin trapped; instance discarded");
                 drop(permit);
                 Err(CallError::Plugin(trap.message))
