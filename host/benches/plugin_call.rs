@@ -27,8 +27,12 @@ fn plugins_dir() -> PathBuf {
 }
 
 fn config(cache: &std::path::Path, limits: &str) -> Config {
+    config_with(cache, limits, true)
+}
+
+fn config_with(cache: &std::path::Path, limits: &str, metrics: bool) -> Config {
     let text = format!(
-        "[plugins]\ndir = {:?}\ncache_dir = {:?}\n[plugins.limits]\n{limits}\n\
+        "[server]\nmetrics = {metrics}\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n[plugins.limits]\n{limits}\n\
          [venues.t]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
         plugins_dir().display().to_string(),
         cache.display().to_string()
@@ -64,6 +68,9 @@ fn main() {
             .expect("host");
         let fresh = per_call(&fresh_app, 5_000).await;
         let (wm, w99, fm) = (median(warm.clone()), percentile(warm, 0.99), median(fresh));
+        let no_metrics_app = App::build(config_with(&cache, "", false), &vec![]).await.expect("host");
+        let off = median(per_call(&no_metrics_app, 20_000).await);
+        let on = median(per_call(&warm_app, 20_000).await);
 
         // Start-up: warm cache (already populated above) vs cold (empty dir).
         let mut warm_start = Vec::new();
@@ -93,6 +100,12 @@ fn main() {
             us(w99),
             us(fm),
             us(fm) / us(wm)
+        );
+        println!(
+            "| metrics cost on the warm call | metrics on: median {:.1} us | metrics off (`server.metrics = false`): median {:.1} us | on/off {:.3} |",
+            us(on),
+            us(off),
+            us(on) / us(off)
         );
         println!(
             "| host start-up (config, engine, {} plugin(s), describe) | warm component cache: median {:.1} ms | cold cache (compile): median {:.1} ms | {:.1}x faster |",
