@@ -59,3 +59,63 @@ impl From<SendError> for VenueError {
         VenueError::Transport(e)
     }
 }
+
+/// A value is not in the format a helper expects (bad hex, a word that is
+/// not an address, a decimal with too many places).
+///
+/// The helpers cannot know whether the value came from the caller or from the
+/// venue, so the plugin picks the error kind and names the field:
+/// [`FormatError::invalid`] for params, [`FormatError::parse`] for bodies.
+///
+/// ```
+/// use resilience_guest::encoding::hex_decode;
+/// let err = hex_decode("0xZZ").unwrap_err();
+/// assert!(matches!(err.clone().invalid("key"), resilience_guest::VenueError::InvalidParams(m) if m.starts_with("key: ")));
+/// assert!(matches!(err.parse("result"), resilience_guest::VenueError::Parse(m) if m.starts_with("result: ")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    message: String,
+}
+
+impl FormatError {
+    /// An error with `message` (what is wrong, without the field name).
+    ///
+    /// ```
+    /// let e = resilience_guest::error::FormatError::new("expected 32 bytes, got 31");
+    /// assert_eq!(e.to_string(), "expected 32 bytes, got 31");
+    /// ```
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The caller's param `field` is wrong: `invalid_params("field: message")`.
+    ///
+    /// ```
+    /// let e = resilience_guest::error::FormatError::new("not hex").invalid("digest");
+    /// assert_eq!(e, resilience_guest::VenueError::InvalidParams("digest: not hex".into()));
+    /// ```
+    pub fn invalid(self, field: &str) -> VenueError {
+        VenueError::InvalidParams(format!("{field}: {}", self.message))
+    }
+
+    /// The venue's `field` is wrong: `parse("field: message")`.
+    ///
+    /// ```
+    /// let e = resilience_guest::error::FormatError::new("not hex").parse("result");
+    /// assert_eq!(e, resilience_guest::VenueError::Parse("result: not hex".into()));
+    /// ```
+    pub fn parse(self, field: &str) -> VenueError {
+        VenueError::Parse(format!("{field}: {}", self.message))
+    }
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FormatError {}

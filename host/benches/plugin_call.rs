@@ -68,9 +68,14 @@ fn main() {
             .expect("host");
         let fresh = per_call(&fresh_app, 5_000).await;
         let (wm, w99, fm) = (median(warm.clone()), percentile(warm, 0.99), median(fresh));
+        // Interleave rounds so drift on a shared machine hits both sides alike.
         let no_metrics_app = App::build(config_with(&cache, "", false), &vec![]).await.expect("host");
-        let off = median(per_call(&no_metrics_app, 20_000).await);
-        let on = median(per_call(&warm_app, 20_000).await);
+        let (mut on_rounds, mut off_rounds) = (Vec::new(), Vec::new());
+        for _ in 0..10 {
+            off_rounds.push(median(per_call(&no_metrics_app, 2_000).await));
+            on_rounds.push(median(per_call(&warm_app, 2_000).await));
+        }
+        let (on, off) = (median(on_rounds), median(off_rounds));
 
         // Start-up: warm cache (already populated above) vs cold (empty dir).
         let mut warm_start = Vec::new();

@@ -27,14 +27,18 @@ fn metric_names_in(text: &str) -> BTreeSet<String> {
 #[test]
 fn dashboard_is_well_formed() {
     let path = workspace_root().join("deploy/grafana/dashboard.json");
-    let dash: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("dashboard is JSON");
+    let dash: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).expect("dashboard is JSON");
     assert_eq!(dash["uid"], "resilience-host");
     let panels = dash["panels"].as_array().expect("panels");
     assert!(panels.len() >= 6);
     let mut ids = BTreeSet::new();
     let mut titles = Vec::new();
     for p in panels {
-        assert!(ids.insert(p["id"].as_u64().expect("panel id")), "duplicate panel id");
+        assert!(
+            ids.insert(p["id"].as_u64().expect("panel id")),
+            "duplicate panel id"
+        );
         titles.push(p["title"].as_str().unwrap().to_lowercase());
         for k in ["h", "w", "x", "y"] {
             assert!(p["gridPos"][k].is_u64(), "{} has gridPos.{k}", p["title"]);
@@ -44,12 +48,26 @@ fn dashboard_is_well_formed() {
         for t in targets {
             let expr = t["expr"].as_str().expect("expr");
             assert!(expr.contains("resilience_"), "{expr}");
-            assert_eq!(expr.matches('(').count(), expr.matches(')').count(), "balanced: {expr}");
+            assert_eq!(
+                expr.matches('(').count(),
+                expr.matches(')').count(),
+                "balanced: {expr}"
+            );
             assert_eq!(t["datasource"]["uid"], "${datasource}");
         }
     }
-    for wanted in ["success rate", "latency", "breaker", "pool", "retries", "rate limiting"] {
-        assert!(titles.iter().any(|t| t.contains(wanted)), "a panel for {wanted}");
+    for wanted in [
+        "success rate",
+        "latency",
+        "breaker",
+        "pool",
+        "retries",
+        "rate limiting",
+    ] {
+        assert!(
+            titles.iter().any(|t| t.contains(wanted)),
+            "a panel for {wanted}"
+        );
     }
 }
 
@@ -62,7 +80,9 @@ async fn dashboard_and_alerts_query_only_exported_metrics() {
     )
     .await;
     h.app.call("v", "echo", &json!({})).await.unwrap();
-    let (_, _, body) = h.request(http::Method::GET, "/metrics", Default::default(), &[]).await;
+    let (_, _, body) = h
+        .request(http::Method::GET, "/metrics", Default::default(), &[])
+        .await;
     let exported: BTreeSet<String> = parse_prometheus(body.as_str().unwrap())
         .keys()
         .map(|k| k.split('{').next().unwrap().to_string())
@@ -70,8 +90,14 @@ async fn dashboard_and_alerts_query_only_exported_metrics() {
     let root = workspace_root();
     let dash = std::fs::read_to_string(root.join("deploy/grafana/dashboard.json")).unwrap();
     let alerts = std::fs::read_to_string(root.join("deploy/prometheus/alerts.yml")).unwrap();
-    let used: BTreeSet<String> = metric_names_in(&dash).into_iter().chain(metric_names_in(&alerts)).collect();
+    let used: BTreeSet<String> = metric_names_in(&dash)
+        .into_iter()
+        .chain(metric_names_in(&alerts))
+        .collect();
     assert!(used.len() >= 10, "{used:?}");
     let missing: Vec<&String> = used.iter().filter(|m| !exported.contains(*m)).collect();
-    assert!(missing.is_empty(), "queried but not exported: {missing:?}\nexported: {exported:?}");
+    assert!(
+        missing.is_empty(),
+        "queried but not exported: {missing:?}\nexported: {exported:?}"
+    );
 }
