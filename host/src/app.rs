@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -33,6 +33,9 @@ pub struct VenueRuntime {
     /// Handles for calls naming an undeclared operation.
     undeclared: Option<OpMetrics>,
     pub stats: CallStats,
+    /// Active health probes that succeeded / failed.
+    pub probes_ok: AtomicU64,
+    pub probes_failed: AtomicU64,
 }
 
 impl std::fmt::Debug for VenueRuntime {
@@ -127,6 +130,18 @@ impl App {
                 broken.insert(name.clone(), reason);
                 continue;
             };
+            if let Some(probe) = &vc.health_probe
+                && plugin.operation(&probe.operation).is_none()
+            {
+                return Err(ConfigError::new(
+                    format!("venues.{name}.health_probe.operation"),
+                    format!(
+                        "plugin {} has no operation {:?}",
+                        plugin.name, probe.operation
+                    ),
+                )
+                .into());
+            }
             let venue_secrets = secrets.get(name).cloned().unwrap_or_default();
             let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
                 .map_err(|e| StartupError::Other(format!("{e:#}")))?;
@@ -161,6 +176,8 @@ impl App {
                     ops,
                     undeclared,
                     stats: CallStats::default(),
+                    probes_ok: AtomicU64::new(0),
+                    probes_failed: AtomicU64::new(0),
                 }),
             );
         }
@@ -282,6 +299,43 @@ impl App {
             Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
         });
         result
+    }
+
+    /// Start the configured active health probes. Each runs its operation
+    /// every `interval_ms`; the requests go through the venue's pipeline, so a
+    /// failing probe counts against the endpoint breakers like any call.
+    pub fn spawn_health_probes(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        for (name, vc) in &self.config.venues {
+            let (Some(probe), true) = (vc.health_probe.clone(), self.venues.contains_key(name))
+            else {
+                continue;
+            };
+            let app = Arc::downgrade(self);
+            let name = name.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(probe.interval_ms));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    // Stop when the host is gone.
+                    let Some(app) = app.upgrade() else { break };
+                    let result = app.call(&name, &probe.operation, &probe.params).await;
+                    let Some(v) = app.venues.get(&name) else { break };
+                    match result {
+                        Ok(_) => {
+                            v.probes_ok.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!(venue = %name, operation = %probe.operation, "health probe ok");
+                        }
+                        Err(e) => {
+                            v.probes_failed.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(venue = %name, operation = %probe.operation, kind = e.kind(), error = %e, "health probe failed");
+                        }
+                    }
+                }
+            }));
+        }
+        tasks
     }
 
     /// `GET /v1/venues`: each venue's plugin, version, operations and endpoints.

@@ -194,6 +194,28 @@ pub struct VenueConfig {
     pub settings: BTreeMap<String, String>,
     #[serde(default)]
     pub secrets: BTreeMap<String, SecretSource>,
+    /// Optional active health probe: a plugin operation run on an interval;
+    /// its requests go through the pipeline, so results feed the breakers.
+    pub health_probe: Option<HealthProbeConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProbeConfig {
+    /// A read-only operation the plugin declares (e.g. `get_masterchain_info`).
+    pub operation: String,
+    /// Its params (a JSON object; default `{}`).
+    #[serde(default = "empty_object")]
+    pub params: Value,
+    #[serde(default = "default_probe_interval_ms")]
+    pub interval_ms: u64,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+fn default_probe_interval_ms() -> u64 {
+    30_000
 }
 
 fn default_timeout_ms() -> u64 {
@@ -537,6 +559,20 @@ impl Config {
                     key("rate_limit.requests_per_second"),
                     "must be a positive number",
                 ));
+            }
+            if let Some(p) = &v.health_probe {
+                if p.interval_ms < 100 {
+                    return Err(ConfigError::new(
+                        key("health_probe.interval_ms"),
+                        "must be at least 100",
+                    ));
+                }
+                if !p.params.is_object() {
+                    return Err(ConfigError::new(
+                        key("health_probe.params"),
+                        "must be a table/object",
+                    ));
+                }
             }
             for (secret, src) in &v.secrets {
                 let k = key(&format!("secrets.{secret}"));

@@ -152,7 +152,11 @@ async fn serve(
         "resilience-host serving"
     );
     let app = Arc::new(app);
+    let probes = app.spawn_health_probes();
     api::serve(app, listener, shutdown_signal()).await?;
+    for p in probes {
+        p.abort();
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -332,6 +332,25 @@ impl prometheus_client::collector::Collector for HostCollector {
             }),
         )?;
 
+        counter(
+            &mut enc,
+            "resilience_health_probes",
+            "Active health probes by result",
+            v.iter().flat_map(|x| {
+                [
+                    ("ok", x.probes_ok.load(Ordering::Relaxed)),
+                    ("failed", x.probes_failed.load(Ordering::Relaxed)),
+                ]
+                .into_iter()
+                .map(|(r, n)| {
+                    (
+                        vec![("venue", x.name.clone()), ("result", r.to_string())],
+                        n,
+                    )
+                })
+            }),
+        )?;
+
         // Plugin series, summed over the venues that share a plugin.
         let mut by_plugin: std::collections::BTreeMap<&str, [u64; 5]> = Default::default();
         for x in v {

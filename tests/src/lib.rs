@@ -3,8 +3,9 @@
 //! HTTP client for its API.
 //!
 //! Plugins are built with `cargo build --profile plugin --target wasm32-wasip2`
-//! the first time a test asks for them (a no-op when `cargo xtask test`
-//! already built them), so `cargo test -p resilience-tests` works on its own.
+//! the first time a test asks for them, so `cargo test -p resilience-tests`
+//! works on its own; `cargo xtask test` builds them first and sets
+//! `RESILIENCE_PLUGINS_PREBUILT=1` to skip that step.
 
 pub mod faults;
 
@@ -59,6 +60,10 @@ pub fn built_plugins() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let out = target_dir().join("wasm32-wasip2").join("plugin");
+        // `cargo xtask test` has just built them; skip the extra cargo call.
+        if std::env::var_os("RESILIENCE_PLUGINS_PREBUILT").is_some() {
+            return out;
+        }
         let mut cmd = cargo();
         cmd.args([
             "build",
@@ -133,6 +138,7 @@ pub struct TestHost {
     pub app: Arc<App>,
     pub addr: SocketAddr,
     pub plugins: TempDir,
+    probes: Vec<tokio::task::JoinHandle<()>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -157,6 +163,7 @@ impl TestHost {
         let text = config_text(dir.path(), limits, rest);
         let config = Config::parse(&text, false, &env).expect("test config is valid");
         let app = Arc::new(App::build(config, &env).await.expect("host starts"));
+        let probes = app.spawn_health_probes();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -173,6 +180,7 @@ impl TestHost {
             app,
             addr,
             plugins: dir,
+            probes,
             shutdown: Some(tx),
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
@@ -233,6 +241,9 @@ impl Drop for TestHost {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        for p in &self.probes {
+            p.abort();
         }
     }
 }

@@ -218,3 +218,58 @@ async fn health_flips_with_breakers_under_paused_time() {
     assert_eq!(eps[0].breaker.state(), State::Closed);
     assert!(h.app.health(Some("v")).0);
 }
+
+/// Poll `cond` every 20 ms for up to 5 s (never a fixed sleep).
+async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..250 {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn active_health_probe_feeds_the_breaker_and_health() {
+    let server = MockServer::start().await;
+    Mock::given(path("/probe"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let h = TestHost::start(
+        &["echo"],
+        "",
+        &format!(
+            "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\"]\ntimeout_ms = 500\n\
+             retry = {{ max_attempts = 1 }}\n\
+             breaker = {{ failure_threshold = 2, success_threshold = 1, open_ms = 60000 }}\n\
+             health_probe = {{ operation = \"send\", params = {{ path = \"/probe\" }}, interval_ms = 100 }}\n",
+            server.uri()
+        ),
+    )
+    .await;
+    let ep = h.app.venues["v"].ctx.upstream.endpoints()[0].clone();
+    assert!(
+        eventually(|| ep.breaker.state() == State::Open).await,
+        "probes alone opened the breaker"
+    );
+    let (status, body) = h.get("/health").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        h.app.venues["v"]
+            .probes_ok
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 2
+    );
+    let (_, _, text) = h
+        .request(http::Method::GET, "/metrics", Default::default(), &[])
+        .await;
+    let m = parse_prometheus(text.as_str().unwrap());
+    assert!(
+        m[&series(
+            "resilience_health_probes_total",
+            &[("venue", "v"), ("result", "ok")]
+        )] >= 2.0
+    );
+}
