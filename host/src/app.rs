@@ -101,12 +101,11 @@ impl App {
                 })?)
             }
         };
-        let limits = config.plugins.limits;
         // Room in the pooling allocator for every venue's instances, plus the
         // short-lived ones used to describe plugins at load.
-        let slots = (config.venues.len() as u32 + 2) * limits.max_instances + 16;
-        let engine =
-            PluginEngine::new(limits, slots).map_err(|e| StartupError::Other(format!("{e:#}")))?;
+        let slots = (config.venues.len() as u32 + 2) * config.plugins.max_instances() + 16;
+        let engine = PluginEngine::new(&config.plugins, slots)
+            .map_err(|e| StartupError::Other(format!("{e:#}")))?;
         let mut metrics = config.server.metrics.then(Metrics::new);
         let cache_dir = config.cache_dir();
         let (plugins, load_errors) = engine.load_dir(&config.plugins.dir, Some(&cache_dir)).await;
@@ -143,6 +142,7 @@ impl App {
                 .into());
             }
             let venue_secrets = secrets.get(name).cloned().unwrap_or_default();
+            let limits = plugin.limits;
             let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
                 .map_err(|e| StartupError::Other(format!("{e:#}")))?;
             let ctx = VenueContext::new(
@@ -385,7 +385,7 @@ impl App {
             out.insert(
                 name.clone(),
                 json!({
-                    "status": "ok",
+                    "status": if p.quarantine.is_active() { "quarantined" } else { "ok" },
                     "plugin": p.name,
                     "version": p.info.version,
                     "wit_version": p.wit_version,
@@ -451,7 +451,14 @@ impl App {
             .map(|(n, r)| (n.clone(), r.clone()))
             .collect();
         for (name, v) in &self.venues {
-            if venue.is_some_and(|want| want != name) || v.ctx.upstream.any_endpoint_available() {
+            if venue.is_some_and(|want| want != name) {
+                continue;
+            }
+            if v.plugin.quarantine.is_active() {
+                degraded.insert(name.clone(), v.plugin.quarantine.message());
+                continue;
+            }
+            if v.ctx.upstream.any_endpoint_available() {
                 continue;
             }
             let soonest = v

@@ -109,6 +109,13 @@ pub struct PluginsConfig {
     pub cache_dir: Option<PathBuf>,
     #[serde(default)]
     pub limits: PluginLimits,
+    /// Per-plugin limits (by plugin name), over `limits`.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, PluginLimitsOverride>,
+    /// SHA-256 pins by file stem (`ton` for `ton.wasm`): a file whose hash
+    /// differs is refused before any of its code runs.
+    #[serde(default)]
+    pub pins: BTreeMap<String, String>,
 }
 
 impl Default for PluginsConfig {
@@ -117,6 +124,78 @@ impl Default for PluginsConfig {
             dir: default_plugins_dir(),
             cache_dir: None,
             limits: PluginLimits::default(),
+            overrides: BTreeMap::new(),
+            pins: BTreeMap::new(),
+        }
+    }
+}
+
+impl PluginsConfig {
+    /// The limits of plugin `name`: `limits` with its override applied.
+    pub fn limits_for(&self, name: &str) -> PluginLimits {
+        let mut l = self.limits;
+        if let Some(o) = self.overrides.get(name) {
+            o.apply(&mut l);
+        }
+        l
+    }
+
+    /// The largest memory any plugin may use (sizes the allocator's slots).
+    pub fn max_memory_mib(&self) -> u32 {
+        self.overrides
+            .values()
+            .filter_map(|o| o.memory_mib)
+            .fold(self.limits.memory_mib, u32::max)
+    }
+
+    /// The most instances any venue may hold.
+    pub fn max_instances(&self) -> u32 {
+        self.overrides
+            .values()
+            .filter_map(|o| o.max_instances)
+            .fold(self.limits.max_instances, u32::max)
+    }
+}
+
+/// Per-plugin overrides of [`PluginLimits`]; absent keys keep the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimitsOverride {
+    pub memory_mib: Option<u32>,
+    pub cpu_ms: Option<u64>,
+    pub max_instances: Option<u32>,
+    pub max_calls_per_instance: Option<u32>,
+    pub max_response_bytes: Option<usize>,
+    pub max_request_bytes: Option<usize>,
+    pub quarantine_after_traps: Option<u32>,
+    pub quarantine_window_ms: Option<u64>,
+}
+
+impl PluginLimitsOverride {
+    fn apply(&self, l: &mut PluginLimits) {
+        if let Some(v) = self.memory_mib {
+            l.memory_mib = v;
+        }
+        if let Some(v) = self.cpu_ms {
+            l.cpu_ms = v;
+        }
+        if let Some(v) = self.max_instances {
+            l.max_instances = v;
+        }
+        if let Some(v) = self.max_calls_per_instance {
+            l.max_calls_per_instance = v;
+        }
+        if let Some(v) = self.max_response_bytes {
+            l.max_response_bytes = v;
+        }
+        if let Some(v) = self.max_request_bytes {
+            l.max_request_bytes = v;
+        }
+        if let Some(v) = self.quarantine_after_traps {
+            l.quarantine_after_traps = v;
+        }
+        if let Some(v) = self.quarantine_window_ms {
+            l.quarantine_window_ms = v;
         }
     }
 }
@@ -145,6 +224,11 @@ pub struct PluginLimits {
     pub max_request_bytes: usize,
     /// Largest `.wasm` file accepted at load.
     pub max_component_bytes: u64,
+    /// A plugin whose calls trap this many times within `quarantine_window_ms`
+    /// is quarantined: its calls fail fast until the plugins are reloaded.
+    /// 0 turns quarantine off.
+    pub quarantine_after_traps: u32,
+    pub quarantine_window_ms: u64,
 }
 
 impl Default for PluginLimits {
@@ -157,6 +241,8 @@ impl Default for PluginLimits {
             max_response_bytes: 16 * 1024 * 1024,
             max_request_bytes: 4 * 1024 * 1024,
             max_component_bytes: 32 * 1024 * 1024,
+            quarantine_after_traps: 5,
+            quarantine_window_ms: 60_000,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use resilience_host::config::{self, Config, PluginLimits};
+use resilience_host::config::{self, Config, PluginsConfig};
 use resilience_host::plugin::PluginEngine;
 use resilience_host::{App, api};
 use serde_json::{Value, json};
@@ -251,29 +251,57 @@ async fn plugins_list(config_path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {
-    let limits = PluginLimits::default();
-    let engine = PluginEngine::new(limits, 8)?;
-    match engine.load_file(file, None).await {
-        Ok(p) => {
-            let out = json!({
-                "file": file.display().to_string(),
-                "name": p.name,
-                "version": p.info.version,
-                "wit_version": p.wit_version,
-                "sdk_version": p.info.sdk_version,
-                "size_bytes": p.size,
-                "sha256": p.sha256,
-                "operations": p.info.operations.iter().map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating})).collect::<Vec<_>>(),
-                "imports": p.imports,
-            });
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(ExitCode::SUCCESS)
-        }
+    let plugins = PluginsConfig::default();
+    let limits = plugins.limits;
+    let engine = PluginEngine::with_fuel(&plugins, 8, true)?;
+    let p = match engine.load_file(file, None).await {
+        Ok(p) => p,
         Err(reason) => {
             eprintln!("{}: {reason}", file.display());
-            Ok(ExitCode::FAILURE)
+            return Ok(ExitCode::FAILURE);
         }
+    };
+    let (fuel, peak_memory) = match p.new_pool().describe_metered().await {
+        Ok((_, fuel, peak)) => (fuel, peak),
+        Err(e) => {
+            eprintln!("{}: describe failed: {e}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let memory_limit = (limits.memory_mib as usize) << 20;
+    let mut warnings = Vec::new();
+    if peak_memory * 10 >= memory_limit * 8 {
+        warnings.push(format!(
+            "describe alone used {} KiB of linear memory, over 80% of the default limit of {} MiB (plugins.limits.memory_mib)",
+            peak_memory / 1024,
+            limits.memory_mib
+        ));
     }
+    if p.size * 10 >= limits.max_component_bytes * 8 {
+        warnings.push(format!(
+            "the component is over 80% of plugins.limits.max_component_bytes ({} bytes)",
+            limits.max_component_bytes
+        ));
+    }
+    let out = json!({
+        "file": file.display().to_string(),
+        "name": p.name,
+        "version": p.info.version,
+        "wit_version": p.wit_version,
+        "sdk_version": p.info.sdk_version,
+        "size_bytes": p.size,
+        "sha256": p.sha256,
+        "operations": p.info.operations.iter().map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating})).collect::<Vec<_>>(),
+        "imports": p.imports,
+        "describe": { "fuel": fuel, "peak_memory_bytes": peak_memory },
+        "limits": { "memory_mib": limits.memory_mib, "cpu_ms": limits.cpu_ms, "max_component_bytes": limits.max_component_bytes },
+        "warnings": warnings,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {

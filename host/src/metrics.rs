@@ -352,7 +352,7 @@ impl prometheus_client::collector::Collector for HostCollector {
         )?;
 
         // Plugin series, summed over the venues that share a plugin.
-        let mut by_plugin: std::collections::BTreeMap<&str, [u64; 5]> = Default::default();
+        let mut by_plugin: std::collections::BTreeMap<&str, [u64; 6]> = Default::default();
         for x in v {
             let p = &x.pool;
             let row = by_plugin.entry(x.plugin.name.as_str()).or_default();
@@ -361,6 +361,7 @@ impl prometheus_client::collector::Collector for HostCollector {
             row[2] += p.deadline_hits();
             row[3] += p.idle() as u64;
             row[4] += p.instances_created();
+            row[5] = u64::from(x.plugin.quarantine.is_active());
         }
         let plugin_rows = |i: usize| {
             by_plugin
@@ -397,6 +398,12 @@ impl prometheus_client::collector::Collector for HostCollector {
             "resilience_plugin_instances_created",
             "Plugin instances created (a trap or retirement makes a new one)",
             plugin_rows(4),
+        )?;
+        gauge(
+            &mut enc,
+            "resilience_plugin_quarantined",
+            "1 while the plugin is quarantined after repeated traps",
+            plugin_rows(5).into_iter().map(|(l, n)| (l, n as i64)),
         )?;
         Ok(())
     }

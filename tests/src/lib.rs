@@ -33,6 +33,7 @@ pub const PLUGINS: &[(&str, &str)] = &[
     ("test-plugin-memory-bomb", "memory_bomb"),
     ("test-plugin-trap", "trap"),
     ("test-plugin-wrong-wit", "wrong_wit"),
+    ("test-plugin-sandbox-probe", "sandbox_probe"),
 ];
 
 pub fn workspace_root() -> PathBuf {

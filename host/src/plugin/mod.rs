@@ -13,6 +13,7 @@
 pub mod bindings;
 pub mod cache;
 pub mod pool;
+pub mod quarantine;
 pub mod state;
 pub mod version;
 
@@ -29,8 +30,9 @@ use wasmtime::{
 
 use self::bindings::{Info, Venue, VenuePre};
 use self::pool::{Call, InstancePool, Reply};
+use self::quarantine::Quarantine;
 use self::state::StoreState;
-use crate::config::PluginLimits;
+use crate::config::{PluginLimits, PluginsConfig};
 
 /// How often the epoch advances; the granularity of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -58,7 +60,10 @@ pub struct LoadedPlugin {
     pub info: Info,
     pub imports: Vec<String>,
     pre: VenuePre<StoreState>,
-    limits: PluginLimits,
+    /// This plugin's limits (`plugins.limits` with its override).
+    pub limits: PluginLimits,
+    /// Shared by every venue using the plugin.
+    pub quarantine: Arc<Quarantine>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -74,7 +79,12 @@ impl std::fmt::Debug for LoadedPlugin {
 impl LoadedPlugin {
     /// A new warm pool of this plugin's instances (one per venue).
     pub fn new_pool(&self) -> InstancePool {
-        InstancePool::new(&self.name, self.pre.clone(), self.limits)
+        InstancePool::new(
+            &self.name,
+            self.pre.clone(),
+            self.limits,
+            Arc::clone(&self.quarantine),
+        )
     }
 
     /// Whether `operation` is declared by the plugin.
@@ -87,13 +97,13 @@ impl LoadedPlugin {
 pub struct PluginEngine {
     engine: Engine,
     linker: Linker<StoreState>,
-    limits: PluginLimits,
+    config: PluginsConfig,
 }
 
 impl std::fmt::Debug for PluginEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginEngine")
-            .field("limits", &self.limits)
+            .field("limits", &self.config.limits)
             .finish()
     }
 }
@@ -101,8 +111,18 @@ impl std::fmt::Debug for PluginEngine {
 impl PluginEngine {
     /// An engine whose pooling allocator has room for `instance_slots`
     /// instances at once (the sum of every venue's `max_instances`, plus slack).
-    pub fn new(limits: PluginLimits, instance_slots: u32) -> anyhow::Result<Self> {
+    pub fn new(config: &PluginsConfig, instance_slots: u32) -> anyhow::Result<Self> {
+        Self::with_fuel(config, instance_slots, false)
+    }
+
+    /// An engine that meters fuel (for `plugins check`; metering slows calls).
+    pub fn with_fuel(
+        config: &PluginsConfig,
+        instance_slots: u32,
+        fuel: bool,
+    ) -> anyhow::Result<Self> {
         let mut cfg = EngineConfig::new();
+        cfg.consume_fuel(fuel);
         cfg.concurrency_support(false);
         cfg.epoch_interruption(true);
         cfg.wasm_component_model(true);
@@ -118,7 +138,7 @@ impl PluginEngine {
             .total_memories(slots * 4)
             .total_tables(slots * 8)
             .total_stacks(slots)
-            .max_memory_size((limits.memory_mib as usize) << 20);
+            .max_memory_size((config.max_memory_mib() as usize) << 20);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
 
         let engine =
@@ -133,7 +153,7 @@ impl PluginEngine {
         Ok(Self {
             engine,
             linker,
-            limits,
+            config: config.clone(),
         })
     }
 
@@ -197,15 +217,29 @@ impl PluginEngine {
         cache_dir: Option<&Path>,
     ) -> Result<LoadedPlugin, String> {
         let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
-        if meta.len() > self.limits.max_component_bytes {
+        let defaults = self.config.limits;
+        if meta.len() > defaults.max_component_bytes {
             return Err(format!(
                 "component is {} bytes, over the limit of {} (plugins.limits.max_component_bytes)",
                 meta.len(),
-                self.limits.max_component_bytes
+                defaults.max_component_bytes
             ));
         }
         let wasm = std::fs::read(file).map_err(|e| format!("cannot read: {e}"))?;
         let sha256 = hex::encode(Sha256::digest(&wasm));
+        // Integrity pins are checked before any of the file's code runs.
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if let Some(pin) = self.config.pins.get(stem)
+            && !pin.eq_ignore_ascii_case(&sha256)
+        {
+            return Err(format!(
+                "SHA-256 mismatch: plugins.pins.{stem} expects {}, the file is {sha256}",
+                pin.to_ascii_lowercase()
+            ));
+        }
         let started = std::time::Instant::now();
         let (component, source) = cache::load_or_compile(&self.engine, &wasm, &sha256, cache_dir)
             .map_err(|e| format!("not a valid component: {e:#}"))?;
@@ -222,8 +256,13 @@ impl PluginEngine {
             .map_err(|e| format!("imports something this host does not offer: {e:#}"))?;
         let pre = VenuePre::new(instance_pre)
             .map_err(|e| format!("does not export the venue adapter: {e:#}"))?;
-        // Ask the plugin who it is, under the same limits as any call.
-        let probe = InstancePool::new("(loading)", pre.clone(), self.limits);
+        // Ask the plugin who it is, under the default limits.
+        let probe = InstancePool::new(
+            "(loading)",
+            pre.clone(),
+            defaults,
+            Arc::new(Quarantine::new("(loading)", 0, Duration::ZERO)),
+        );
         let info = match probe
             .run(None, Call::Describe, Duration::from_secs(5))
             .await
@@ -242,16 +281,22 @@ impl PluginEngine {
             ms = started.elapsed().as_millis() as u64,
             "plugin loaded"
         );
+        let limits = self.config.limits_for(&info.name);
         Ok(LoadedPlugin {
             name: info.name.clone(),
             file: file.to_path_buf(),
             sha256,
             size: meta.len(),
             wit_version,
+            quarantine: Arc::new(Quarantine::new(
+                &info.name,
+                limits.quarantine_after_traps,
+                Duration::from_millis(limits.quarantine_window_ms),
+            )),
             info,
             imports,
             pre,
-            limits: self.limits,
+            limits,
         })
     }
 }

@@ -12,14 +12,15 @@
 //! keeps (a feed's decimals, say) never leak between two venues that share a
 //! plugin (mainnet and testnet).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::Store;
 
 use super::bindings::{Info, Venue, VenueError, VenuePre};
+use super::quarantine::Quarantine;
 use super::state::StoreState;
 use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
@@ -68,6 +69,7 @@ pub struct Trap {
 
 pub struct InstancePool {
     plugin: String,
+    quarantine: Arc<Quarantine>,
     pre: VenuePre<StoreState>,
     limits: PluginLimits,
     idle: Mutex<Vec<Warm>>,
@@ -88,9 +90,15 @@ impl std::fmt::Debug for InstancePool {
 }
 
 impl InstancePool {
-    pub fn new(plugin: &str, pre: VenuePre<StoreState>, limits: PluginLimits) -> Self {
+    pub fn new(
+        plugin: &str,
+        pre: VenuePre<StoreState>,
+        limits: PluginLimits,
+        quarantine: Arc<Quarantine>,
+    ) -> Self {
         Self {
             plugin: plugin.to_string(),
+            quarantine,
             pre,
             limits,
             idle: Mutex::new(Vec::new()),
@@ -135,6 +143,9 @@ impl InstancePool {
         call: Call<'_>,
         wait: Duration,
     ) -> Result<Reply, CallError> {
+        if self.quarantine.is_active() {
+            return Err(CallError::Plugin(self.quarantine.message()));
+        }
         let permit = self.acquire(wait).await?;
         let mut warm = match self.take_idle() {
             Some(w) => w,
@@ -159,6 +170,7 @@ impl InstancePool {
                 if trap.cpu_deadline {
                     self.deadline_hits.fetch_add(1, Ordering::Relaxed);
                 }
+                self.quarantine.record_trap();
                 tracing::error!(plugin = %self.plugin, error = %trap.message, "plugin trapped; instance discarded");
                 drop(permit);
                 Err(CallError::Plugin(trap.message))
@@ -195,9 +207,34 @@ impl InstancePool {
         drop(permit);
     }
 
+    /// Instantiate a fresh instance and call `describe` once with fuel
+    /// metering (the engine must have `consume_fuel` on): returns the info,
+    /// the fuel the call used, and the peak linear memory of the instance.
+    pub async fn describe_metered(&self) -> Result<(Info, u64, usize), CallError> {
+        let mut warm = self.instantiate().await?;
+        const START: u64 = u64::MAX / 2;
+        warm.store
+            .set_fuel(START)
+            .map_err(|e| CallError::Plugin(format!("fuel metering is off: {e}")))?;
+        warm.store.data_mut().begin_call(None);
+        warm.store.set_epoch_deadline(1);
+        let reply = call_export(&mut warm, Call::Describe).await;
+        let left = warm.store.get_fuel().unwrap_or(START);
+        match reply {
+            Ok(Reply::Info(info)) => Ok((info, START - left, warm.store.data().limits.peak_memory)),
+            Ok(other) => Err(CallError::Plugin(format!("describe returned {other:?}"))),
+            Err(e) => Err(CallError::Plugin(
+                describe_trap(&e, warm.store.data()).message,
+            )),
+        }
+    }
+
     async fn instantiate(&self) -> Result<Warm, CallError> {
         let mut store = Store::new(self.pre.engine(), StoreState::new(&self.limits));
         store.limiter(|s| &mut s.limits);
+        // Engines that meter fuel (`plugins check`) start each store with
+        // plenty; on the serving engine this is a no-op error we ignore.
+        let _ = store.set_fuel(u64::MAX / 2);
         store.epoch_deadline_callback(StoreState::on_epoch);
         // Instantiation runs guest start functions: bound it like a call.
         store.data_mut().begin_call(None);

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreContextMut, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{ResourceLimiter, StoreContextMut, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
@@ -20,7 +22,7 @@ const STDERR_CAPTURE_BYTES: usize = 16 * 1024;
 pub struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: Limiter,
     stderr: MemoryOutputPipe,
     /// The venue of the call in progress; `None` between calls, so a plugin
     /// cannot reach a venue outside a call.
@@ -51,20 +53,28 @@ impl StoreState {
     pub fn new(limits: &PluginLimits) -> Self {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
         // Nothing is granted: no preopened dirs, no env, no args, no network.
-        // Only stderr is captured, to surface panic messages.
-        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        // Only stderr is captured, to surface panic messages. Clocks read at
+        // millisecond resolution, no finer than `now-ms`.
+        let wasi = WasiCtxBuilder::new()
+            .stderr(stderr.clone())
+            .wall_clock(MillisWallClock)
+            .monotonic_clock(MillisMonotonicClock::default())
+            .build();
         let memory = (limits.memory_mib as usize) * 1024 * 1024;
         Self {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory)
-                .table_elements(100_000)
-                .instances(64)
-                .tables(64)
-                .memories(16)
-                .trap_on_grow_failure(false)
-                .build(),
+            limits: Limiter {
+                inner: StoreLimitsBuilder::new()
+                    .memory_size(memory)
+                    .table_elements(100_000)
+                    .instances(64)
+                    .tables(64)
+                    .memories(16)
+                    .trap_on_grow_failure(false)
+                    .build(),
+                peak_memory: 0,
+            },
             stderr,
             call: None,
             call_started: None,
@@ -153,5 +163,78 @@ impl WasiView for StoreState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// [`StoreLimits`] plus the peak size any linear memory asked for (reported
+/// by `plugins check`).
+#[derive(Debug)]
+pub struct Limiter {
+    inner: StoreLimits,
+    pub peak_memory: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(allowed)
+    }
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+    fn memories(&self) -> usize {
+        self.inner.memories()
+    }
+}
+
+/// Wall clock at millisecond resolution.
+struct MillisWallClock;
+
+impl HostWallClock for MillisWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+    fn now(&self) -> Duration {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Duration::from_millis(d.as_millis() as u64)
+    }
+}
+
+/// Monotonic clock at millisecond resolution.
+struct MillisMonotonicClock(std::time::Instant);
+
+impl Default for MillisMonotonicClock {
+    fn default() -> Self {
+        Self(std::time::Instant::now())
+    }
+}
+
+impl HostMonotonicClock for MillisMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+    fn now(&self) -> u64 {
+        (self.0.elapsed().as_millis() as u64).saturating_mul(1_000_000)
     }
 }

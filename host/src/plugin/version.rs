@@ -65,6 +65,51 @@ pub fn check(found: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn wit_dir() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")
+    }
+
+    /// The CI check: the current WIT must be frozen under the version it
+    /// declares, so it cannot change without a version bump.
+    #[test]
+    fn current_wit_is_frozen_under_its_version() {
+        let current = std::fs::read_to_string(wit_dir().join("venue.wit")).unwrap();
+        let version = current
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(&format!("package {PACKAGE}@")))
+            .and_then(|v| v.strip_suffix(';'))
+            .expect("wit/venue.wit declares `package resilience:venue@X;`");
+        let frozen_path = wit_dir()
+            .join("frozen")
+            .join(format!("resilience-venue@{version}.wit"));
+        let frozen = std::fs::read_to_string(&frozen_path).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: freeze the new version (see wit/frozen/README.md)",
+                frozen_path.display()
+            )
+        });
+        assert!(
+            frozen.replace("\r\n", "\n") == current.replace("\r\n", "\n"),
+            "wit/venue.wit changed but still declares {version}, which is frozen in {}: bump the version \
+             (see wit/frozen/README.md) or undo the change",
+            frozen_path.display()
+        );
+        assert!(
+            SUPPORTED.contains(&version),
+            "the host must support the current WIT {version}"
+        );
+    }
+
+    #[test]
+    fn every_supported_version_is_frozen() {
+        for v in SUPPORTED {
+            let p = wit_dir()
+                .join("frozen")
+                .join(format!("resilience-venue@{v}.wit"));
+            assert!(p.exists(), "{} missing", p.display());
+        }
+    }
+
     #[test]
     fn unsupported_version_message_names_both_versions() {
         let e = check("0.2.0").unwrap_err();
