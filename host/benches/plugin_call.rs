@@ -114,7 +114,7 @@ fn main() {
         );
         println!(
             "| host start-up (config, engine, {} plugin(s), describe) | warm component cache: median {:.1} ms | cold cache (compile): median {:.1} ms | {:.1}x faster |",
-            warm_app.plugins.len(),
+            warm_app.loaded().plugins.len(),
             ws.as_secs_f64() * 1e3,
             cs.as_secs_f64() * 1e3,
             cs.as_secs_f64() / ws.as_secs_f64()

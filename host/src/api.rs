@@ -7,6 +7,7 @@
 //! | `GET /v1/stats`                        | yes  | per venue: totals, success %, failures by kind, latency, breakers |
 //! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded |
 //! | `GET /metrics`                         | no   | Prometheus text format (label values are configuration only) |
+//! | `POST /v1/admin/reload`                | required | reload the plugins folder (also SIGHUP); 403 when no token is configured |
 //!
 //! Auth (when `server.auth_token_env` is set) is `Authorization: Bearer <token>`.
 //! A body that is not a JSON object, an unknown venue or operation, or an
@@ -112,6 +113,19 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
             match (m, &segments[1..]) {
                 (Method::GET, ["venues"]) => json_response(StatusCode::OK, &app.venues_json()),
                 (Method::GET, ["stats"]) => json_response(StatusCode::OK, &app.stats_json()),
+                (Method::POST, ["admin", "reload"]) => {
+                    if app.auth_token.is_none() {
+                        return json_response(
+                            StatusCode::FORBIDDEN,
+                            &json!({"error": {"kind": "forbidden", "message": "admin endpoints need a bearer token: set server.auth_token_env (or reload with SIGHUP)"}}),
+                        );
+                    }
+                    let report = app.reload().await;
+                    json_response(
+                        StatusCode::OK,
+                        &serde_json::to_value(report).unwrap_or_default(),
+                    )
+                }
                 (Method::POST, ["venues", venue, operation]) => {
                     let (venue, operation) = (venue.to_string(), operation.to_string());
                     match read_params(app, req).await {

@@ -2,8 +2,8 @@
 //! for a venue call ([`App::call`]) shared by the HTTP API and the CLI.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -21,51 +21,80 @@ use crate::resilience::deadline::Deadline;
 use crate::stats::CallStats;
 use crate::upstream::Upstream;
 
-/// One configured venue, ready to call.
-pub struct VenueRuntime {
-    pub name: String,
-    pub plugin: Arc<LoadedPlugin>,
+/// What a venue keeps across plugin reloads: its upstream (pools, breakers,
+/// rate limits), its call statistics and probe counters.
+#[derive(Debug)]
+pub struct VenueShared {
     pub ctx: Arc<VenueContext>,
-    pub pool: InstancePool,
     pub deadline: Duration,
-    /// Per declared operation metric handles (empty with metrics off).
-    ops: HashMap<String, OpMetrics>,
-    /// Handles for calls naming an undeclared operation.
-    undeclared: Option<OpMetrics>,
     pub stats: CallStats,
     /// Active health probes that succeeded / failed.
     pub probes_ok: AtomicU64,
     pub probes_failed: AtomicU64,
 }
 
+/// One configured venue with the plugin version currently serving it.
+pub struct VenueRuntime {
+    pub name: String,
+    pub plugin: Arc<LoadedPlugin>,
+    pub pool: InstancePool,
+    /// Per declared operation metric handles (empty with metrics off).
+    ops: HashMap<String, OpMetrics>,
+    /// Handles for calls naming an undeclared operation.
+    undeclared: Option<OpMetrics>,
+    shared: Arc<VenueShared>,
+}
+
+impl std::ops::Deref for VenueRuntime {
+    type Target = VenueShared;
+    fn deref(&self) -> &VenueShared {
+        &self.shared
+    }
+}
+
 impl std::fmt::Debug for VenueRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VenueRuntime")
             .field("name", &self.name)
+            .field("plugin", &self.plugin.name)
             .finish()
     }
 }
+
+/// The plugins and venues serving right now. Replaced whole by a reload;
+/// a call holds the `Arc` it started with, so in-flight calls finish on the
+/// version they began on.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub plugins: BTreeMap<String, Arc<LoadedPlugin>>,
+    pub load_errors: Vec<LoadError>,
+    pub venues: BTreeMap<String, Arc<VenueRuntime>>,
+    /// Venues that cannot serve (their plugin did not load), and why.
+    pub broken: BTreeMap<String, String>,
+}
+
+/// The live snapshot, shared with the metrics collector.
+pub type Live = Arc<RwLock<Arc<Loaded>>>;
 
 /// The running host.
 pub struct App {
     pub config: Config,
     pub engine: PluginEngine,
-    pub plugins: BTreeMap<String, Arc<LoadedPlugin>>,
-    pub load_errors: Vec<LoadError>,
-    pub venues: BTreeMap<String, Arc<VenueRuntime>>,
-    /// Venues that could not start (their plugin did not load), and why.
-    pub broken: BTreeMap<String, String>,
+    live: Live,
+    shared: BTreeMap<String, Arc<VenueShared>>,
     pub auth_token: Option<String>,
     /// `None` when `server.metrics = false`.
     pub metrics: Option<Metrics>,
     unknown_venue: Option<OpMetrics>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let l = self.loaded();
         f.debug_struct("App")
-            .field("plugins", &self.plugins.keys().collect::<Vec<_>>())
-            .field("venues", &self.venues.keys().collect::<Vec<_>>())
+            .field("plugins", &l.plugins.keys().collect::<Vec<_>>())
+            .field("venues", &l.venues.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -79,9 +108,22 @@ pub enum StartupError {
     Other(String),
 }
 
+/// What a reload did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadReport {
+    /// Plugins now serving, with the hash of their file.
+    pub loaded: BTreeMap<String, String>,
+    /// Files that failed to load, and why.
+    pub errors: Vec<String>,
+    /// Plugins whose new file failed: the previous version keeps serving.
+    pub kept_previous: Vec<String>,
+    /// Venues that cannot serve after the reload.
+    pub broken: BTreeMap<String, String>,
+}
+
 impl App {
     /// Load plugins and build every venue. A venue whose plugin is missing is
-    /// kept in [`App::broken`] (reported by `/health` and `check`), so the
+    /// kept in [`Loaded::broken`] (reported by `/health` and `check`), so the
     /// other venues still serve.
     pub async fn build(config: Config, env: &Env) -> Result<App, StartupError> {
         let secrets = config.resolve_secrets(env)?;
@@ -101,35 +143,45 @@ impl App {
                 })?)
             }
         };
-        // Room in the pooling allocator for every venue's instances, plus the
+        // Room in the pooling allocator for every venue's instances twice
+        // (old and new versions overlap during a reload), plus the
         // short-lived ones used to describe plugins at load.
-        let slots = (config.venues.len() as u32 + 2) * config.plugins.max_instances() + 16;
+        let slots = (config.venues.len() as u32 * 2 + 2) * config.plugins.max_instances() + 16;
         let engine = PluginEngine::new(&config.plugins, slots)
             .map_err(|e| StartupError::Other(format!("{e:#}")))?;
         let mut metrics = config.server.metrics.then(Metrics::new);
+
+        // Venue state that outlives plugin versions.
+        let mut shared = BTreeMap::new();
+        for (name, vc) in &config.venues {
+            let venue_secrets = secrets.get(name).cloned().unwrap_or_default();
+            let limits = config.plugins.limits_for(&vc.plugin);
+            let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
+                .map_err(|e| StartupError::Other(format!("{e:#}")))?;
+            let ctx = VenueContext::new(
+                name,
+                &vc.plugin,
+                vc.settings.clone(),
+                venue_secrets,
+                Arc::new(upstream),
+                limits,
+            );
+            shared.insert(
+                name.clone(),
+                Arc::new(VenueShared {
+                    ctx: Arc::new(ctx),
+                    deadline: Duration::from_millis(vc.deadline_ms),
+                    stats: CallStats::default(),
+                    probes_ok: AtomicU64::new(0),
+                    probes_failed: AtomicU64::new(0),
+                }),
+            );
+        }
+
         let cache_dir = config.cache_dir();
         let (plugins, load_errors) = engine.load_dir(&config.plugins.dir, Some(&cache_dir)).await;
-
-        let mut venues = BTreeMap::new();
-        let mut broken = BTreeMap::new();
         for (name, vc) in &config.venues {
-            let Some(plugin) = plugins.get(&vc.plugin) else {
-                let loaded: Vec<&str> = plugins.keys().map(String::as_str).collect();
-                let reason = format!(
-                    "venues.{name}.plugin: no plugin named {:?} in {} (loaded: {})",
-                    vc.plugin,
-                    config.plugins.dir.display(),
-                    if loaded.is_empty() {
-                        "none".to_string()
-                    } else {
-                        loaded.join(", ")
-                    }
-                );
-                tracing::error!(venue = %name, "{reason}");
-                broken.insert(name.clone(), reason);
-                continue;
-            };
-            if let Some(probe) = &vc.health_probe
+            if let (Some(probe), Some(plugin)) = (&vc.health_probe, plugins.get(&vc.plugin))
                 && plugin.operation(&probe.operation).is_none()
             {
                 return Err(ConfigError::new(
@@ -141,19 +193,73 @@ impl App {
                 )
                 .into());
             }
-            let venue_secrets = secrets.get(name).cloned().unwrap_or_default();
-            let limits = plugin.limits;
-            let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
-                .map_err(|e| StartupError::Other(format!("{e:#}")))?;
-            let ctx = VenueContext::new(
-                name,
-                &plugin.name,
-                vc.settings.clone(),
-                venue_secrets,
-                Arc::new(upstream),
-                limits,
-            );
-            let (ops, undeclared) = match &metrics {
+        }
+        let unknown_venue = metrics.as_ref().map(|m| m.op(UNKNOWN_VENUE, UNDECLARED));
+        let live: Live = Arc::new(RwLock::new(Arc::new(Loaded::default())));
+        if let Some(m) = &mut metrics {
+            m.register_collector(Arc::clone(&live));
+        }
+        let app = App {
+            config,
+            engine,
+            live,
+            shared,
+            auth_token,
+            metrics,
+            unknown_venue,
+            reloading: tokio::sync::Mutex::new(()),
+        };
+        let loaded = app.assemble(plugins, load_errors, None);
+        app.publish(loaded);
+        Ok(app)
+    }
+
+    /// The plugins and venues serving now.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        Arc::clone(&self.live.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn publish(&self, loaded: Loaded) {
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+    }
+
+    /// Pair every configured venue with its plugin. A venue whose plugin is
+    /// unchanged since `previous` keeps its warm instances.
+    fn assemble(
+        &self,
+        plugins: BTreeMap<String, Arc<LoadedPlugin>>,
+        load_errors: Vec<LoadError>,
+        previous: Option<&Loaded>,
+    ) -> Loaded {
+        let mut venues = BTreeMap::new();
+        let mut broken = BTreeMap::new();
+        for (name, vc) in &self.config.venues {
+            let Some(plugin) = plugins.get(&vc.plugin) else {
+                let loaded: Vec<&str> = plugins.keys().map(String::as_str).collect();
+                let reason = format!(
+                    "venues.{name}.plugin: no plugin named {:?} in {} (loaded: {})",
+                    vc.plugin,
+                    self.config.plugins.dir.display(),
+                    if loaded.is_empty() {
+                        "none".to_string()
+                    } else {
+                        loaded.join(", ")
+                    }
+                );
+                tracing::error!(venue = %name, "{reason}");
+                broken.insert(name.clone(), reason);
+                continue;
+            };
+            if let Some(prev) = previous.and_then(|p| p.venues.get(name))
+                && Arc::ptr_eq(&prev.plugin, plugin)
+            {
+                venues.insert(name.clone(), Arc::clone(prev));
+                continue;
+            }
+            let Some(shared) = self.shared.get(name) else {
+                continue;
+            };
+            let (ops, undeclared) = match &self.metrics {
                 Some(m) => (
                     plugin
                         .info
@@ -170,32 +276,61 @@ impl App {
                 Arc::new(VenueRuntime {
                     name: name.clone(),
                     plugin: Arc::clone(plugin),
-                    ctx: Arc::new(ctx),
                     pool: plugin.new_pool(),
-                    deadline: Duration::from_millis(vc.deadline_ms),
                     ops,
                     undeclared,
-                    stats: CallStats::default(),
-                    probes_ok: AtomicU64::new(0),
-                    probes_failed: AtomicU64::new(0),
+                    shared: Arc::clone(shared),
                 }),
             );
         }
-        let unknown_venue = metrics.as_ref().map(|m| m.op(UNKNOWN_VENUE, UNDECLARED));
-        if let Some(m) = &mut metrics {
-            m.register_collector(venues.values().cloned().collect());
-        }
-        Ok(App {
-            config,
-            engine,
+        Loaded {
             plugins,
             load_errors,
             venues,
             broken,
-            auth_token,
-            metrics,
-            unknown_venue,
-        })
+        }
+    }
+
+    /// Reload the plugins folder. New versions take new calls while calls in
+    /// flight finish on the old ones; a file that fails to load leaves its
+    /// previous version serving; unchanged files come from the compiled
+    /// cache; quarantines are lifted (every plugin gets a fresh instance pool).
+    pub async fn reload(&self) -> ReloadReport {
+        let _one_at_a_time = self.reloading.lock().await;
+        let old = self.loaded();
+        let cache_dir = self.config.cache_dir();
+        let (mut plugins, errors) = self
+            .engine
+            .load_dir(&self.config.plugins.dir, Some(&cache_dir))
+            .await;
+        let mut kept_previous = Vec::new();
+        for e in &errors {
+            if let Some(prev) = old.plugins.values().find(|p| p.file == e.file)
+                && !plugins.contains_key(&prev.name)
+            {
+                tracing::warn!(plugin = %prev.name, file = %e.file.display(), reason = %e.reason, "new version failed to load; the previous version keeps serving");
+                plugins.insert(prev.name.clone(), Arc::clone(prev));
+                kept_previous.push(prev.name.clone());
+            }
+        }
+        let loaded = self.assemble(plugins, errors, Some(&old));
+        let report = ReloadReport {
+            loaded: loaded
+                .plugins
+                .iter()
+                .map(|(n, p)| (n.clone(), p.sha256.clone()))
+                .collect(),
+            errors: loaded.load_errors.iter().map(ToString::to_string).collect(),
+            kept_previous,
+            broken: loaded.broken.clone(),
+        };
+        self.publish(loaded);
+        tracing::info!(
+            plugins = report.loaded.len(),
+            errors = report.errors.len(),
+            "plugins reloaded"
+        );
+        report
     }
 
     /// Call `operation` of `venue` with a JSON object of params.
@@ -205,8 +340,9 @@ impl App {
         operation: &str,
         params: &Value,
     ) -> Result<Value, CallError> {
-        let Some(v) = self.venues.get(venue) else {
-            let err = match self.broken.get(venue) {
+        let loaded = self.loaded();
+        let Some(v) = loaded.venues.get(venue) else {
+            let err = match loaded.broken.get(venue) {
                 Some(reason) => CallError::Plugin(reason.clone()),
                 None => CallError::UnknownVenue(venue.to_string()),
             };
@@ -307,7 +443,7 @@ impl App {
     pub fn spawn_health_probes(self: &Arc<Self>) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
         for (name, vc) in &self.config.venues {
-            let (Some(probe), true) = (vc.health_probe.clone(), self.venues.contains_key(name))
+            let (Some(probe), true) = (vc.health_probe.clone(), self.shared.contains_key(name))
             else {
                 continue;
             };
@@ -321,7 +457,7 @@ impl App {
                     // Stop when the host is gone.
                     let Some(app) = app.upgrade() else { break };
                     let result = app.call(&name, &probe.operation, &probe.params).await;
-                    let Some(v) = app.venues.get(&name) else { break };
+                    let Some(v) = app.shared.get(&name) else { break };
                     match result {
                         Ok(_) => {
                             v.probes_ok.fetch_add(1, Ordering::Relaxed);
@@ -340,8 +476,9 @@ impl App {
 
     /// `GET /v1/venues`: each venue's plugin, version, operations and endpoints.
     pub fn venues_json(&self) -> Value {
+        let loaded = self.loaded();
         let mut out = serde_json::Map::new();
-        for (name, v) in &self.venues {
+        for (name, v) in &loaded.venues {
             let p = &v.plugin;
             let ops: Vec<Value> = p
                 .info
@@ -406,7 +543,7 @@ impl App {
                 }),
             );
         }
-        for (name, reason) in &self.broken {
+        for (name, reason) in &loaded.broken {
             out.insert(
                 name.clone(),
                 json!({ "status": "unavailable", "reason": reason }),
@@ -419,7 +556,7 @@ impl App {
     /// endpoint's breaker state with the time until it half-opens.
     pub fn stats_json(&self) -> Value {
         let mut out = serde_json::Map::new();
-        for (name, v) in &self.venues {
+        for (name, v) in &self.shared {
             let up = &v.ctx.upstream;
             let mut s = v.stats.summary();
             s["retries"] = json!(up.stats.retries.load(Ordering::Relaxed));
@@ -444,13 +581,14 @@ impl App {
     /// `GET /health`: ok when every venue (or the one asked for) can serve:
     /// its plugin loaded and at least one endpoint's breaker is not open.
     pub fn health(&self, venue: Option<&str>) -> (bool, Value) {
-        let mut degraded: BTreeMap<String, String> = self
+        let loaded = self.loaded();
+        let mut degraded: BTreeMap<String, String> = loaded
             .broken
             .iter()
             .filter(|(n, _)| venue.is_none_or(|v| v == n.as_str()))
             .map(|(n, r)| (n.clone(), r.clone()))
             .collect();
-        for (name, v) in &self.venues {
+        for (name, v) in &loaded.venues {
             if venue.is_some_and(|want| want != name) {
                 continue;
             }
@@ -478,8 +616,8 @@ impl App {
             );
         }
         if let Some(v) = venue
-            && !self.venues.contains_key(v)
-            && !self.broken.contains_key(v)
+            && !loaded.venues.contains_key(v)
+            && !loaded.broken.contains_key(v)
         {
             return (false, json!({ "status": "unknown_venue", "venue": v }));
         }

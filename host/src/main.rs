@@ -136,7 +136,7 @@ async fn serve(
 ) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let app = build(config_path).await?;
-    for e in &app.load_errors {
+    for e in &app.loaded().load_errors {
         tracing::error!(file = %e.file.display(), reason = %e.reason, "plugin failed to load");
     }
     let addr = listen.unwrap_or(app.config.server.listen);
@@ -146,19 +146,41 @@ async fn serve(
     let local = listener.local_addr()?;
     tracing::info!(
         listen = %local,
-        venues = app.venues.len(),
-        plugins = app.plugins.len(),
+        venues = app.loaded().venues.len(),
+        plugins = app.loaded().plugins.len(),
         startup_ms = started.elapsed().as_millis() as u64,
         "resilience-host serving"
     );
     let app = Arc::new(app);
     let probes = app.spawn_health_probes();
+    spawn_reload_on_sighup(Arc::clone(&app));
     api::serve(app, listener, shutdown_signal()).await?;
     for p in probes {
         p.abort();
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP reloads the plugins folder (like `POST /v1/admin/reload`).
+fn spawn_reload_on_sighup(app: Arc<App>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /v1/admin/reload");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading plugins");
+            let report = app.reload().await;
+            for e in &report.errors {
+                tracing::error!(error = %e, "plugin failed to load on reload");
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }
 
 async fn shutdown_signal() {
@@ -219,7 +241,8 @@ async fn call(
 
 async fn plugins_list(config_path: &Path) -> anyhow::Result<ExitCode> {
     let app = build(config_path).await?;
-    let plugins: Vec<Value> = app
+    let loaded = app.loaded();
+    let plugins: Vec<Value> = loaded
         .plugins
         .values()
         .map(|p| {
@@ -234,7 +257,7 @@ async fn plugins_list(config_path: &Path) -> anyhow::Result<ExitCode> {
             })
         })
         .collect();
-    let errors: Vec<Value> = app
+    let errors: Vec<Value> = loaded
         .load_errors
         .iter()
         .map(|e| json!({"file": e.file.display().to_string(), "reason": e.reason}))
@@ -306,14 +329,20 @@ async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {
 
 async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {
     let app = build(config_path).await?;
-    let mut problems: Vec<String> = app.load_errors.iter().map(ToString::to_string).collect();
-    problems.extend(app.broken.values().cloned());
+    let loaded = app.loaded();
+    let mut problems: Vec<String> = loaded.load_errors.iter().map(ToString::to_string).collect();
+    problems.extend(loaded.broken.values().cloned());
     if problems.is_empty() {
         println!(
             "ok: {} venue(s), {} plugin(s) ({})",
-            app.venues.len(),
-            app.plugins.len(),
-            app.plugins.keys().cloned().collect::<Vec<_>>().join(", ")
+            loaded.venues.len(),
+            loaded.plugins.len(),
+            loaded
+                .plugins
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         Ok(ExitCode::SUCCESS)
     } else {

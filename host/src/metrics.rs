@@ -25,7 +25,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::app::VenueRuntime;
+use crate::app::{Live, VenueRuntime};
 use crate::resilience::breaker::State;
 use crate::resilience::classify::Outcome;
 
@@ -140,10 +140,10 @@ impl Metrics {
         OpMetrics { outcomes, duration }
     }
 
-    /// Add the scrape-time collector over `venues`.
-    pub fn register_collector(&mut self, venues: Vec<Arc<VenueRuntime>>) {
+    /// Add the scrape-time collector over the live venues.
+    pub fn register_collector(&mut self, live: Live) {
         self.registry
-            .register_collector(Box::new(HostCollector { venues }));
+            .register_collector(Box::new(HostCollector { live }));
     }
 
     /// The text exposition.
@@ -161,7 +161,7 @@ impl Metrics {
 /// Reads the host's own state at scrape time.
 #[derive(Debug)]
 pub struct HostCollector {
-    venues: Vec<Arc<VenueRuntime>>,
+    live: Live,
 }
 
 fn counter(
@@ -192,7 +192,9 @@ fn gauge(
 
 impl prometheus_client::collector::Collector for HostCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let v = &self.venues;
+        let loaded = Arc::clone(&self.live.read().unwrap_or_else(|e| e.into_inner()));
+        let venues: Vec<&Arc<VenueRuntime>> = loaded.venues.values().collect();
+        let v = &venues;
         let ve = |venue: &VenueRuntime, ep: &str| -> Labels {
             vec![("venue", venue.name.clone()), ("endpoint", ep.to_string())]
         };

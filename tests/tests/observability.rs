@@ -194,7 +194,7 @@ async fn health_flips_with_breakers_under_paused_time() {
          breaker = { failure_threshold = 1, success_threshold = 1, open_ms = 30000 }\n",
     )
     .await;
-    let eps = h.app.venues["v"].ctx.upstream.endpoints().to_vec();
+    let eps = h.app.loaded().venues["v"].ctx.upstream.endpoints().to_vec();
     assert!(h.app.health(None).0);
     eps[0].breaker.try_acquire().unwrap().failure();
     assert!(h.app.health(None).0, "one endpoint still closed");
@@ -249,7 +249,7 @@ async fn active_health_probe_feeds_the_breaker_and_health() {
         ),
     )
     .await;
-    let ep = h.app.venues["v"].ctx.upstream.endpoints()[0].clone();
+    let ep = h.app.loaded().venues["v"].ctx.upstream.endpoints()[0].clone();
     assert!(
         eventually(|| ep.breaker.state() == State::Open).await,
         "probes alone opened the breaker"
@@ -257,7 +257,7 @@ async fn active_health_probe_feeds_the_breaker_and_health() {
     let (status, body) = h.get("/health").await;
     assert_eq!(status, 503, "{body}");
     assert!(
-        h.app.venues["v"]
+        h.app.loaded().venues["v"]
             .probes_ok
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 2

@@ -37,11 +37,11 @@ async fn get(host: &TestHost, p: &str) -> Result<Value, CallError> {
 }
 
 fn attempts(host: &TestHost, endpoint: usize, o: Outcome) -> u64 {
-    host.app.venues["v"].ctx.upstream.endpoints()[endpoint].attempts(o)
+    host.app.loaded().venues["v"].ctx.upstream.endpoints()[endpoint].attempts(o)
 }
 
 fn retries(host: &TestHost) -> u64 {
-    host.app.venues["v"]
+    host.app.loaded().venues["v"]
         .ctx
         .upstream
         .stats
@@ -131,7 +131,7 @@ async fn requests_beyond_the_pool_limit_wait_and_are_counted_as_waiting() {
             tokio::spawn(async move { app.call("v", "send", &json!({"path": "/x"})).await })
         })
         .collect();
-    let ep = h.app.venues["v"].ctx.upstream.endpoints()[0].clone();
+    let ep = h.app.loaded().venues["v"].ctx.upstream.endpoints()[0].clone();
     let (mut max_active, mut max_waiting) = (0, 0);
     while !calls.iter().all(|c| c.is_finished()) {
         max_active = max_active.max(ep.active());
@@ -296,7 +296,7 @@ async fn breaker_opens_fails_fast_without_traffic_and_recovers() {
     for _ in 0..3 {
         assert_eq!(get(&h, "/x").await.unwrap()["status"], 500);
     }
-    let ep = h.app.venues["v"].ctx.upstream.endpoints()[0].clone();
+    let ep = h.app.loaded().venues["v"].ctx.upstream.endpoints()[0].clone();
     assert_eq!(ep.breaker.state(), State::Open);
     let err = get(&h, "/x").await.unwrap_err();
     assert_eq!(err.kind(), "circuit_open", "{err}");
@@ -344,7 +344,7 @@ async fn fails_over_to_the_second_endpoint_when_the_first_refuses_connections() 
     assert_eq!(attempts(&h, 0, Outcome::Connection), 1);
     assert_eq!(attempts(&h, 1, Outcome::Success), 1);
     assert_eq!(
-        h.app.venues["v"]
+        h.app.loaded().venues["v"]
             .ctx
             .upstream
             .stats

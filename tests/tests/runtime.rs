@@ -62,7 +62,7 @@ async fn infinite_loop_is_cut_off_at_the_cpu_deadline_while_other_venues_keep_se
     .await;
     let app = host.app.clone();
     let spin = tokio::spawn(async move { app.call("spin", "spin", &json!({})).await });
-    while host.app.venues["spin"].pool.instances_created() == 0 {
+    while host.app.loaded().venues["spin"].pool.instances_created() == 0 {
         tokio::task::yield_now().await;
     }
 
@@ -89,7 +89,7 @@ async fn infinite_loop_is_cut_off_at_the_cpu_deadline_while_other_venues_keep_se
     // The spinning instance was discarded; the plugin still serves.
     let (status, body) = host.post("/v1/venues/spin/ok", &json!({})).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(host.app.venues["spin"].pool.traps(), 1);
+    assert_eq!(host.app.loaded().venues["spin"].pool.traps(), 1);
 }
 
 #[tokio::test]
@@ -123,7 +123,7 @@ async fn trap_is_a_plugin_error_and_the_next_call_runs_on_a_fresh_instance() {
         (a["calls"].as_u64(), b["calls"].as_u64()),
         (Some(1), Some(2))
     );
-    let created = host.app.venues["trap"].pool.instances_created();
+    let created = host.app.loaded().venues["trap"].pool.instances_created();
 
     let (status, body) = host.post("/v1/venues/trap/panic", &json!({})).await;
     assert_eq!(status, 500, "{body}");
@@ -138,7 +138,7 @@ async fn trap_is_a_plugin_error_and_the_next_call_runs_on_a_fresh_instance() {
     assert_eq!(status, 200);
     assert_eq!(c["calls"], 1, "a fresh instance starts counting again");
     assert_eq!(
-        host.app.venues["trap"].pool.instances_created(),
+        host.app.loaded().venues["trap"].pool.instances_created(),
         created + 1
     );
 
@@ -155,9 +155,14 @@ async fn plugin_built_for_another_wit_version_is_refused_naming_both_and_others_
     let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
         .await
         .unwrap();
-    assert!(app.plugins.contains_key("echo"));
-    assert_eq!(app.load_errors.len(), 1, "{:?}", app.load_errors);
-    let e = &app.load_errors[0];
+    assert!(app.loaded().plugins.contains_key("echo"));
+    assert_eq!(
+        app.loaded().load_errors.len(),
+        1,
+        "{:?}",
+        app.loaded().load_errors
+    );
+    let e = &app.loaded().load_errors[0];
     assert!(e.file.ends_with("wrong_wit.wasm"), "{e}");
     assert!(e.reason.contains("resilience:venue@0.2.0"), "{e}");
     assert!(e.reason.contains("resilience:venue@0.1.0"), "{e}");
@@ -175,14 +180,16 @@ async fn corrupt_file_is_reported_by_name_and_others_load() {
     let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
         .await
         .unwrap();
-    assert_eq!(app.load_errors.len(), 1);
-    assert!(app.load_errors[0].file.ends_with("broken.wasm"));
+    assert_eq!(app.loaded().load_errors.len(), 1);
+    assert!(app.loaded().load_errors[0].file.ends_with("broken.wasm"));
     assert!(
-        app.load_errors[0].reason.contains("not a valid component"),
+        app.loaded().load_errors[0]
+            .reason
+            .contains("not a valid component"),
         "{}",
-        app.load_errors[0]
+        app.loaded().load_errors[0]
     );
-    assert!(app.plugins.contains_key("echo"));
+    assert!(app.loaded().plugins.contains_key("echo"));
 }
 
 #[tokio::test]
@@ -223,7 +230,7 @@ async fn instance_pool_bounds_concurrency_and_reuses_instances() {
     for (i, c) in calls.into_iter().enumerate() {
         assert_eq!(c.await.unwrap().unwrap(), json!({"i": i}));
     }
-    let created = host.app.venues["echo"].pool.instances_created();
+    let created = host.app.loaded().venues["echo"].pool.instances_created();
     assert!(
         (1..=2).contains(&created),
         "at most max_instances instances: {created}"

@@ -139,11 +139,11 @@ async fn integrity_pins_refuse_a_changed_file_naming_both_hashes() {
         .await
         .unwrap();
     assert!(
-        app.plugins.contains_key("echo"),
+        app.loaded().plugins.contains_key("echo"),
         "the pinned, matching file loads"
     );
-    assert!(!app.plugins.contains_key("trap"));
-    let e = &app.load_errors[0];
+    assert!(!app.loaded().plugins.contains_key("trap"));
+    let e = &app.loaded().load_errors[0];
     assert!(e.file.ends_with("trap.wasm"));
     assert!(e.reason.contains(&wrong), "{e}");
     let trap_hash = sha256_of(&dir.path().join("trap.wasm"));
@@ -158,8 +158,8 @@ async fn per_plugin_overrides_change_only_that_plugins_limits() {
         &format!("{}{}", venue("b", "memory-bomb"), venue("e", "echo")),
     )
     .await;
-    assert_eq!(h.app.plugins["memory-bomb"].limits.memory_mib, 96);
-    assert_eq!(h.app.plugins["echo"].limits.memory_mib, 16);
+    assert_eq!(h.app.loaded().plugins["memory-bomb"].limits.memory_mib, 96);
+    assert_eq!(h.app.loaded().plugins["echo"].limits.memory_mib, 16);
     let (s, b) = h.post("/v1/venues/b/allocate", &json!({"mib": 48})).await;
     assert_eq!(s, 200, "48 MiB fits the override: {b}");
     let (s, _) = h.post("/v1/venues/b/allocate", &json!({"mib": 128})).await;
