@@ -409,6 +409,13 @@ impl App {
                 return Err(CallError::Plugin("invoke returned the wrong reply".into()));
             };
             let text = result.map_err(venue_error)?;
+            let limit = v.plugin.limits.max_output_bytes;
+            if text.len() > limit {
+                return Err(CallError::Plugin(format!(
+                    "plugin returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
+                    text.len()
+                )));
+            }
             serde_json::from_str::<Value>(&text).map_err(|e| {
                 CallError::Plugin(format!("plugin returned a result that is not JSON: {e}"))
             })

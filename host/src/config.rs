@@ -167,6 +167,7 @@ pub struct PluginLimitsOverride {
     pub max_calls_per_instance: Option<u32>,
     pub max_response_bytes: Option<usize>,
     pub max_request_bytes: Option<usize>,
+    pub max_output_bytes: Option<usize>,
     pub quarantine_after_traps: Option<u32>,
     pub quarantine_window_ms: Option<u64>,
 }
@@ -190,6 +191,9 @@ impl PluginLimitsOverride {
         }
         if let Some(v) = self.max_request_bytes {
             l.max_request_bytes = v;
+        }
+        if let Some(v) = self.max_output_bytes {
+            l.max_output_bytes = v;
         }
         if let Some(v) = self.quarantine_after_traps {
             l.quarantine_after_traps = v;
@@ -222,6 +226,8 @@ pub struct PluginLimits {
     pub max_response_bytes: usize,
     /// Largest request body a plugin may send.
     pub max_request_bytes: usize,
+    /// Largest result a plugin may return from one call.
+    pub max_output_bytes: usize,
     /// Largest `.wasm` file accepted at load.
     pub max_component_bytes: u64,
     /// A plugin whose calls trap this many times within `quarantine_window_ms`
@@ -240,6 +246,7 @@ impl Default for PluginLimits {
             max_calls_per_instance: 10_000,
             max_response_bytes: 16 * 1024 * 1024,
             max_request_bytes: 4 * 1024 * 1024,
+            max_output_bytes: 4 * 1024 * 1024,
             max_component_bytes: 32 * 1024 * 1024,
             quarantine_after_traps: 5,
             quarantine_window_ms: 60_000,

@@ -34,6 +34,7 @@ pub const PLUGINS: &[(&str, &str)] = &[
     ("test-plugin-trap", "trap"),
     ("test-plugin-wrong-wit", "wrong_wit"),
     ("test-plugin-sandbox-probe", "sandbox_probe"),
+    ("test-plugin-describe-trap", "describe_trap"),
 ];
 
 pub fn workspace_root() -> PathBuf {

@@ -10,6 +10,8 @@
 //! | `unreachable {}`  | `std::process::abort()` (a wasm `unreachable` trap) |
 //! | `ok {}`           | `{"ok": true}` |
 //! | `calls {}`        | `{"calls": n}`, n counting this call |
+//! | `recurse {}`      | unbounded recursion: a stack-overflow trap |
+//! | `huge_output {mib}` | returns a string of `mib` MiB (the host caps plugin output) |
 
 use resilience_guest::prelude::*;
 use serde_json::{Value, json};
@@ -36,10 +38,33 @@ impl Trap {
         Ok(json!({ "ok": true }))
     }
 
+    fn recurse(&mut self, _: Value) -> Result<Value, VenueError> {
+        self.calls += 1;
+        Ok(json!({ "depth": depth(std::hint::black_box(1)) }))
+    }
+
+    fn huge_output(&mut self, p: HugeParams) -> Result<Value, VenueError> {
+        self.calls += 1;
+        Ok(json!({ "data": "x".repeat(p.mib << 20) }))
+    }
+
     fn calls(&mut self, _: Value) -> Result<Value, VenueError> {
         self.calls += 1;
         Ok(json!({ "calls": self.calls }))
     }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct HugeParams {
+    mib: usize,
+}
+
+/// Recurse without end; the frame keeps a buffer so the optimiser cannot
+/// turn it into a loop.
+#[allow(unconditional_recursion)]
+fn depth(n: u64) -> u64 {
+    let buf = std::hint::black_box([n; 64]);
+    1 + depth(buf[(n % 64) as usize] + 1)
 }
 
 impl Plugin for Trap {
@@ -56,6 +81,8 @@ impl Plugin for Trap {
                 "Calls made to this instance, this one included",
                 Self::calls,
             )
+            .op("recurse", "Recurse until the stack overflows", Self::recurse)
+            .op("huge_output", "Return a string of `mib` MiB", Self::huge_output)
     }
 }
 
