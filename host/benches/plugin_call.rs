@@ -54,6 +54,76 @@ async fn per_call(app: &App, n: usize) -> Vec<Duration> {
     samples
 }
 
+/// A good venue's calls while another plugin spins at its CPU deadline,
+/// vs the same calls with nothing spinning.
+async fn good_venue_beside_a_spinner() -> String {
+    let target = plugins_dir()
+        .parent()
+        .map(|p| p.join("test-plugins"))
+        .expect("target dir");
+    assert!(
+        target.join("spin_loop.wasm").exists(),
+        "{} has no spin_loop.wasm: run `cargo xtask plugins`",
+        target.display()
+    );
+    let dir = tempfile_dir("spin");
+    std::fs::copy(target.join("spin_loop.wasm"), dir.join("spin_loop.wasm"))
+        .expect("copy spin_loop");
+    std::fs::copy(
+        plugins_dir().join("template.wasm"),
+        dir.join("template.wasm"),
+    )
+    .expect("copy template");
+    let text = format!(
+        "[plugins]\ndir = {:?}\n[plugins.limits]\ncpu_ms = 200\n\
+         [venues.t]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n\
+         [venues.s]\nplugin = \"spin-loop\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        dir.display().to_string()
+    );
+    let app = std::sync::Arc::new(
+        App::build(
+            Config::parse(&text, false, &vec![]).expect("config"),
+            &vec![],
+        )
+        .await
+        .expect("host"),
+    );
+    let quiet = per_call(&app, 5_000).await;
+    // Two spinners, one per core, each hitting its 200 ms deadline again and again.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut spinners = Vec::new();
+    for _ in 0..2 {
+        let (app, stop) = (app.clone(), stop.clone());
+        spinners.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = app.call("s", "spin", &json!({})).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let noisy = per_call(&app, 5_000).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for s in spinners {
+        let _ = s.await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (qm, q99, nm, n99) = (
+        median(quiet.clone()),
+        percentile(quiet, 0.99),
+        median(noisy.clone()),
+        percentile(noisy, 0.99),
+    );
+    format!(
+        "| good venue while 2 plugin calls spin at their CPU deadline (2 cores) | p50 {:.1} us, p99 {:.1} us | nothing spinning: p50 {:.1} us, p99 {:.1} us | p50 {:.2}x, p99 {:.2}x |",
+        us(nm),
+        us(n99),
+        us(qm),
+        us(q99),
+        us(nm) / us(qm),
+        us(n99) / us(q99)
+    )
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,6 +182,7 @@ fn main() {
             us(off),
             us(on) / us(off)
         );
+        println!("{}", good_venue_beside_a_spinner().await);
         println!(
             "| host start-up (config, engine, {} plugin(s), describe) | warm component cache: median {:.1} ms | cold cache (compile): median {:.1} ms | {:.1}x faster |",
             warm_app.loaded().plugins.len(),

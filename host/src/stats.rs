@@ -87,6 +87,10 @@ mod tests {
         assert_eq!(v["p99_latency_ms"], 99.0);
         assert!((v["avg_latency_ms"].as_f64().unwrap() - 59.5).abs() < 1e-9);
         s.record(Err("timeout"), Duration::from_millis(1000));
-        assert_eq!(s.summary()["p99_latency_ms"], 1000.0, "two slow calls in 101 reach p99");
+        assert_eq!(
+            s.summary()["p99_latency_ms"],
+            1000.0,
+            "two slow calls in 101 reach p99"
+        );
     }
 }
