@@ -24,6 +24,11 @@ use crate::error::FormatError;
 use crate::hash::selector;
 
 /// One 32-byte ABI word, big-endian.
+///
+/// ```
+/// let w: resilience_guest::abi::Word = resilience_guest::abi::encode_uint(1);
+/// assert_eq!((w[0], w[31]), (0, 1));
+/// ```
 pub type Word = [u8; 32];
 
 /// Split ABI data into words; the length must be a multiple of 32.

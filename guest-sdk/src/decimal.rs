@@ -215,7 +215,10 @@ mod tests {
     #[test]
     fn to_fixed_units_refuses_lost_digits_and_junk() {
         let e = to_fixed_units("0.1234567", 6).unwrap_err().to_string();
-        assert!(e.contains("7 decimal places") && e.contains("at most 6"), "{e}");
+        assert!(
+            e.contains("7 decimal places") && e.contains("at most 6"),
+            "{e}"
+        );
         assert!(to_fixed_units("1.5", 0).is_err());
         for bad in [
             "", ".5", "5.", "+1", "1e5", " 1", "1 ", "1,5", "1.2.3", "-", "--1", "0x1", "١",

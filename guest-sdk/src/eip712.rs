@@ -23,9 +23,19 @@ use crate::error::FormatError;
 use crate::hash::keccak256;
 
 /// The domain type with a verifying contract (Polymarket orders).
+///
+/// ```
+/// use resilience_guest::eip712::{DOMAIN_TYPE, type_hash};
+/// assert_eq!(type_hash(DOMAIN_TYPE)[..4], [0x8b, 0x73, 0xc3, 0xc6]);
+/// ```
 pub const DOMAIN_TYPE: &str =
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)";
 /// The domain type without one (Polymarket's `ClobAuthDomain` login).
+///
+/// ```
+/// use resilience_guest::eip712::{DOMAIN_TYPE, DOMAIN_TYPE_WITHOUT_CONTRACT};
+/// assert!(DOMAIN_TYPE.starts_with(DOMAIN_TYPE_WITHOUT_CONTRACT.trim_end_matches(')')));
+/// ```
 pub const DOMAIN_TYPE_WITHOUT_CONTRACT: &str =
     "EIP712Domain(string name,string version,uint256 chainId)";
 

@@ -70,7 +70,7 @@ pub fn hex_decode(text: &str) -> Result<Vec<u8>, FormatError> {
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
     let prefix = text.len() - digits.len();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(FormatError::new(format!(
             "hex has an odd number of digits ({})",
             digits.len()
@@ -155,7 +155,9 @@ fn base64_error(e: base64::DecodeError, alphabet: &str) -> FormatError {
             "{:?} at offset {offset} is not a {alphabet} base64 character",
             char::from(byte)
         ),
-        E::InvalidLength(len) => format!("{len} characters is not a valid {alphabet} base64 length"),
+        E::InvalidLength(len) => {
+            format!("{len} characters is not a valid {alphabet} base64 length")
+        }
         E::InvalidLastSymbol(offset, byte) => format!(
             "{:?} at offset {offset} is not a valid last {alphabet} base64 character",
             char::from(byte)
@@ -185,7 +187,7 @@ mod tests {
         assert!(hex_decode("abc").unwrap_err().to_string().contains("odd"));
         let e = hex_decode("0x0g").unwrap_err().to_string();
         assert!(e.contains("'g'") && e.contains("position 3"), "{e}");
-        let e = hex_decode("0xé0").unwrap_err().to_string();
+        let e = hex_decode("0xé00").unwrap_err().to_string();
         assert!(e.contains("'é'"), "{e}");
         assert!(hex_decode("0x").unwrap().is_empty());
     }
@@ -235,7 +237,9 @@ mod tests {
 
     #[test]
     fn standard_base64_requires_canonical_padding() {
-        for bad in ["Zg", "Zg=", "Zg===", "Z===", "====", "Zm=v", "Zm9v\n", "Zm-_"] {
+        for bad in [
+            "Zg", "Zg=", "Zg===", "Z===", "====", "Zm=v", "Zm9v\n", "Zm-_",
+        ] {
             assert!(base64_decode(bad).is_err(), "{bad:?}");
         }
         let e = base64_decode("Zm-_").unwrap_err().to_string();

@@ -14,8 +14,19 @@
 use crate::bindings::resilience::venue::types;
 
 /// Why an operation failed (the WIT `venue-error`).
+///
+/// ```
+/// let e = resilience_guest::VenueError::StaleData("answer is 70 s old".into());
+/// assert!(e.to_string().contains("70 s"));
+/// ```
 pub type VenueError = types::VenueError;
 /// Why the host could not obtain a response (the WIT `send-error`).
+///
+/// ```
+/// use resilience_guest::{VenueError, error::SendError};
+/// let e: VenueError = SendError::Timeout("deadline".into()).into();
+/// assert!(matches!(e, VenueError::Transport(SendError::Timeout(_))));
+/// ```
 pub type SendError = types::SendError;
 
 impl VenueError {

@@ -4,9 +4,9 @@
 //! Everything is scoped to the venue of the current call: `config` reads that
 //! venue's `settings`, and a secret name refers to that venue's `secrets`.
 
-use crate::bindings::resilience::venue::host as raw;
-use crate::bindings::resilience::venue::types::{LogLevel, UsageReport};
+use crate::bindings::resilience::venue::types::LogLevel;
 use crate::error::SendError;
+use crate::sys as raw;
 
 /// Milliseconds since the Unix epoch, from the host clock (the only clock a
 /// plugin has; tests run it fixed).
@@ -75,4 +75,17 @@ pub fn log(level: Level, message: &str) {
 }
 
 /// Log level of [`log`].
+///
+/// ```
+/// use resilience_guest::host::Level;
+/// assert!(Level::Warn > Level::Info);
+/// ```
 pub type Level = LogLevel;
+
+/// A usage report as [`report_usage`] sends it (the WIT `usage-report`).
+///
+/// ```
+/// let r = resilience_guest::host::UsageReport { counter: "orders".into(), used: 3, window_ms: 10_000 };
+/// assert_eq!(r.counter, "orders");
+/// ```
+pub type UsageReport = crate::bindings::resilience::venue::types::UsageReport;

@@ -34,14 +34,53 @@
 //! // resilience_guest::export_plugin!(Echo);
 //! ```
 //!
+//! # Modules
+//!
+//! | module         | for                                                            |
+//! |----------------|----------------------------------------------------------------|
+//! | [`plugin`]     | the [`Plugin`] trait and its [`Operations`] table              |
+//! | [`request`]    | [`Request`] to send through the host, [`Response`] to read     |
+//! | [`query`]      | query strings with fixed percent-encoding                      |
+//! | [`host`]       | clock, settings, HMAC and secp256k1 with host-held secrets, log |
+//! | [`error`]      | [`VenueError`] (what an operation returns) and helper errors   |
+//! | [`envelope`]   | a venue's JSON answer to a value or a typed `upstream` error   |
+//! | [`signing`]    | HMAC signatures as hex/base64, Binance-style signed queries    |
+//! | [`encoding`]   | hex, base64, base64url                                         |
+//! | [`hash`]       | keccak-256 and function selectors                              |
+//! | [`eip712`]     | EIP-712 domain separators, struct hashes and digests           |
+//! | [`abi`]        | Solidity ABI words: `uint256`, `int256`, `address`, `string`…  |
+//! | [`decimal`]    | decimal strings and fixed-point units without floats          |
+//! | `testing`      | (feature `testing`) run operations natively against a mock host |
+//!
 //! Non-goals: the SDK does not do I/O of its own (no sockets, files or clocks
 //! beyond [`host::now_ms`]); it never sees secret bytes, only secret names.
+//! Helpers a plugin does not call cost nothing: the `plugin` profile's LTO
+//! drops them from the component.
+//!
+//! # Testing
+//!
+//! With the feature `testing` (a dev-dependency feature), host calls made
+//! natively go to a scripted `testing::MockHost`, so whole operations run in
+//! `cargo test`; without it, a native host call panics naming the feature.
+//! Builds for `wasm32` always use the real host imports.
 
+#![warn(missing_docs)]
+
+pub mod abi;
+pub mod decimal;
+pub mod eip712;
+pub mod encoding;
+pub mod envelope;
 pub mod error;
+pub mod hash;
 pub mod host;
 pub mod plugin;
 pub mod query;
 pub mod request;
+pub mod signing;
+mod sys;
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
+pub mod testing;
 
 /// Raw bindings generated from `wit/` by wit-bindgen. Plugins rarely need them
 /// directly; the rest of the SDK wraps them.
@@ -53,6 +92,8 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_venue_world",
         default_bindings_module: "::resilience_guest::bindings",
+        // Lets tests compare results and errors with `assert_eq!`.
+        additional_derives: [PartialEq, Eq],
     });
 }
 
@@ -60,9 +101,18 @@ pub mod bindings {
 /// The host reads the same version from the component's interface names
 /// (`resilience:venue/adapter@0.1.0`, `resilience:venue/types@0.1.0`) and
 /// refuses plugins built for a version it does not support.
+///
+/// ```
+/// assert!(include_str!("../../wit/venue.wit")
+///     .contains(&format!("package resilience:venue@{};", resilience_guest::WIT_VERSION)));
+/// ```
 pub const WIT_VERSION: &str = "0.1.0";
 
 /// Version of this SDK, reported by every plugin's `describe`.
+///
+/// ```
+/// assert_eq!(resilience_guest::SDK_VERSION, env!("CARGO_PKG_VERSION"));
+/// ```
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::VenueError;

@@ -65,6 +65,14 @@ pub trait Plugin: Default + 'static {
 }
 
 /// What [`Plugin::prepare`] returns.
+///
+/// ```
+/// let p = resilience_guest::Prepared {
+///     idempotency_key: Some("cid-1".into()),
+///     params: serde_json::json!({"clientOrderId": "cid-1"}),
+/// };
+/// assert_eq!(p.idempotency_key.as_deref(), Some("cid-1"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     /// The client order id the call will use.
@@ -88,6 +96,17 @@ struct Entry<P> {
 /// Each handler takes typed params (any `serde::Deserialize`) and returns any
 /// `serde::Serialize`. Params that do not fit become `invalid_params` naming
 /// the field; the operation name is not repeated in handlers.
+///
+/// ```
+/// use resilience_guest::prelude::*;
+/// #[derive(Default)] struct V;
+/// #[derive(serde::Deserialize)] struct Sym { symbol: String }
+/// let ops = Operations::<V>::new()
+///     .op("price", "Last price", |_: &mut V, p: Sym| Ok(format!("{}=1.5", p.symbol)))
+///     .mutating("order", "Place an order", |_: &mut V, _: serde_json::Value| Ok("ok"));
+/// assert_eq!(ops.call(&mut V, "price", serde_json::json!({"symbol": "X"})).unwrap(), "X=1.5");
+/// assert!(ops.is_mutating("order"));
+/// ```
 pub struct Operations<P> {
     entries: Vec<Entry<P>>,
 }
@@ -106,6 +125,11 @@ impl<P: 'static> Default for Operations<P> {
 
 impl<P: 'static> Operations<P> {
     /// An empty table.
+    ///
+    /// ```
+    /// #[derive(Default)] struct V;
+    /// assert!(resilience_guest::Operations::<V>::new().names().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self {
             entries: Vec::new(),
@@ -193,11 +217,27 @@ impl<P: 'static> Operations<P> {
     }
 
     /// The operation names, in table order.
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// let ops = Operations::<V>::new()
+    ///     .op("a", "A", |_: &mut V, _: serde_json::Value| Ok(()))
+    ///     .op("b", "B", |_: &mut V, _: serde_json::Value| Ok(()));
+    /// assert_eq!(ops.names(), vec!["a", "b"]);
+    /// ```
     pub fn names(&self) -> Vec<&'static str> {
         self.entries.iter().map(|e| e.name).collect()
     }
 
     /// Whether `name` is a mutating operation.
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// let ops = Operations::<V>::new().op("read", "R", |_: &mut V, _: serde_json::Value| Ok(()));
+    /// assert!(!ops.is_mutating("read") && !ops.is_mutating("unknown"));
+    /// ```
     pub fn is_mutating(&self, name: &str) -> bool {
         self.entries.iter().any(|e| e.name == name && e.mutating)
     }

@@ -22,6 +22,10 @@ pub struct Query {
 
 impl Query {
     /// An empty query.
+    ///
+    /// ```
+    /// assert_eq!(resilience_guest::Query::new().encode(), "");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }

@@ -3,10 +3,16 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bindings::resilience::venue::{host as raw, types};
+use crate::bindings::resilience::venue::types;
 use crate::error::{SendError, VenueError};
+use crate::sys as raw;
 
 /// HTTP method (the WIT `method` enum).
+///
+/// ```
+/// use resilience_guest::{Method, Request};
+/// assert!(Request::new(Method::Patch, "/x").into_raw().method == Method::Patch);
+/// ```
 pub type Method = types::Method;
 
 /// A request under construction. Sent by [`Request::send`] through the host's
@@ -135,26 +141,47 @@ impl Request {
     }
 
     /// The path and query.
+    ///
+    /// ```
+    /// assert_eq!(resilience_guest::Request::get("/a?b=1").path(), "/a?b=1");
+    /// ```
     pub fn path(&self) -> &str {
         &self.inner.path
     }
 
     /// The body bytes.
+    ///
+    /// ```
+    /// assert!(resilience_guest::Request::get("/").body_bytes().is_empty());
+    /// ```
     pub fn body_bytes(&self) -> &[u8] {
         &self.inner.body
     }
 
     /// Whether the host may retry it after it may have reached the venue.
+    ///
+    /// ```
+    /// assert!(!resilience_guest::Request::post("/order").is_idempotent());
+    /// ```
     pub fn is_idempotent(&self) -> bool {
         self.inner.idempotent
     }
 
     /// The rate-limit weight.
+    ///
+    /// ```
+    /// assert_eq!(resilience_guest::Request::get("/").weight_value(), 1);
+    /// ```
     pub fn weight_value(&self) -> u32 {
         self.inner.weight
     }
 
     /// First value of header `name` (case-insensitive).
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::get("/").header("X-API-Key", "${secret:api_key}");
+    /// assert_eq!(r.header_value("x-api-key"), Some("${secret:api_key}"));
+    /// ```
     pub fn header_value(&self, name: &str) -> Option<&str> {
         find_header(&self.inner.headers, name)
     }
@@ -185,6 +212,11 @@ impl Request {
     }
 
     /// The WIT record, for tests and advanced use.
+    ///
+    /// ```
+    /// let raw = resilience_guest::Request::get("/x").weight(3).into_raw();
+    /// assert_eq!((raw.path.as_str(), raw.weight), ("/x", 3));
+    /// ```
     pub fn into_raw(self) -> types::Request {
         self.inner
     }
@@ -211,6 +243,11 @@ pub struct Response {
 
 impl Response {
     /// A response (for tests).
+    ///
+    /// ```
+    /// let r = resilience_guest::Response::new(429, vec![], b"{}".to_vec());
+    /// assert!(!r.is_success());
+    /// ```
     pub fn new(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
         Self {
             status,
@@ -229,6 +266,11 @@ impl Response {
     }
 
     /// First value of header `name` (case-insensitive).
+    ///
+    /// ```
+    /// let r = resilience_guest::Response::new(200, vec![("Retry-After".into(), "2".into())], vec![]);
+    /// assert_eq!(r.header("retry-after"), Some("2"));
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
     }
@@ -263,8 +305,23 @@ impl Response {
     }
 
     /// The body as text (lossy UTF-8), for error messages.
+    ///
+    /// ```
+    /// assert_eq!(resilience_guest::Response::new(200, vec![], b"ok".to_vec()).text(), "ok");
+    /// ```
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The first 120 characters of the body (lossy UTF-8), to quote in error
+    /// messages without copying a whole page.
+    ///
+    /// ```
+    /// let r = resilience_guest::Response::new(502, vec![], vec![b'x'; 1000]);
+    /// assert_eq!(r.snippet().len(), 120);
+    /// ```
+    pub fn snippet(&self) -> String {
+        body_snippet(&self.body)
     }
 }
 

@@ -281,7 +281,8 @@ impl Upstream {
             }
             // Everything logged during the attempt carries its number and endpoint.
             let span = tracing::debug_span!("attempt", n = attempt, endpoint = %ep.display);
-            let result = tracing::Instrument::instrument(self.attempt(ep, &req, budget), span).await;
+            let result =
+                tracing::Instrument::instrument(self.attempt(ep, &req, budget), span).await;
             let (outcome, status, sent) = match &result {
                 Ok(r) => (classify_status(r.status), Some(r.status), true),
                 Err(e) => (e.outcome, None, e.sent),

@@ -216,10 +216,19 @@ async fn stack_overflow_and_oversized_output_are_plugin_errors() {
     assert_eq!(b["error"]["kind"], "plugin");
     // Rust's shadow stack lives in linear memory: overflowing it is an
     // out-of-bounds access trap (or a wasm stack overflow for deep native frames).
-    assert!(b["error"]["message"].as_str().unwrap().contains("trap"), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains("trap"),
+        "{b}"
+    );
     let (s, b) = h.post("/v1/venues/t/huge_output", &json!({"mib": 2})).await;
     assert_eq!(s, 500, "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("max_output_bytes"), "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_output_bytes"),
+        "{b}"
+    );
     let (s, _) = h.post("/v1/venues/t/ok", &json!({})).await;
     assert_eq!(s, 200, "the host carries on");
 }
@@ -228,11 +237,17 @@ async fn stack_overflow_and_oversized_output_are_plugin_errors() {
 async fn a_plugin_that_traps_in_describe_is_refused_by_name_and_others_load() {
     let dir = plugin_dir(&["describe_trap", "echo"]);
     let text = config_text(dir.path(), "", &venue("e", "echo"));
-    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![]).await.unwrap();
+    let app = App::build(Config::parse(&text, false, &vec![]).unwrap(), &vec![])
+        .await
+        .unwrap();
     let loaded = app.loaded();
     assert!(loaded.plugins.contains_key("echo"));
     assert_eq!(loaded.load_errors.len(), 1);
     let e = &loaded.load_errors[0];
     assert!(e.file.ends_with("describe_trap.wasm"), "{e}");
-    assert!(e.reason.contains("describe failed") && e.reason.contains("deliberate panic while describing"), "{e}");
+    assert!(
+        e.reason.contains("describe failed")
+            && e.reason.contains("deliberate panic while describing"),
+        "{e}"
+    );
 }

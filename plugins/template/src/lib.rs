@@ -19,6 +19,8 @@
 
 // The prelude brings Plugin, Operations, Request, Response, Query, VenueError,
 // SendError and the `host` module.
+use resilience_guest::decimal::is_unsigned_decimal;
+use resilience_guest::envelope;
 use resilience_guest::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -90,8 +92,8 @@ impl Template {
         // `send` hands the request to the host. `?` turns a transport failure
         // (timeout, breaker open, rate limited) into `VenueError::Transport`.
         let resp = Request::get(path).send()?;
-        // Reading the body is a separate, pure function so it can be tested
-        // natively (host calls only work inside the host).
+        // Reading the body is a separate, pure function: its edge cases are
+        // tested on plain `Response`s, without scripting a host for each.
         read_price(&resp)
     }
 
@@ -102,37 +104,16 @@ impl Template {
     }
 }
 
-/// The venue's error body, when it sends one.
-#[derive(Debug, Deserialize)]
-struct VenueErrorBody {
-    code: Option<Value>,
-    #[serde(alias = "message")]
-    msg: Option<String>,
-}
-
 /// Read a `/price` answer: the price on 2xx, the venue's error otherwise.
 ///
-/// Non-2xx becomes `upstream` with the HTTP status and, when the body has
-/// them, the venue's `code` and `msg`; a 2xx body of the wrong shape is a
-/// `parse` error naming the field.
+/// [`envelope::json`] does the mapping every REST venue needs: non-2xx
+/// becomes `upstream` with the HTTP status and, when the body has them, the
+/// venue's `code` and `msg` (a non-JSON body is quoted); a 2xx body of the
+/// wrong shape is a `parse` error naming the field. What is left here is
+/// what only this venue knows: the price must be a plain decimal.
 pub fn read_price(resp: &Response) -> Result<Price, VenueError> {
-    if !resp.is_success() {
-        let (code, message) = match serde_json::from_slice::<VenueErrorBody>(&resp.body) {
-            Ok(body) => (
-                body.code.map(|c| match c {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                }),
-                body.msg.unwrap_or_else(|| resp.text()),
-            ),
-            // Not JSON (a proxy's HTML error page, say): quote the body.
-            Err(_) => (None, resp.text().chars().take(120).collect()),
-        };
-        return Err(VenueError::upstream(resp.status, code, message));
-    }
-    // `Response::json` reports a mismatch as `parse`, naming the field.
-    let price: Price = resp.json()?;
-    if !is_decimal(&price.price) {
+    let price: Price = envelope::json(resp)?;
+    if !is_unsigned_decimal(&price.price) {
         return Err(VenueError::parse(format!(
             "price: {:?} is not a decimal number",
             price.price
@@ -141,25 +122,20 @@ pub fn read_price(resp: &Response) -> Result<Price, VenueError> {
     Ok(price)
 }
 
-/// `123`, `123.45`, `0.001`: digits with at most one dot between digits.
-fn is_decimal(s: &str) -> bool {
-    let mut parts = s.splitn(2, '.');
-    let whole = parts.next().unwrap_or("");
-    let frac = parts.next();
-    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    digits(whole) && frac.is_none_or(digits)
-}
-
 // Step 6: export the plugin as the component's `adapter`, once per crate.
 // Only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
 // are not valid symbols for a native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Template);
 
-// Step 7: test the pure parts natively with `cargo test -p template-plugin`.
+// Step 7: test natively with `cargo test -p template-plugin`. Pure functions
+// (`read_price`) are tested directly; whole operations run through the SDK's
+// harness against a scripted mock host (`resilience-guest` feature
+// `testing`, a dev-dependency in Cargo.toml), which records every request.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use resilience_guest::testing::{self, MockHost};
 
     fn resp(status: u16, body: &str) -> Response {
         Response::new(status, vec![], body.as_bytes().to_vec())
@@ -219,15 +195,91 @@ mod tests {
             .call(&mut Template, "ping", json!({}))
             .unwrap();
         assert_eq!(out, json!({ "pong": true }));
+        // The same through the harness: a mock with nothing scripted sees no request.
+        let mock = MockHost::new();
+        let out = testing::call::<Template>(&mock, "ping", json!({})).unwrap();
+        assert_eq!(out, json!({ "pong": true }));
+        assert!(mock.requests().is_empty());
     }
 
     #[test]
     fn decimal_check_accepts_plain_decimals_only() {
         for ok in ["0", "123", "123.45", "0.001"] {
-            assert!(is_decimal(ok), "{ok}");
+            assert!(is_unsigned_decimal(ok), "{ok}");
         }
         for bad in ["", ".5", "5.", "1.2.3", "-1", "1e5", " 1"] {
-            assert!(!is_decimal(bad), "{bad}");
+            assert!(!is_unsigned_decimal(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn get_price_sends_one_encoded_get_and_returns_the_price() {
+        let mock = MockHost::new().respond(
+            Method::Get,
+            "/price?symbol=BTC%2FUSDT",
+            200,
+            json!({"symbol": "BTC/USDT", "price": "123.45"}),
+        );
+        let out =
+            testing::call::<Template>(&mock, "get_price", json!({"symbol": "BTC/USDT"})).unwrap();
+        assert_eq!(out, json!({"symbol": "BTC/USDT", "price": "123.45"}));
+        let sent = mock.requests();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].method, Method::Get);
+        assert_eq!(sent[0].path, "/price?symbol=BTC%2FUSDT");
+        assert!(sent[0].headers.is_empty() && sent[0].body.is_empty());
+        assert!(sent[0].idempotent);
+        assert_eq!(sent[0].weight, 1);
+    }
+
+    #[test]
+    fn get_price_maps_the_venue_error_through_the_whole_operation() {
+        let mock = MockHost::new().respond(
+            Method::Get,
+            "/price",
+            400,
+            json!({"code": -1121, "msg": "Invalid symbol."}),
+        );
+        let err =
+            testing::call::<Template>(&mock, "get_price", json!({"symbol": "NOPE"})).unwrap_err();
+        assert_eq!(
+            err,
+            VenueError::upstream(400, Some("-1121".into()), "Invalid symbol.")
+        );
+    }
+
+    #[test]
+    fn get_price_passes_transport_errors_through() {
+        let mock = MockHost::new().fail(
+            Method::Get,
+            "/price",
+            SendError::Timeout("deadline exceeded".into()),
+        );
+        let err = testing::call::<Template>(&mock, "get_price", json!({"symbol": "BTCUSDT"}))
+            .unwrap_err();
+        assert!(matches!(err, VenueError::Transport(SendError::Timeout(_))));
+    }
+
+    #[test]
+    fn bad_params_are_refused_before_anything_is_sent() {
+        let mock = MockHost::new();
+        for params in [json!({}), json!({"symbol": ""}), json!({"symbol": 5})] {
+            let err = testing::call::<Template>(&mock, "get_price", params.clone()).unwrap_err();
+            assert!(
+                matches!(&err, VenueError::InvalidParams(m) if m.contains("symbol")),
+                "{params}: {err:?}"
+            );
+        }
+        assert!(mock.requests().is_empty());
+    }
+
+    #[test]
+    fn describe_lists_both_operations_with_the_price_schema() {
+        let info = testing::describe::<Template>();
+        assert_eq!(info.name, Template::NAME);
+        let names: Vec<&str> = info.operations.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["get_price", "ping"]);
+        assert!(info.operations.iter().all(|o| !o.mutating));
+        assert!(info.operations[0].params_schema.contains("symbol"));
     }
 }

@@ -19,9 +19,6 @@
 use resilience_guest::{Response, VenueError};
 use serde_json::Value;
 
-/// Characters of a body quoted in error messages.
-const SNIPPET_CHARS: usize = 120;
-
 /// Read a toncenter answer: the `result` on success, the venue's error otherwise.
 /// Never panics, whatever the body.
 pub fn unwrap_envelope(resp: &Response) -> Result<Value, VenueError> {
@@ -37,7 +34,7 @@ pub fn unwrap_envelope(resp: &Response) -> Result<Value, VenueError> {
                 VenueError::parse(format!(
                     "HTTP {}: `ok` is not a boolean; body starts {:?}",
                     resp.status,
-                    snippet(resp)
+                    resp.snippet()
                 )),
             ));
         }
@@ -47,7 +44,7 @@ pub fn unwrap_envelope(resp: &Response) -> Result<Value, VenueError> {
                 VenueError::parse(format!(
                     "HTTP {}: envelope has no `ok` field; body starts {:?}",
                     resp.status,
-                    snippet(resp)
+                    resp.snippet()
                 )),
             ));
         }
@@ -90,17 +87,10 @@ fn no_envelope(resp: &Response, parse_err: VenueError) -> VenueError {
             format!(
                 "HTTP {} without a toncenter envelope; body starts {:?}",
                 resp.status,
-                snippet(resp)
+                resp.snippet()
             ),
         )
     }
-}
-
-fn snippet(resp: &Response) -> String {
-    String::from_utf8_lossy(&resp.body)
-        .chars()
-        .take(SNIPPET_CHARS)
-        .collect()
 }
 
 #[cfg(test)]

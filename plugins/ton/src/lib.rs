@@ -168,6 +168,10 @@ resilience_guest::export_plugin!(Ton);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use resilience_guest::testing::{self, MockHost};
+
+    /// A mainnet wallet address (user-friendly form, only unreserved characters).
+    const ADDR: &str = "EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q";
 
     #[test]
     fn operations_table_lists_all_operations_none_mutating() {
@@ -183,13 +187,16 @@ mod tests {
             ]
         );
         assert!(ops.names().iter().all(|n| !ops.is_mutating(n)));
+        let info = testing::describe::<Ton>();
+        assert!(info.operations.iter().all(|o| !o.mutating));
     }
 
     #[test]
     fn params_are_checked_before_any_host_call() {
-        // These fail before `call`, so they run natively without the host.
+        // These fail before `call`; the mock host proves nothing was sent.
         let ops = Ton::operations();
         let mut ton = Ton;
+        let mock = MockHost::new();
         let cases = [
             ("get_balance", json!({}), "address"),
             ("get_balance", json!({"address": ""}), "address"),
@@ -219,6 +226,182 @@ mod tests {
                 }
                 other => panic!("{op} {params}: expected invalid_params, got {other:?}"),
             }
+            match testing::call::<Ton>(&mock, op, params.clone()) {
+                Err(VenueError::InvalidParams(m)) => {
+                    assert!(m.contains(field), "{op} {params}: {m}")
+                }
+                other => panic!("{op} {params}: expected invalid_params, got {other:?}"),
+            }
         }
+        assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+    }
+
+    #[test]
+    fn get_balance_sends_one_get_with_the_address_and_no_key() {
+        // vectors: getAddressBalance.response
+        let mock = MockHost::new().respond(
+            Method::Get,
+            &format!("/getAddressBalance?address={ADDR}"),
+            200,
+            json!({"ok": true, "result": "5610477699352"}),
+        );
+        let out = testing::call::<Ton>(&mock, "get_balance", json!({ "address": ADDR })).unwrap();
+        assert_eq!(out, json!({"address": ADDR, "balance": "5610477699352"}));
+        let sent = mock.requests();
+        assert_eq!(sent.len(), 1);
+        let req = &sent[0];
+        assert_eq!(req.method, Method::Get);
+        assert_eq!(req.path, format!("/getAddressBalance?address={ADDR}"));
+        assert_eq!(req.headers, vec![], "no API key unless use_api_key=true");
+        assert!(req.body.is_empty());
+        assert!(req.idempotent);
+        assert_eq!(req.weight, 1);
+    }
+
+    #[test]
+    fn raw_address_is_percent_encoded_in_the_query() {
+        let raw = "0:83dfd552e63729b472fcbcc8c45ebcc6691702558b68ec7527e1ba403a0f31a8";
+        let mock = MockHost::new().respond(
+            Method::Get,
+            "/getAddressBalance",
+            200,
+            json!({"ok": true, "result": "0"}),
+        );
+        testing::call::<Ton>(&mock, "get_balance", json!({ "address": raw })).unwrap();
+        assert_eq!(
+            mock.requests()[0].path,
+            "/getAddressBalance?address=0%3A83dfd552e63729b472fcbcc8c45ebcc6691702558b68ec7527e1ba403a0f31a8"
+        );
+    }
+
+    #[test]
+    fn api_key_header_is_sent_only_when_use_api_key_is_true() {
+        let ok = json!({"ok": true, "result": "1"});
+        // On: the header carries the placeholder; the secret never enters the plugin.
+        let mock = MockHost::new()
+            .setting(api::USE_API_KEY_SETTING, "true")
+            .secret("api_key", "fake-key")
+            .respond(Method::Get, "/getAddressBalance", 200, &ok);
+        testing::call::<Ton>(&mock, "get_balance", json!({ "address": ADDR })).unwrap();
+        let req = &mock.requests()[0];
+        assert_eq!(
+            req.headers,
+            vec![("X-API-Key".to_string(), "${secret:api_key}".to_string())]
+        );
+        assert!(!format!("{req:?}").contains("fake-key"));
+
+        // Off (absent, or any other value): no header at all.
+        for setting in [None, Some("false"), Some("TRUE"), Some("1")] {
+            let mut mock = MockHost::new().respond(Method::Get, "/getAddressBalance", 200, &ok);
+            if let Some(value) = setting {
+                mock = mock.setting(api::USE_API_KEY_SETTING, value);
+            }
+            testing::call::<Ton>(&mock, "get_balance", json!({ "address": ADDR })).unwrap();
+            assert_eq!(mock.requests()[0].header("x-api-key"), None, "{setting:?}");
+        }
+    }
+
+    #[test]
+    fn api_key_on_without_the_secret_is_denied_like_the_host() {
+        let mock = MockHost::new().setting(api::USE_API_KEY_SETTING, "true");
+        match testing::call::<Ton>(&mock, "get_masterchain_info", json!({})) {
+            Err(VenueError::Transport(SendError::Denied(m))) => {
+                assert!(m.contains("api_key"), "{m}")
+            }
+            other => panic!("expected denied, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rate_limit_429_body_becomes_upstream_with_its_text_and_code() {
+        // vectors: error_envelopes.rate_limited_official_docs
+        let mock = MockHost::new().respond(
+            Method::Get,
+            "/getAddressBalance",
+            429,
+            json!({"ok": false, "result": "Ratelimit exceed", "code": 429}),
+        );
+        let err =
+            testing::call::<Ton>(&mock, "get_balance", json!({ "address": ADDR })).unwrap_err();
+        assert_eq!(
+            err,
+            VenueError::upstream(429, Some("429".into()), "Ratelimit exceed")
+        );
+    }
+
+    #[test]
+    fn run_get_method_posts_the_checked_params_as_json() {
+        // vectors: runGetMethod.response_capture
+        let mock = MockHost::new().respond(
+            Method::Post,
+            "/runGetMethod",
+            200,
+            json!({"ok": true, "result": {"@type": "smc.runResult", "gas_used": 549, "stack": [["num", "0x157"]], "exit_code": 0}}),
+        );
+        let out = testing::call::<Ton>(
+            &mock,
+            "run_get_method",
+            json!({"address": ADDR, "method": "seqno"}),
+        )
+        .unwrap();
+        assert_eq!(out["stack"][0]["decimal"], "343");
+        let req = &mock.requests()[0];
+        assert_eq!(req.path, "/runGetMethod");
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert_eq!(
+            req.body_json(),
+            json!({"address": ADDR, "method": "seqno", "stack": []})
+        );
+        assert!(
+            req.idempotent,
+            "a get-method changes nothing, so it may be retried"
+        );
+    }
+
+    #[test]
+    fn send_boc_is_not_idempotent_and_returns_the_result() {
+        let boc = "te6ccgEBAQEAAgAAAA==";
+        let mock = MockHost::new().respond(
+            Method::Post,
+            "/sendBoc",
+            200,
+            json!({"ok": true, "result": {"@type": "ok"}}),
+        );
+        let out = testing::call::<Ton>(&mock, "send_boc", json!({ "boc": boc })).unwrap();
+        assert_eq!(out, json!({"@type": "ok"}));
+        let req = &mock.requests()[0];
+        assert_eq!(req.body_json(), json!({ "boc": boc }));
+        assert!(!req.idempotent);
+    }
+
+    #[test]
+    fn get_address_info_passes_seqno_and_checks_the_state() {
+        let mock = MockHost::new().respond(
+            Method::Get,
+            &format!("/getAddressInformation?address={ADDR}&seqno=42"),
+            200,
+            json!({"ok": true, "result": {"@type": "raw.fullAccountState", "balance": "1", "state": "active"}}),
+        );
+        let out = testing::call::<Ton>(
+            &mock,
+            "get_address_info",
+            json!({"address": ADDR, "seqno": 42}),
+        )
+        .unwrap();
+        assert_eq!(out["state"], "active");
+        assert!(mock.unmatched().is_empty());
+    }
+
+    #[test]
+    fn transport_failure_is_passed_through() {
+        let mock = MockHost::new().fail(
+            Method::Get,
+            "/getMasterchainInfo",
+            SendError::CircuitOpen("every endpoint is open".into()),
+        );
+        assert!(matches!(
+            testing::call::<Ton>(&mock, "get_masterchain_info", json!({})),
+            Err(VenueError::Transport(SendError::CircuitOpen(_)))
+        ));
     }
 }

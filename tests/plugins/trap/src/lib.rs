@@ -81,8 +81,16 @@ impl Plugin for Trap {
                 "Calls made to this instance, this one included",
                 Self::calls,
             )
-            .op("recurse", "Recurse until the stack overflows", Self::recurse)
-            .op("huge_output", "Return a string of `mib` MiB", Self::huge_output)
+            .op(
+                "recurse",
+                "Recurse until the stack overflows",
+                Self::recurse,
+            )
+            .op(
+                "huge_output",
+                "Return a string of `mib` MiB",
+                Self::huge_output,
+            )
     }
 }
 
