@@ -28,6 +28,9 @@ use tempfile::TempDir;
 pub const PLUGINS: &[(&str, &str)] = &[
     ("ton-plugin", "ton"),
     ("template-plugin", "template"),
+    ("binance-plugin", "binance"),
+    ("polymarket-plugin", "polymarket"),
+    ("chainlink-plugin", "chainlink"),
     ("test-plugin-echo", "echo"),
     ("test-plugin-spin-loop", "spin_loop"),
     ("test-plugin-memory-bomb", "memory_bomb"),
