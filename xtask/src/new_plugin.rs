@@ -230,6 +230,14 @@ pub fn run(root: &Path, name: &str) -> Result<()> {
             .with_context(|| format!("cannot write {}", root_manifest.display()))?;
     }
 
+    // Renaming can lengthen lines: format the new crate so `cargo fmt --check`
+    // (CI) passes without edits. A missing rustfmt only costs the formatting.
+    let mut fmt = crate::cmd::cargo(root);
+    fmt.args(["fmt", "-p", &package]);
+    if let Err(e) = crate::cmd::run(&mut fmt) {
+        eprintln!("warning: could not format {rel}: {e:#}");
+    }
+
     let test = format!("cargo test -p {package}");
     let build = "cargo xtask plugins";
     println!(
