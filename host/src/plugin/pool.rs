@@ -171,7 +171,9 @@ impl InstancePool {
                     self.deadline_hits.fetch_add(1, Ordering::Relaxed);
                 }
                 self.quarantine.record_trap();
-                tracing::error!(plugin = %self.plugin, error = %trap.message, "plugin trapped; instance discarded");
+                // The debug form carries wasmtime's wasm backtrace (with function
+                // names when the plugin was built with `cargo xtask plugins --debug`).
+                tracing::error!(plugin = %self.plugin, error = %trap.message, backtrace = ?e, "plugin trapped; instance discarded");
                 drop(permit);
                 Err(CallError::Plugin(trap.message))
             }
