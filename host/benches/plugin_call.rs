@@ -54,6 +54,21 @@ async fn per_call(app: &App, n: usize) -> Vec<Duration> {
     samples
 }
 
+/// Each call as its own task, timed from spawn to result: the time includes
+/// waiting for a tokio worker, which a plugin hogging workers would inflate.
+async fn spawned_calls(app: &std::sync::Arc<App>, n: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let app = app.clone();
+        let t = Instant::now();
+        tokio::spawn(async move { app.call("t", "ping", &json!({})).await.expect("ping") })
+            .await
+            .expect("task");
+        samples.push(t.elapsed());
+    }
+    samples
+}
+
 /// A good venue's calls while another plugin spins at its CPU deadline,
 /// vs the same calls with nothing spinning.
 async fn good_venue_beside_a_spinner() -> String {
@@ -101,7 +116,7 @@ async fn good_venue_beside_a_spinner() -> String {
         }));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let noisy = per_call(&app, 5_000).await;
+    let noisy = spawned_calls(&app, 2_000).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for s in spinners {
         let _ = s.await;
@@ -114,7 +129,7 @@ async fn good_venue_beside_a_spinner() -> String {
         percentile(noisy, 0.99),
     );
     format!(
-        "| good venue while 2 plugin calls spin at their CPU deadline (2 cores) | p50 {:.1} us, p99 {:.1} us | nothing spinning: p50 {:.1} us, p99 {:.1} us | p50 {:.2}x, p99 {:.2}x |",
+        "| good venue (each call a spawned task) while 2 plugin calls spin at their CPU deadline (2 cores) | p50 {:.1} us, p99 {:.1} us | nothing spinning: p50 {:.1} us, p99 {:.1} us | p50 {:.2}x, p99 {:.2}x |",
         us(nm),
         us(n99),
         us(qm),

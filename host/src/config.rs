@@ -337,6 +337,14 @@ pub struct RetryConfig {
     /// A venue header holding seconds until its rate window resets, honoured
     /// like `Retry-After` (the longer of the two wins).
     pub reset_header: Option<String>,
+    /// JSON-RPC error codes that mean "overloaded" inside a 2xx answer
+    /// (`-32005` limit exceeded): such an attempt counts as rate limited.
+    pub jsonrpc_overload_codes: Vec<i64>,
+    /// Treat a rate-limited attempt (429 or an overload code) as a problem of
+    /// that endpoint, not the venue: retry on the next endpoint with the
+    /// normal backoff, count it against the endpoint's breaker, and do not
+    /// block the whole venue. For providers with separate quotas (JSON-RPC).
+    pub failover_on_rate_limit: bool,
 }
 
 impl Default for RetryConfig {
@@ -351,6 +359,8 @@ impl Default for RetryConfig {
             budget_min_per_sec: 10,
             budget_window_ms: 10_000,
             reset_header: None,
+            jsonrpc_overload_codes: Vec::new(),
+            failover_on_rate_limit: false,
         }
     }
 }

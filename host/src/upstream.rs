@@ -36,7 +36,9 @@ use crate::redact::redact_url;
 use crate::resilience::backoff::Backoff;
 use crate::resilience::breaker::{Breaker, State};
 use crate::resilience::budget::{BudgetConfig, RetryBudget};
-use crate::resilience::classify::{AttemptError, Outcome, classify_status, may_retry};
+use crate::resilience::classify::{
+    AttemptError, Outcome, classify_status, jsonrpc_overloaded, may_retry,
+};
 use crate::resilience::deadline::Deadline;
 use crate::resilience::failover;
 use crate::resilience::ratelimit::{DEFAULT_BAN, RateLimiter};
@@ -105,6 +107,13 @@ impl Endpoint {
     pub fn active(&self) -> usize {
         self.max_in_flight - self.permits.available_permits()
     }
+    /// Whether the base URL has a path of its own (`https://host/v3/key`).
+    fn has_path(&self) -> bool {
+        self.url
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.find('/').is_some_and(|i| i + 1 < rest.len()))
+    }
+
     /// Open connections to this endpoint's host (in flight or idle in the pool).
     pub fn open_connections(&self) -> i64 {
         self.conns.open(&self.url)
@@ -142,6 +151,8 @@ pub struct Upstream {
     max_attempts: u32,
     backoff: Backoff,
     reset_header: Option<String>,
+    overload_codes: Vec<i64>,
+    failover_on_rate_limit: bool,
     budget: RetryBudget,
     pub limiter: RateLimiter,
     pub stats: UpstreamStats,
@@ -218,6 +229,8 @@ impl Upstream {
             max_attempts: vc.retry.max_attempts.max(1),
             backoff: Backoff::from_config(&vc.retry),
             reset_header: vc.retry.reset_header.clone(),
+            overload_codes: vc.retry.jsonrpc_overload_codes.clone(),
+            failover_on_rate_limit: vc.retry.failover_on_rate_limit,
             budget: RetryBudget::new(BudgetConfig {
                 ratio: vc.retry.budget_ratio,
                 min_per_sec: vc.retry.budget_min_per_sec,
@@ -284,12 +297,19 @@ impl Upstream {
             let result =
                 tracing::Instrument::instrument(self.attempt(ep, &req, budget), span).await;
             let (outcome, status, sent) = match &result {
-                Ok(r) => (classify_status(r.status), Some(r.status), true),
+                Ok(r) => {
+                    let mut o = classify_status(r.status);
+                    if o == Outcome::Success && jsonrpc_overloaded(&r.body, &self.overload_codes) {
+                        o = Outcome::RateLimited;
+                    }
+                    (o, Some(r.status), true)
+                }
                 Err(e) => (e.outcome, None, e.sent),
             };
             ep.count(outcome);
+            let per_endpoint_limit = outcome == Outcome::RateLimited && self.failover_on_rate_limit;
             match outcome {
-                o if o.is_endpoint_failure() => permit.failure(),
+                o if o.is_endpoint_failure() || per_endpoint_limit => permit.failure(),
                 Outcome::RateLimited => permit.neutral(),
                 _ => permit.success(),
             }
@@ -303,6 +323,8 @@ impl Upstream {
             };
             match status {
                 Some(418) => self.limiter.block_for(requested.unwrap_or(DEFAULT_BAN)),
+                // Per-endpoint quotas: the next endpoint is not blocked.
+                Some(429) if self.failover_on_rate_limit => {}
                 Some(429) => {
                     if let Some(w) = requested {
                         self.limiter.block_for(w);
@@ -332,7 +354,14 @@ impl Upstream {
                 );
                 return finish(result);
             }
-            // The venue's requested wait overrides the backoff and is never undercut.
+            // The venue's requested wait overrides the backoff and is never
+            // undercut, unless the retry goes to another endpoint with its own quota.
+            let next = failover::next_start(idx, outcome, n, self.failover_on_rate_limit);
+            let requested = if per_endpoint_limit && next != idx {
+                None
+            } else {
+                requested
+            };
             let delay = requested.unwrap_or_else(|| self.backoff.delay_random(attempt - 1));
             if !deadline.allows_wait(delay) {
                 tracing::warn!(
@@ -349,7 +378,6 @@ impl Upstream {
                 );
                 return finish(result);
             }
-            let next = failover::next_start(idx, outcome, n);
             tracing::warn!(
                 venue = %self.venue, endpoint = %ep.display, attempt, outcome = outcome.as_str(),
                 delay_ms = delay.as_millis() as u64,
@@ -373,14 +401,19 @@ impl Upstream {
         req: &OutboundRequest,
         budget: Duration,
     ) -> Result<UpstreamResponse, AttemptError> {
-        let uri: Uri = format!("{}{}", endpoint.url, req.path_and_query)
-            .parse()
-            .map_err(|e| {
-                AttemptError::connection(
-                    false,
-                    format!("request path does not form a valid URL: {e}"),
-                )
-            })?;
+        // A bare "/" means the endpoint URL itself: JSON-RPC providers that
+        // carry the key in the path (`.../v3/<key>`) refuse a trailing slash.
+        let target = if req.path_and_query == "/" && endpoint.has_path() {
+            endpoint.url.clone()
+        } else {
+            format!("{}{}", endpoint.url, req.path_and_query)
+        };
+        let uri: Uri = target.parse().map_err(|e| {
+            AttemptError::connection(
+                false,
+                format!("request path does not form a valid URL: {e}"),
+            )
+        })?;
         let mut builder = http::Request::builder().method(req.method.clone()).uri(uri);
         if let Some(h) = builder.headers_mut() {
             for (k, v) in &req.headers {

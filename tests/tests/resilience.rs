@@ -545,3 +545,73 @@ async fn empty_retry_budget_stops_retries() {
     assert_eq!(get(&h, "/x").await.unwrap()["status"], 503);
     assert_eq!(received(&server).await, 1, "no budget, no retries");
 }
+
+#[tokio::test]
+async fn jsonrpc_overload_and_429_fail_over_when_quotas_are_per_endpoint() {
+    let (a, b) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(path("/rpc"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"limit exceeded"}}"#,
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&a)
+        .await;
+    Mock::given(path("/rpc"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "30"))
+        .mount(&a)
+        .await;
+    Mock::given(path("/rpc"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"jsonrpc":"2.0","id":1,"result":"0x1"}"#),
+        )
+        .mount(&b)
+        .await;
+    let h = TestHost::start(&["echo"], "", &format!(
+        "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\", \"{}\"]\ntimeout_ms = 500\n\
+         retry = {{ max_attempts = 2, base_delay_ms = 1, jsonrpc_overload_codes = [-32005], failover_on_rate_limit = true }}\n",
+        a.uri(), b.uri()
+    ))
+    .await;
+    let rpc = json!({"method": "POST", "path": "/rpc", "body": "{}", "idempotent": true});
+    // An overload code inside a 200 moves the retry to the second provider.
+    let out = h.app.call("v", "send", &rpc).await.unwrap();
+    assert_eq!(out["body"], r#"{"jsonrpc":"2.0","id":1,"result":"0x1"}"#);
+    assert_eq!(attempts(&h, 0, Outcome::RateLimited), 1);
+    // A 429 too, without waiting its 30 s Retry-After and without blocking the venue.
+    let t = Instant::now();
+    let out = h.app.call("v", "send", &rpc).await.unwrap();
+    assert_eq!(out["status"], 200);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    assert_eq!(attempts(&h, 0, Outcome::RateLimited), 2);
+    assert_eq!(
+        h.app.loaded().venues["v"]
+            .ctx
+            .upstream
+            .limiter
+            .blocked_for(),
+        Duration::ZERO
+    );
+}
+
+#[tokio::test]
+async fn a_bare_slash_path_targets_an_endpoint_with_its_own_path_exactly() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/abc"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("no trailing slash"))
+        .mount(&server)
+        .await;
+    let h = host(&[format!("{}/v3/abc", server.uri())], "").await;
+    let out = h
+        .app
+        .call(
+            "v",
+            "send",
+            &json!({"method": "POST", "path": "/", "idempotent": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["body"], "no trailing slash");
+}

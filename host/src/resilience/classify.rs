@@ -175,3 +175,49 @@ mod tests {
         );
     }
 }
+
+/// Whether a JSON-RPC answer (one object or a batch) carries an error whose
+/// `code` is in `codes`.
+pub fn jsonrpc_overloaded(body: &[u8], codes: &[i64]) -> bool {
+    if codes.is_empty() || body.is_empty() {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let hit = |o: &serde_json::Value| {
+        o.get("error")
+            .and_then(|e| e.get("code"))
+            .and_then(serde_json::Value::as_i64)
+            .is_some_and(|c| codes.contains(&c))
+    };
+    match &v {
+        serde_json::Value::Array(items) => items.iter().any(hit),
+        other => hit(other),
+    }
+}
+
+#[cfg(test)]
+mod jsonrpc_tests {
+    use super::*;
+
+    #[test]
+    fn overload_codes_are_found_in_single_and_batch_answers() {
+        let codes = [-32005];
+        assert!(jsonrpc_overloaded(
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"limit exceeded"}}"#,
+            &codes
+        ));
+        assert!(jsonrpc_overloaded(
+            br#"[{"id":1,"result":"0x1"},{"id":2,"error":{"code":-32005}}]"#,
+            &codes
+        ));
+        assert!(!jsonrpc_overloaded(
+            br#"{"id":1,"error":{"code":-32000,"message":"execution reverted"}}"#,
+            &codes
+        ));
+        assert!(!jsonrpc_overloaded(br#"{"id":1,"result":"0x1"}"#, &codes));
+        assert!(!jsonrpc_overloaded(b"not json", &codes));
+        assert!(!jsonrpc_overloaded(br#"{"error":{"code":-32005}}"#, &[]));
+    }
+}

@@ -31,12 +31,22 @@ pub fn pick<'a>(breakers: &[&'a Breaker], from: usize) -> Result<(usize, Permit<
     })
 }
 
-/// Where the next attempt starts after an attempt at `current` ended in `outcome`.
-pub fn next_start(current: usize, outcome: Outcome, endpoints: usize) -> usize {
+/// Where the next attempt starts after an attempt at `current` ended in
+/// `outcome`. With `rate_limit_per_endpoint` (`retry.failover_on_rate_limit`)
+/// a rate-limited attempt rotates too.
+pub fn next_start(
+    current: usize,
+    outcome: Outcome,
+    endpoints: usize,
+    rate_limit_per_endpoint: bool,
+) -> usize {
+    let rotate = match outcome {
+        Outcome::Connection | Outcome::Timeout | Outcome::Http5xx => true,
+        Outcome::RateLimited => rate_limit_per_endpoint,
+        _ => false,
+    };
     match outcome {
-        Outcome::Connection | Outcome::Timeout | Outcome::Http5xx if endpoints > 1 => {
-            (current + 1) % endpoints
-        }
+        _ if rotate && endpoints > 1 => (current + 1) % endpoints,
         _ => current,
     }
 }
@@ -82,10 +92,15 @@ mod tests {
 
     #[test]
     fn rotation_after_endpoint_failures_but_not_rate_limits() {
-        assert_eq!(next_start(0, Outcome::Connection, 3), 1);
-        assert_eq!(next_start(2, Outcome::Timeout, 3), 0);
-        assert_eq!(next_start(1, Outcome::Http5xx, 3), 2);
-        assert_eq!(next_start(1, Outcome::RateLimited, 3), 1);
-        assert_eq!(next_start(0, Outcome::Timeout, 1), 0);
+        assert_eq!(next_start(0, Outcome::Connection, 3, false), 1);
+        assert_eq!(next_start(2, Outcome::Timeout, 3, false), 0);
+        assert_eq!(next_start(1, Outcome::Http5xx, 3, false), 2);
+        assert_eq!(next_start(1, Outcome::RateLimited, 3, false), 1);
+        assert_eq!(
+            next_start(1, Outcome::RateLimited, 3, true),
+            2,
+            "per-endpoint quotas"
+        );
+        assert_eq!(next_start(0, Outcome::Timeout, 1, false), 0);
     }
 }
