@@ -82,6 +82,8 @@ pub struct App {
     pub engine: PluginEngine,
     live: Live,
     shared: BTreeMap<String, Arc<VenueShared>>,
+    /// Venues that cannot be built at all (a secret is missing), and why.
+    unavailable: BTreeMap<String, String>,
     pub auth_token: Option<String>,
     /// `None` when `server.metrics = false`.
     pub metrics: Option<Metrics>,
@@ -126,7 +128,6 @@ impl App {
     /// kept in [`Loaded::broken`] (reported by `/health` and `check`), so the
     /// other venues still serve.
     pub async fn build(config: Config, env: &Env) -> Result<App, StartupError> {
-        let secrets = config.resolve_secrets(env)?;
         let auth_token = match &config.server.auth_token_env {
             None => None,
             Some(var) => {
@@ -151,10 +152,19 @@ impl App {
             .map_err(|e| StartupError::Other(format!("{e:#}")))?;
         let mut metrics = config.server.metrics.then(Metrics::new);
 
-        // Venue state that outlives plugin versions.
+        // Venue state that outlives plugin versions. A venue whose secrets
+        // are missing cannot serve, but does not stop the others.
         let mut shared = BTreeMap::new();
+        let mut unavailable = BTreeMap::new();
         for (name, vc) in &config.venues {
-            let venue_secrets = secrets.get(name).cloned().unwrap_or_default();
+            let venue_secrets = match config.resolve_venue_secrets(name, env) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(venue = %name, error = %e, "venue unavailable: a secret is missing");
+                    unavailable.insert(name.clone(), e.to_string());
+                    continue;
+                }
+            };
             let limits = config.plugins.limits_for(&vc.plugin);
             let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
                 .map_err(|e| StartupError::Other(format!("{e:#}")))?;
@@ -204,6 +214,7 @@ impl App {
             engine,
             live,
             shared,
+            unavailable,
             auth_token,
             metrics,
             unknown_venue,
@@ -234,6 +245,10 @@ impl App {
         let mut venues = BTreeMap::new();
         let mut broken = BTreeMap::new();
         for (name, vc) in &self.config.venues {
+            if let Some(reason) = self.unavailable.get(name) {
+                broken.insert(name.clone(), reason.clone());
+                continue;
+            }
             let Some(plugin) = plugins.get(&vc.plugin) else {
                 let loaded: Vec<&str> = plugins.keys().map(String::as_str).collect();
                 let reason = format!(

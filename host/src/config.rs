@@ -425,6 +425,52 @@ pub struct RateLimitConfig {
 pub struct SecretSource {
     pub env: Option<String>,
     pub file: Option<PathBuf>,
+    /// How the value is written: `text` (default, used as is), `base64url` or
+    /// `base64` (either alphabet, padded or not), or `hex`; decoded once at
+    /// start-up. Polymarket's API secret is base64url and keys its HMAC with
+    /// the decoded bytes.
+    #[serde(default)]
+    pub encoding: SecretEncoding,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretEncoding {
+    #[default]
+    Text,
+    Base64url,
+    Base64,
+    Hex,
+}
+
+impl SecretEncoding {
+    fn decode(self, raw: Vec<u8>) -> Result<Vec<u8>, &'static str> {
+        use base64::Engine as _;
+        match self {
+            SecretEncoding::Text => Ok(raw),
+            SecretEncoding::Base64url | SecretEncoding::Base64 => {
+                let text: String = String::from_utf8(raw)
+                    .map_err(|_| "is not base64 text")?
+                    .trim()
+                    .trim_end_matches('=')
+                    .chars()
+                    .map(|c| match c {
+                        '-' => '+',
+                        '_' => '/',
+                        c => c,
+                    })
+                    .collect();
+                base64::engine::general_purpose::STANDARD_NO_PAD
+                    .decode(text)
+                    .map_err(|_| "is not valid base64")
+            }
+            SecretEncoding::Hex => {
+                let text = String::from_utf8(raw).map_err(|_| "is not hex text")?;
+                let t = text.trim();
+                hex::decode(t.strip_prefix("0x").unwrap_or(t)).map_err(|_| "is not valid hex")
+            }
+        }
+    }
 }
 
 impl fmt::Debug for SecretSource {
@@ -432,6 +478,7 @@ impl fmt::Debug for SecretSource {
         f.debug_struct("SecretSource")
             .field("env", &self.env)
             .field("file", &self.file)
+            .field("encoding", &self.encoding)
             .finish()
     }
 }
@@ -696,42 +743,55 @@ impl Config {
         &self,
         env: &Env,
     ) -> Result<BTreeMap<String, BTreeMap<String, Secret>>, ConfigError> {
+        self.venues
+            .keys()
+            .map(|v| Ok((v.clone(), self.resolve_venue_secrets(v, env)?)))
+            .collect()
+    }
+
+    /// Read one venue's secrets; see [`Config::resolve_secrets`].
+    pub fn resolve_venue_secrets(
+        &self,
+        venue: &str,
+        env: &Env,
+    ) -> Result<BTreeMap<String, Secret>, ConfigError> {
         let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let mut out = BTreeMap::new();
-        for (venue, v) in &self.venues {
-            let mut secrets = BTreeMap::new();
-            for (name, src) in &v.secrets {
-                let key = format!("venues.{venue}.secrets.{name}");
-                let bytes = match (&src.env, &src.file) {
-                    (Some(var), _) => lookup(var)
-                        .ok_or_else(|| {
-                            ConfigError::new(&key, format!("environment variable {var} is not set"))
+        let mut secrets = BTreeMap::new();
+        let Some(v) = self.venues.get(venue) else {
+            return Ok(secrets);
+        };
+        for (name, src) in &v.secrets {
+            let key = format!("venues.{venue}.secrets.{name}");
+            let bytes = match (&src.env, &src.file) {
+                (Some(var), _) => lookup(var)
+                    .ok_or_else(|| {
+                        ConfigError::new(&key, format!("environment variable {var} is not set"))
+                    })?
+                    .into_bytes(),
+                (None, Some(file)) => {
+                    std::fs::read(file)
+                        .map(trim_trailing_newline)
+                        .map_err(|e| {
+                            ConfigError::new(
+                                &key,
+                                format!("cannot read secret file {}: {}", file.display(), e.kind()),
+                            )
                         })?
-                        .into_bytes(),
-                    (None, Some(file)) => {
-                        std::fs::read(file)
-                            .map(trim_trailing_newline)
-                            .map_err(|e| {
-                                ConfigError::new(
-                                    &key,
-                                    format!(
-                                        "cannot read secret file {}: {}",
-                                        file.display(),
-                                        e.kind()
-                                    ),
-                                )
-                            })?
-                    }
-                    (None, None) => unreachable_secret(&key)?,
-                };
-                if bytes.is_empty() {
-                    return Err(ConfigError::new(key, "secret is empty"));
                 }
-                secrets.insert(name.clone(), Secret::new(bytes));
+                (None, None) => unreachable_secret(&key)?,
+            };
+            let bytes = src.encoding.decode(bytes).map_err(|m| {
+                ConfigError::new(
+                    &key,
+                    format!("the secret {m} ({:?} encoding)", src.encoding),
+                )
+            })?;
+            if bytes.is_empty() {
+                return Err(ConfigError::new(key, "secret is empty"));
             }
-            out.insert(venue.clone(), secrets);
+            secrets.insert(name.clone(), Secret::new(bytes));
         }
-        Ok(out)
+        Ok(secrets)
     }
 
     /// The compiled-component cache folder.
@@ -1027,6 +1087,33 @@ retry = { max_attempts = 5 }
         let e = c.resolve_secrets(&env(&[])).unwrap_err();
         assert_eq!(e.key, "venues.ton.secrets.api_key");
         assert!(e.message.contains("TON_KEY"));
+    }
+
+    #[test]
+    fn encoded_secrets_are_decoded_at_load_and_bad_ones_named() {
+        let text = format!(
+            "{BASE}secrets = {{ a = {{ env = \"A\", encoding = \"base64url\" }}, b = {{ env = \"B\", encoding = \"hex\" }} }}\n"
+        );
+        let c = Config::parse(&text, false, &env(&[])).unwrap();
+        // "-_8" is base64url for 0xfb 0xff; unpadded and padded both work.
+        let s = c
+            .resolve_secrets(&env(&[("A", "-_8="), ("B", "0x00ff")]))
+            .unwrap();
+        assert_eq!(s["ton"]["a"].expose(), &[0xfb, 0xff]);
+        assert_eq!(s["ton"]["b"].expose(), &[0x00, 0xff]);
+        let s = c
+            .resolve_secrets(&env(&[("A", "+/8"), ("B", "00ff")]))
+            .unwrap();
+        assert_eq!(
+            s["ton"]["a"].expose(),
+            &[0xfb, 0xff],
+            "standard alphabet too"
+        );
+        let e = c
+            .resolve_secrets(&env(&[("A", "!!!"), ("B", "00")]))
+            .unwrap_err();
+        assert_eq!(e.key, "venues.ton.secrets.a");
+        assert!(!e.message.contains("!!!"), "never echoes the value");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Engine choices, and why:
 //! - `concurrency_support(false)`: we do not use component-model async, and
 //!   leaving it on costs ~5x per call;
-//! - epoch interruption with a 10 ms ticker thread: a guest that runs long
+//! - epoch interruption with a 1 ms ticker thread: a guest that runs long
 //!   yields to tokio at each tick and is stopped once its CPU budget is spent;
 //! - the pooling allocator, sized from the config: instantiation is then a
 //!   few microseconds, and memory per instance is capped up front.
@@ -35,7 +35,7 @@ use self::state::StoreState;
 use crate::config::{PluginLimits, PluginsConfig};
 
 /// How often the epoch advances; the granularity of CPU deadlines.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// A plugin file that could not be loaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,285 +1,390 @@
-//! Template venue plugin: the smallest complete plugin, to copy for a new venue.
+//! Venue plugin for Binance USDⓈ-M futures REST (`https://fapi.binance.com`).
 //!
-//! It speaks to an imaginary REST price API shaped like most exchange APIs:
+//! Scope: what a hedger needs on one account in one-way position mode:
+//! market and limit orders, cancel and query, open orders, positions and
+//! closing them, funding and balances. Every request is signed as the venue
+//! documents (`rest`), charged its documented weight (`api`), and the
+//! venue's own usage headers are reported back to the host.
 //!
-//! | operation   | request                   | success body                              |
-//! |-------------|---------------------------|-------------------------------------------|
-//! | `get_price` | GET `/price?symbol=BTCUSDT` | `{"symbol":"BTCUSDT","price":"123.45"}` |
-//! | `ping`      | none                      | `{"pong":true}` built by the plugin       |
+//! Non-goals: hedge mode (`positionSide` LONG/SHORT; `close_position` refuses
+//! it as `unsupported`), stop and trailing orders, RSA/Ed25519 keys, and
+//! anything the host does (retries, failover, rate limits, the 418 ban).
 //!
-//! and answers errors with a non-2xx status and `{"code": -1121, "msg": "Invalid symbol."}`.
+//! # Operations
 //!
-//! What a plugin does and does not do: it says *what* to send and *how* to read
-//! the answer. The host owns the base URL, retries, failover, circuit
-//! breakers, rate limits, deadlines and secrets, so none of that appears here.
+//! | operation             | request(s)                                  | IP weight | signed | mutating |
+//! |-----------------------|---------------------------------------------|-----------|--------|----------|
+//! | `create_market_order` | POST `/fapi/v1/order` (`type=MARKET`)       | 0 (+1 order) | yes | yes |
+//! | `create_limit_order`  | POST `/fapi/v1/order` (`type=LIMIT`)        | 0 (+1 order) | yes | yes |
+//! | `cancel_order`        | DELETE `/fapi/v1/order`                     | 1         | yes    | no       |
+//! | `get_order`           | GET `/fapi/v1/order`                        | 1         | yes    | no       |
+//! | `get_open_orders`     | GET `/fapi/v1/openOrders`                   | 1 with `symbol`, 40 without | yes | no |
+//! | `get_position`        | GET `/fapi/v3/positionRisk?symbol=`         | 5         | yes    | no       |
+//! | `close_position`      | GET `/fapi/v3/positionRisk?symbol=`, then POST `/fapi/v1/order` (`MARKET`, `reduceOnly=true`) unless flat | 5 + 0 | yes | yes |
+//! | `get_funding_rate`    | GET `/fapi/v1/premiumIndex?symbol=`         | 1         | no     | no       |
+//! | `get_balance`         | GET `/fapi/v3/balance`                      | 5         | yes    | no       |
 //!
-//! Build: `cargo build --profile plugin --target wasm32-wasip2 -p binance-plugin`
-//! produces `target/wasm32-wasip2/plugin/binance.wasm`; drop it into the
-//! host's plugin folder and name `template` as the plugin of a venue.
+//! Resolving a `-4116` (create) or `-2011` (cancel) adds one GET
+//! `/fapi/v1/order` (weight 1).
+//!
+//! # Settings and secrets
+//!
+//! | name              | kind    | use |
+//! |-------------------|---------|-----|
+//! | `recv_window_ms`  | setting | `recvWindow` of signed requests, 1 to 60000 (default 5000) |
+//! | `api_key`         | secret  | `X-MBX-APIKEY: ${secret:api_key}`, filled in by the host |
+//! | `api_secret`      | secret  | keys the HMAC-SHA256 the host computes (`hmac-sha256("api_secret", query)`) |
+//!
+//! # Idempotency
+//!
+//! Every order carries `newClientOrderId`: the caller's `client_order_id`, or
+//! one `prepare` generates (`client_id`). `prepare` returns it as the call's
+//! idempotency key and puts it into the params, so the journaled key, the id
+//! sent and the id `reconcile` looks up are the same.
+//!
+//! Order creation is marked **not** idempotent: the host retries it only when
+//! the failure proves the request never left (connection refused, breaker
+//! open, local rate limit). Binance enforces the id's uniqueness among *open*
+//! orders only, so a host retry after a timeout could place a second order
+//! when the first (a market, IOC or FOK order) had already filled. After a
+//! timeout the caller gets `timeout` and decides: repeating the call with the
+//! same `client_order_id` is safe while the first order is open (a `-4116`
+//! duplicate answer resolves to the existing order, `orders`), and
+//! `get_order {client_order_id}` tells what happened otherwise.
+//!
+//! `reconcile` of a create or `close_position` looks the id up:
+//! `Some(order)` when Binance has it, `None` on `-2013` (never seen).
 
-// The prelude brings Plugin, Operations, Request, Response, Query, VenueError,
-// SendError and the `host` module.
-use resilience_guest::decimal::is_unsigned_decimal;
-use resilience_guest::envelope;
+pub mod api;
+pub mod client_id;
+pub mod model;
+pub mod orders;
+pub mod params;
+pub mod rest;
+
+use resilience_guest::decimal::is_decimal;
+use resilience_guest::plugin::parse_params;
 use resilience_guest::prelude::*;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-// Step 1: keep every venue constant in one place, with its source beside it,
-// so a reviewer can check the plugin against the venue's documentation.
-/// GET `?symbol=`; the venue's price ticker (source: the venue's REST docs).
-const PRICE_PATH: &str = "/price";
+use crate::client_id::IdGenerator;
+use crate::model::{Balance, Funding, Order, Position, is_zero};
+use crate::orders::{NewOrder, OrderKind};
+use crate::params::{
+    ClientOrderId, ClosePositionParams, Decimal, LimitOrderParams, MarketOrderParams, NoParams,
+    OpenOrdersParams, OrderKey, OrderRefParams, ReconcileParams, Side, Symbol, SymbolParams,
+};
 
-// Step 2: the plugin struct. The host creates it with `Default` once per
-// WebAssembly instance and may replace the instance at any time, so fields
-// may only hold caches, never anything that must survive.
-/// The plugin.
+/// The plugin. Its only state is the generator of client order ids.
 #[derive(Debug, Default)]
-pub struct Binance;
-
-// Step 3: params are plain serde structs. The SDK decodes the caller's JSON
-// into them; a missing or mistyped field becomes `invalid_params` naming the
-// field, without any code here.
-/// Params of `get_price`.
-#[derive(Debug, Deserialize)]
-pub struct PriceParams {
-    /// Venue symbol, e.g. `BTCUSDT`.
-    pub symbol: String,
+pub struct Binance {
+    ids: IdGenerator,
 }
 
-/// What `get_price` returns, and the venue's success body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Price {
-    pub symbol: String,
-    /// Decimal string, kept as text so no precision is lost to floats.
-    pub price: String,
-}
+const CREATE_MARKET_ORDER: &str = "create_market_order";
+const CREATE_LIMIT_ORDER: &str = "create_limit_order";
+const CLOSE_POSITION: &str = "close_position";
 
-// Step 4: the operations table: name, one-line summary, handler. Use
-// `.mutating` instead of `.op` for order placement, so the host journals it.
 impl Plugin for Binance {
     const NAME: &'static str = "binance";
     const VERSION: &'static str = "0.1.0";
 
     fn operations() -> Operations<Self> {
+        let symbol = json!({"type": "string", "pattern": "^[A-Z0-9_\\u0080-\\uFFFF]{1,32}$"});
+        let side = json!({"enum": ["BUY", "SELL"]});
+        let decimal = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});
+        let client_order_id = json!({"type": "string", "pattern": "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"});
+        let order_id = json!({"type": ["integer", "string"], "minimum": 1, "pattern": "^[0-9]+$"});
         Operations::new()
-            .op("get_price", "Last price of a symbol", Self::get_price)
-            // Optional: a JSON Schema shown by the host's `GET /v1/venues`.
+            .mutating(
+                CREATE_MARKET_ORDER,
+                "Market order (newClientOrderId always set; -4116 resolves to the existing order)",
+                Self::create_market_order,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["symbol", "side", "quantity"],
+                "additionalProperties": false,
+                "properties": {
+                    "symbol": symbol, "side": side, "quantity": decimal,
+                    "client_order_id": client_order_id, "reduce_only": {"type": "boolean"},
+                },
+            }))
+            .mutating(
+                CREATE_LIMIT_ORDER,
+                "Limit order (newClientOrderId always set; -4116 resolves to the existing order)",
+                Self::create_limit_order,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["symbol", "side", "quantity", "price"],
+                "additionalProperties": false,
+                "properties": {
+                    "symbol": symbol, "side": side, "quantity": decimal, "price": decimal,
+                    "time_in_force": {"enum": ["GTC", "IOC", "FOK", "GTX"], "default": "GTC"},
+                    "client_order_id": client_order_id,
+                },
+            }))
+            .op(
+                "cancel_order",
+                "Cancel an order by order_id or client_order_id",
+                Self::cancel_order,
+            )
+            .schema(order_ref_schema(&symbol, &order_id, &client_order_id))
+            .op(
+                "get_order",
+                "One order by order_id or client_order_id",
+                Self::get_order,
+            )
+            .schema(order_ref_schema(&symbol, &order_id, &client_order_id))
+            .op(
+                "get_open_orders",
+                "Open orders of one symbol (weight 1) or of all (weight 40)",
+                Self::get_open_orders,
+            )
+            .schema(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {"symbol": symbol},
+            }))
+            .op(
+                "get_position",
+                "Position entries of a symbol (empty when flat)",
+                Self::get_position,
+            )
+            .schema(symbol_schema(&symbol))
+            .mutating(
+                CLOSE_POSITION,
+                "Reduce-only market order for the whole one-way position; nothing when flat",
+                Self::close_position,
+            )
             .schema(json!({
                 "type": "object",
                 "required": ["symbol"],
-                "properties": {"symbol": {"type": "string"}},
+                "additionalProperties": false,
+                "properties": {"symbol": symbol, "client_order_id": client_order_id},
             }))
             .op(
-                "ping",
-                "Answer without any I/O (measures per-call overhead)",
-                Self::ping,
+                "get_funding_rate",
+                "Funding rate, mark and index price of a symbol (public)",
+                Self::get_funding_rate,
             )
+            .schema(symbol_schema(&symbol))
+            .op(
+                "get_balance",
+                "Futures account balance per asset",
+                Self::get_balance,
+            )
+            .schema(json!({"type": "object", "additionalProperties": false}))
     }
-}
 
-// Step 5: handlers. Each takes typed params and returns anything Serialize.
-impl Binance {
-    fn get_price(&mut self, p: PriceParams) -> Result<Price, VenueError> {
-        // Check what the venue would reject anyway, to save a round trip and
-        // give the caller a clear message naming the field.
-        if p.symbol.is_empty() {
-            return Err(VenueError::invalid("symbol: must not be empty"));
+    fn prepare(&mut self, operation: &str, params: Value) -> Result<Prepared, VenueError> {
+        // Checking the params here refuses a bad order before it is journaled.
+        let given = match operation {
+            CREATE_MARKET_ORDER => {
+                parse_params::<MarketOrderParams>(params.clone())?.client_order_id
+            }
+            CREATE_LIMIT_ORDER => parse_params::<LimitOrderParams>(params.clone())?.client_order_id,
+            CLOSE_POSITION => parse_params::<ClosePositionParams>(params.clone())?.client_order_id,
+            _ => {
+                return Ok(Prepared {
+                    idempotency_key: None,
+                    params,
+                });
+            }
+        };
+        let id = given.unwrap_or_else(|| {
+            self.ids
+                .next(host::now_ms(), operation, &params.to_string())
+        });
+        let mut params = params;
+        if let Value::Object(map) = &mut params {
+            map.insert("client_order_id".into(), Value::String(id.0.clone()));
         }
-        // `Query` percent-encodes values; the path is relative to the
-        // venue's endpoint from the host config.
-        let path = Query::new().push("symbol", &p.symbol).to_path(PRICE_PATH);
-        // `send` hands the request to the host. `?` turns a transport failure
-        // (timeout, breaker open, rate limited) into `VenueError::Transport`.
-        let resp = Request::get(path).send()?;
-        // Reading the body is a separate, pure function: its edge cases are
-        // tested on plain `Response`s, without scripting a host for each.
-        read_price(&resp)
+        Ok(Prepared {
+            idempotency_key: Some(id.0),
+            params,
+        })
     }
 
-    // Pure on purpose: the host's benchmark uses it to measure the cost of one
-    // call through the plugin boundary, so it must not call the host.
-    fn ping(&mut self, _: Value) -> Result<Value, VenueError> {
-        Ok(json!({ "pong": true }))
+    fn reconcile(
+        &mut self,
+        operation: &str,
+        params: Value,
+        idempotency_key: &str,
+    ) -> Result<Option<Value>, VenueError> {
+        if !matches!(
+            operation,
+            CREATE_MARKET_ORDER | CREATE_LIMIT_ORDER | CLOSE_POSITION
+        ) {
+            return Err(VenueError::Unsupported(format!(
+                "binance: {operation} is not a mutating operation; nothing to reconcile"
+            )));
+        }
+        let p: ReconcileParams = parse_params(params)?;
+        let key = OrderKey::Client(ClientOrderId::parse("idempotency_key", idempotency_key)?);
+        match orders::lookup(&p.symbol, &key) {
+            Ok(order) if operation == CLOSE_POSITION => Ok(Some(closed(&p.symbol, Some(order)))),
+            Ok(order) => Ok(Some(to_json(order)?)),
+            Err(e) if rest::code(&e) == Some(api::NO_SUCH_ORDER) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
-/// Read a `/price` answer: the price on 2xx, the venue's error otherwise.
-///
-/// [`envelope::json`] does the mapping every REST venue needs: non-2xx
-/// becomes `upstream` with the HTTP status and, when the body has them, the
-/// venue's `code` and `msg` (a non-JSON body is quoted); a 2xx body of the
-/// wrong shape is a `parse` error naming the field. What is left here is
-/// what only this venue knows: the price must be a plain decimal.
-pub fn read_price(resp: &Response) -> Result<Price, VenueError> {
-    let price: Price = envelope::json(resp)?;
-    if !is_unsigned_decimal(&price.price) {
+impl Binance {
+    fn create_market_order(&mut self, p: MarketOrderParams) -> Result<Order, VenueError> {
+        let client_order_id = self.id_or_new(p.client_order_id.clone(), CREATE_MARKET_ORDER, &p);
+        orders::place(&NewOrder {
+            symbol: p.symbol,
+            side: p.side,
+            quantity: p.quantity,
+            kind: OrderKind::Market {
+                reduce_only: p.reduce_only,
+            },
+            client_order_id,
+        })
+    }
+
+    fn create_limit_order(&mut self, p: LimitOrderParams) -> Result<Order, VenueError> {
+        let client_order_id = self.id_or_new(p.client_order_id.clone(), CREATE_LIMIT_ORDER, &p);
+        orders::place(&NewOrder {
+            symbol: p.symbol,
+            side: p.side,
+            quantity: p.quantity,
+            kind: OrderKind::Limit {
+                price: p.price,
+                time_in_force: p.time_in_force,
+            },
+            client_order_id,
+        })
+    }
+
+    fn cancel_order(&mut self, p: OrderRefParams) -> Result<Order, VenueError> {
+        orders::cancel(&p.symbol, &p.key()?)
+    }
+
+    fn get_order(&mut self, p: OrderRefParams) -> Result<Order, VenueError> {
+        orders::lookup(&p.symbol, &p.key()?)
+    }
+
+    fn get_open_orders(&mut self, p: OpenOrdersParams) -> Result<Value, VenueError> {
+        let (ep, query) = match &p.symbol {
+            Some(symbol) => (&api::OPEN_ORDERS, Query::new().push("symbol", symbol)),
+            None => (&api::OPEN_ORDERS_ALL, Query::new()),
+        };
+        let open: Vec<Order> = rest::call(ep, query)?;
+        Ok(json!({ "orders": open }))
+    }
+
+    fn get_position(&mut self, p: SymbolParams) -> Result<Value, VenueError> {
+        let positions = positions(&p.symbol)?;
+        let flat = positions.iter().all(|e| is_zero(&e.position_amt));
+        Ok(json!({ "symbol": p.symbol, "flat": flat, "positions": positions }))
+    }
+
+    fn close_position(&mut self, p: ClosePositionParams) -> Result<Value, VenueError> {
+        let open: Vec<Position> = positions(&p.symbol)?
+            .into_iter()
+            .filter(|e| !is_zero(&e.position_amt))
+            .collect();
+        let position = match open.as_slice() {
+            [] => return Ok(closed(&p.symbol, None)),
+            [one] if one.position_side == "BOTH" => one,
+            _ => {
+                return Err(VenueError::Unsupported(format!(
+                    "close_position: {} has hedge-mode positions (positionSide LONG/SHORT); \
+                     this plugin closes one-way (BOTH) positions only",
+                    p.symbol
+                )));
+            }
+        };
+        // A decimal (checked in `positions`): short when negative.
+        let amount = &position.position_amt;
+        let (side, size) = match amount.strip_prefix('-') {
+            Some(size) => (Side::Buy, size),
+            None => (Side::Sell, amount.as_str()),
+        };
+        let client_order_id = self.id_or_new(p.client_order_id.clone(), CLOSE_POSITION, &p);
+        let order = orders::place(&NewOrder {
+            symbol: p.symbol.clone(),
+            side,
+            quantity: Decimal(size.to_string()),
+            kind: OrderKind::Market { reduce_only: true },
+            client_order_id,
+        })?;
+        Ok(closed(&p.symbol, Some(order)))
+    }
+
+    fn get_funding_rate(&mut self, p: SymbolParams) -> Result<Funding, VenueError> {
+        rest::call(&api::PREMIUM_INDEX, Query::new().push("symbol", &p.symbol))
+    }
+
+    fn get_balance(&mut self, _: NoParams) -> Result<Value, VenueError> {
+        let balances: Vec<Balance> = rest::call(&api::BALANCE, Query::new())?;
+        Ok(json!({ "balances": balances }))
+    }
+
+    /// The caller's id, or (when `invoke` runs without `prepare`, as in
+    /// native tests) a generated one, so no order leaves without an id.
+    fn id_or_new(
+        &mut self,
+        given: Option<ClientOrderId>,
+        operation: &str,
+        params: &impl std::fmt::Debug,
+    ) -> ClientOrderId {
+        given.unwrap_or_else(|| {
+            self.ids
+                .next(host::now_ms(), operation, &format!("{params:?}"))
+        })
+    }
+}
+
+/// Position entries of `symbol`, their amounts checked to be decimals.
+fn positions(symbol: &Symbol) -> Result<Vec<Position>, VenueError> {
+    let all: Vec<Position> = rest::call(&api::POSITION_RISK, Query::new().push("symbol", symbol))?;
+    if let Some(bad) = all.iter().find(|e| !is_decimal(&e.position_amt)) {
         return Err(VenueError::parse(format!(
-            "price: {:?} is not a decimal number",
-            price.price
+            "positionAmt: expected a decimal string, got {:?}",
+            bad.position_amt
         )));
     }
-    Ok(price)
+    Ok(all.into_iter().filter(|e| e.symbol == symbol.0).collect())
 }
 
-// Step 6: export the plugin as the component's `adapter`, once per crate.
-// Only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
+/// The result of `close_position`.
+fn closed(symbol: &Symbol, order: Option<Order>) -> Value {
+    json!({ "symbol": symbol, "closed": order.is_some(), "order": order })
+}
+
+fn to_json(order: Order) -> Result<Value, VenueError> {
+    serde_json::to_value(order)
+        .map_err(|e| VenueError::parse(format!("order could not be encoded: {e}")))
+}
+
+fn symbol_schema(symbol: &Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["symbol"],
+        "additionalProperties": false,
+        "properties": {"symbol": symbol},
+    })
+}
+
+fn order_ref_schema(symbol: &Value, order_id: &Value, client_order_id: &Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["symbol"],
+        "additionalProperties": false,
+        "properties": {"symbol": symbol, "order_id": order_id, "client_order_id": client_order_id},
+        "oneOf": [{"required": ["order_id"]}, {"required": ["client_order_id"]}],
+    })
+}
+
+// Exported only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
 // are not valid symbols for a native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Binance);
 
-// Step 7: test natively with `cargo test -p binance-plugin`. Pure functions
-// (`read_price`) are tested directly; whole operations run through the SDK's
-// harness against a scripted mock host (`resilience-guest` feature
-// `testing`, a dev-dependency in Cargo.toml), which records every request.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use resilience_guest::testing::{self, MockHost};
-
-    fn resp(status: u16, body: &str) -> Response {
-        Response::new(status, vec![], body.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn price_body_is_returned_as_is() {
-        let price = read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":"123.45"}"#)).unwrap();
-        assert_eq!(
-            price,
-            Price {
-                symbol: "BTCUSDT".into(),
-                price: "123.45".into()
-            }
-        );
-    }
-
-    #[test]
-    fn venue_error_body_becomes_upstream_with_code_and_message() {
-        let err = read_price(&resp(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#)).unwrap_err();
-        match err {
-            VenueError::Upstream(u) => {
-                assert_eq!(u.status, 400);
-                assert_eq!(u.code.as_deref(), Some("-1121"));
-                assert_eq!(u.message, "Invalid symbol.");
-            }
-            other => panic!("expected upstream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn non_json_error_body_becomes_upstream_quoting_the_body() {
-        match read_price(&resp(503, "<html>down</html>")).unwrap_err() {
-            VenueError::Upstream(u) => {
-                assert_eq!((u.status, u.code), (503, None));
-                assert!(u.message.contains("down"), "{}", u.message);
-            }
-            other => panic!("expected upstream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn wrong_success_body_is_a_parse_error_naming_the_field() {
-        match read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":123.45}"#)).unwrap_err() {
-            VenueError::Parse(m) => assert!(m.contains("price"), "{m}"),
-            other => panic!("expected parse, got {other:?}"),
-        }
-        assert!(matches!(
-            read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":"1e5"}"#)),
-            Err(VenueError::Parse(_))
-        ));
-    }
-
-    #[test]
-    fn ping_answers_without_the_host() {
-        let out = Binance::operations()
-            .call(&mut Binance, "ping", json!({}))
-            .unwrap();
-        assert_eq!(out, json!({ "pong": true }));
-        // The same through the harness: a mock with nothing scripted sees no request.
-        let mock = MockHost::new();
-        let out = testing::call::<Binance>(&mock, "ping", json!({})).unwrap();
-        assert_eq!(out, json!({ "pong": true }));
-        assert!(mock.requests().is_empty());
-    }
-
-    #[test]
-    fn decimal_check_accepts_plain_decimals_only() {
-        for ok in ["0", "123", "123.45", "0.001"] {
-            assert!(is_unsigned_decimal(ok), "{ok}");
-        }
-        for bad in ["", ".5", "5.", "1.2.3", "-1", "1e5", " 1"] {
-            assert!(!is_unsigned_decimal(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn get_price_sends_one_encoded_get_and_returns_the_price() {
-        let mock = MockHost::new().respond(
-            Method::Get,
-            "/price?symbol=BTC%2FUSDT",
-            200,
-            json!({"symbol": "BTC/USDT", "price": "123.45"}),
-        );
-        let out =
-            testing::call::<Binance>(&mock, "get_price", json!({"symbol": "BTC/USDT"})).unwrap();
-        assert_eq!(out, json!({"symbol": "BTC/USDT", "price": "123.45"}));
-        let sent = mock.requests();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].method, Method::Get);
-        assert_eq!(sent[0].path, "/price?symbol=BTC%2FUSDT");
-        assert!(sent[0].headers.is_empty() && sent[0].body.is_empty());
-        assert!(sent[0].idempotent);
-        assert_eq!(sent[0].weight, 1);
-    }
-
-    #[test]
-    fn get_price_maps_the_venue_error_through_the_whole_operation() {
-        let mock = MockHost::new().respond(
-            Method::Get,
-            "/price",
-            400,
-            json!({"code": -1121, "msg": "Invalid symbol."}),
-        );
-        let err =
-            testing::call::<Binance>(&mock, "get_price", json!({"symbol": "NOPE"})).unwrap_err();
-        assert_eq!(
-            err,
-            VenueError::upstream(400, Some("-1121".into()), "Invalid symbol.")
-        );
-    }
-
-    #[test]
-    fn get_price_passes_transport_errors_through() {
-        let mock = MockHost::new().fail(
-            Method::Get,
-            "/price",
-            SendError::Timeout("deadline exceeded".into()),
-        );
-        let err = testing::call::<Binance>(&mock, "get_price", json!({"symbol": "BTCUSDT"}))
-            .unwrap_err();
-        assert!(matches!(err, VenueError::Transport(SendError::Timeout(_))));
-    }
-
-    #[test]
-    fn bad_params_are_refused_before_anything_is_sent() {
-        let mock = MockHost::new();
-        for params in [json!({}), json!({"symbol": ""}), json!({"symbol": 5})] {
-            let err = testing::call::<Binance>(&mock, "get_price", params.clone()).unwrap_err();
-            assert!(
-                matches!(&err, VenueError::InvalidParams(m) if m.contains("symbol")),
-                "{params}: {err:?}"
-            );
-        }
-        assert!(mock.requests().is_empty());
-    }
-
-    #[test]
-    fn describe_lists_both_operations_with_the_price_schema() {
-        let info = testing::describe::<Binance>();
-        assert_eq!(info.name, Binance::NAME);
-        let names: Vec<&str> = info.operations.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["get_price", "ping"]);
-        assert!(info.operations.iter().all(|o| !o.mutating));
-        assert!(info.operations[0].params_schema.contains("symbol"));
-    }
-}
+mod tests;

@@ -1,285 +1,348 @@
-//! Template venue plugin: the smallest complete plugin, to copy for a new venue.
+//! Venue plugin for Chainlink price feeds on Ethereum, read with `eth_call`
+//! through any JSON-RPC provider.
 //!
-//! It speaks to an imaginary REST price API shaped like most exchange APIs:
+//! The venue's endpoints are JSON-RPC URLs (Alchemy, Infura, Ankr, public
+//! nodes), in failover order; providers that take the key in the path are
+//! configured as `https://eth-mainnet.g.alchemy.com/v2/${secret:alchemy_key}`,
+//! so the key stays in the host and is redacted wherever the URL is shown.
+//! A proposed venue section is in `plugins/chainlink/venue.toml`.
 //!
-//! | operation   | request                   | success body                              |
-//! |-------------|---------------------------|-------------------------------------------|
-//! | `get_price` | GET `/price?symbol=BTCUSDT` | `{"symbol":"BTCUSDT","price":"123.45"}` |
-//! | `ping`      | none                      | `{"pong":true}` built by the plugin       |
+//! | operation         | params            | requests (one `send-all`, one round trip) | result |
+//! |-------------------|-------------------|-------------------------------------------|--------|
+//! | `get_price`       | `{pair}`          | `eth_call latestRoundData()`, plus `decimals()` until cached | `{pair, price, decimals, round_id, updated_at, age_s}` |
+//! | `get_prices`      | `{pairs: [..]}` (1 to 32) | the same for every pair, all at once | one entry per pair, in order: the `get_price` result or `{pair, error: {kind, message, ..}}` |
+//! | `get_eth_balance` | `{address}`       | `eth_getBalance(address, "latest")`       | `{address, wei, eth}` |
+//! | `get_feed`        | `{pair}`          | `eth_call description()`, plus `decimals()` until cached | `{pair, address, source, description, decimals, heartbeat_s, max_age_s}` |
 //!
-//! and answers errors with a non-2xx status and `{"code": -1121, "msg": "Invalid symbol."}`.
+//! Prices are exact decimal strings: the int256 answer scaled by the feed's
+//! `decimals()`, digit by digit, never through floats. `round_id` is a decimal
+//! string (uint80 does not fit a JSON number); `updated_at` is unix seconds.
+//! Feeds, heartbeats and the staleness margin are in [`feeds`] (with the
+//! settings that override them), the calls and checks in [`round`], the
+//! JSON-RPC envelope and error mapping in [`rpc`].
 //!
-//! What a plugin does and does not do: it says *what* to send and *how* to read
-//! the answer. The host owns the base URL, retries, failover, circuit
-//! breakers, rate limits, deadlines and secrets, so none of that appears here.
+//! `get_prices` never fails because one feed did: each pair gets its own
+//! result or error. Only when *every* pair failed does the call fail, with the
+//! first pair's error, so an outage shows in the host's error kinds and metrics.
 //!
-//! Build: `cargo build --profile plugin --target wasm32-wasip2 -p chainlink-plugin`
-//! produces `target/wasm32-wasip2/plugin/chainlink.wasm`; drop it into the
-//! host's plugin folder and name `template` as the plugin of a venue.
+//! # State
+//!
+//! `decimals()` answers are cached per instance, by feed address: a feed's
+//! decimals do not change, and the cache saves one request per feed and call.
+//! The host may replace the instance at any time; the cache then refills.
+//!
+//! # Provider overload
+//!
+//! HTTP 429 and the JSON-RPC overload codes ([`rpc::OVERLOAD_CODES`]) become
+//! `transport(rate-limited)` for the caller (HTTP 429, kind `rate_limited`).
+//! The host classifies attempts by HTTP status only, so a `-32005` inside an
+//! HTTP 200 is a success to it: it neither retries nor moves to the next
+//! provider, and a plugin cannot choose the endpoint. Failing over on it
+//! needs host support (a per-venue list of JSON-RPC error codes that classify
+//! a 2xx answer as rate limited, and rotating to the next endpoint on a
+//! rate-limited attempt for venues whose endpoints have separate quotas).
+//!
+//! Non-goals: historical rounds (`getRoundData`), chains other than the one
+//! the endpoints serve, and verifying that a configured address is a feed
+//! (a wrong address fails with a clear `parse` or `upstream` error).
 
-// The prelude brings Plugin, Operations, Request, Response, Query, VenueError,
-// SendError and the `host` module.
-use resilience_guest::decimal::is_unsigned_decimal;
-use resilience_guest::envelope;
+pub mod feeds;
+pub mod params;
+pub mod round;
+pub mod rpc;
+
+use std::collections::BTreeMap;
+
+use resilience_guest::decimal::scale_integer;
 use resilience_guest::prelude::*;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-// Step 1: keep every venue constant in one place, with its source beside it,
-// so a reviewer can check the plugin against the venue's documentation.
-/// GET `?symbol=`; the venue's price ticker (source: the venue's REST docs).
-const PRICE_PATH: &str = "/price";
+use crate::feeds::Feed;
+use crate::params::{BalanceParams, PairParams, PairsParams};
 
-// Step 2: the plugin struct. The host creates it with `Default` once per
-// WebAssembly instance and may replace the instance at any time, so fields
-// may only hold caches, never anything that must survive.
-/// The plugin.
+/// Decimals of ether in wei.
+const ETH_DECIMALS: u32 = 18;
+
+/// The plugin: a cache of `decimals()` by feed address (lower case).
 #[derive(Debug, Default)]
-pub struct Chainlink;
-
-// Step 3: params are plain serde structs. The SDK decodes the caller's JSON
-// into them; a missing or mistyped field becomes `invalid_params` naming the
-// field, without any code here.
-/// Params of `get_price`.
-#[derive(Debug, Deserialize)]
-pub struct PriceParams {
-    /// Venue symbol, e.g. `BTCUSDT`.
-    pub symbol: String,
+pub struct Chainlink {
+    decimals: BTreeMap<String, u8>,
 }
 
-/// What `get_price` returns, and the venue's success body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Price {
-    pub symbol: String,
-    /// Decimal string, kept as text so no precision is lost to floats.
-    pub price: String,
-}
-
-// Step 4: the operations table: name, one-line summary, handler. Use
-// `.mutating` instead of `.op` for order placement, so the host journals it.
 impl Plugin for Chainlink {
     const NAME: &'static str = "chainlink";
     const VERSION: &'static str = "0.1.0";
 
     fn operations() -> Operations<Self> {
+        let pair_schema = json!({
+            "type": "object",
+            "required": ["pair"],
+            "additionalProperties": false,
+            "properties": {"pair": {"type": "string", "examples": ["ETH/USD"]}},
+        });
         Operations::new()
-            .op("get_price", "Last price of a symbol", Self::get_price)
-            // Optional: a JSON Schema shown by the host's `GET /v1/venues`.
+            .op(
+                "get_price",
+                "Latest answer of a Chainlink feed as an exact decimal, checked for staleness",
+                Self::get_price,
+            )
+            .schema(pair_schema.clone())
+            .op(
+                "get_prices",
+                "Latest answers of several feeds, fetched concurrently, one result or error per pair",
+                Self::get_prices,
+            )
             .schema(json!({
                 "type": "object",
-                "required": ["symbol"],
-                "properties": {"symbol": {"type": "string"}},
+                "required": ["pairs"],
+                "additionalProperties": false,
+                "properties": {"pairs": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "minItems": 1,
+                    "maxItems": params::MAX_PAIRS,
+                }},
             }))
             .op(
-                "ping",
-                "Answer without any I/O (measures per-call overhead)",
-                Self::ping,
+                "get_eth_balance",
+                "Ether balance of an address in wei (decimal string)",
+                Self::get_eth_balance,
             )
+            .schema(json!({
+                "type": "object",
+                "required": ["address"],
+                "additionalProperties": false,
+                "properties": {"address": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"}},
+            }))
+            .op(
+                "get_feed",
+                "A feed's address, description, decimals, heartbeat and max age",
+                Self::get_feed,
+            )
+            .schema(pair_schema)
     }
 }
 
-// Step 5: handlers. Each takes typed params and returns anything Serialize.
-impl Chainlink {
-    fn get_price(&mut self, p: PriceParams) -> Result<Price, VenueError> {
-        // Check what the venue would reject anyway, to save a round trip and
-        // give the caller a clear message naming the field.
-        if p.symbol.is_empty() {
-            return Err(VenueError::invalid("symbol: must not be empty"));
+/// How a pair's decimals are known: from the cache, or from the answer to
+/// request number `.0` of the batch.
+#[derive(Debug, Clone, Copy)]
+enum Decimals {
+    Cached(u8),
+    Requested(usize),
+}
+
+/// A pair's requests within one `send-all`.
+#[derive(Debug)]
+struct Plan {
+    feed: Feed,
+    main: usize,
+    decimals: Decimals,
+}
+
+/// The answers of one `send-all`, taken by index.
+struct Answers(Vec<Option<Result<Response, SendError>>>);
+
+impl Answers {
+    fn send(requests: Vec<Request>) -> Self {
+        if requests.is_empty() {
+            return Self(Vec::new());
         }
-        // `Query` percent-encodes values; the path is relative to the
-        // venue's endpoint from the host config.
-        let path = Query::new().push("symbol", &p.symbol).to_path(PRICE_PATH);
-        // `send` hands the request to the host. `?` turns a transport failure
-        // (timeout, breaker open, rate limited) into `VenueError::Transport`.
-        let resp = Request::get(path).send()?;
-        // Reading the body is a separate, pure function: its edge cases are
-        // tested on plain `Response`s, without scripting a host for each.
-        read_price(&resp)
+        Self(Request::send_all(requests).into_iter().map(Some).collect())
     }
 
-    // Pure on purpose: the host's benchmark uses it to measure the cost of one
-    // call through the plugin boundary, so it must not call the host.
-    fn ping(&mut self, _: Value) -> Result<Value, VenueError> {
-        Ok(json!({ "pong": true }))
+    /// The JSON-RPC `result` of request `i` as `0x…` data.
+    fn data(&mut self, i: usize, what: &str) -> Result<String, VenueError> {
+        let resp =
+            self.0.get_mut(i).and_then(Option::take).ok_or_else(|| {
+                VenueError::parse(format!("{what}: the host returned no answer"))
+            })??;
+        rpc::hex_result(&rpc::result(&resp, what)?, what)
     }
 }
 
-/// Read a `/price` answer: the price on 2xx, the venue's error otherwise.
-///
-/// [`envelope::json`] does the mapping every REST venue needs: non-2xx
-/// becomes `upstream` with the HTTP status and, when the body has them, the
-/// venue's `code` and `msg` (a non-JSON body is quoted); a 2xx body of the
-/// wrong shape is a `parse` error naming the field. What is left here is
-/// what only this venue knows: the price must be a plain decimal.
-pub fn read_price(resp: &Response) -> Result<Price, VenueError> {
-    let price: Price = envelope::json(resp)?;
-    if !is_unsigned_decimal(&price.price) {
-        return Err(VenueError::parse(format!(
-            "price: {:?} is not a decimal number",
-            price.price
-        )));
+impl Chainlink {
+    fn get_price(&mut self, p: PairParams) -> Result<Value, VenueError> {
+        let pair = params::pair(&p)?;
+        let mut results = self.prices(vec![pair]);
+        results
+            .pop()
+            .unwrap_or_else(|| Err(VenueError::parse("no result for the pair")))
     }
-    Ok(price)
+
+    fn get_prices(&mut self, p: PairsParams) -> Result<Value, VenueError> {
+        let pairs = params::pairs(&p)?;
+        let results = self.prices(pairs.clone());
+        if results.iter().all(Result::is_err) {
+            if let Some(Err(first)) = results.into_iter().next() {
+                return Err(first);
+            }
+            return Err(VenueError::parse("no result for any pair"));
+        }
+        let entries = pairs
+            .iter()
+            .zip(results)
+            .map(|(pair, r)| match r {
+                Ok(price) => price,
+                Err(e) => json!({ "pair": pair, "error": error_json(&e) }),
+            })
+            .collect();
+        Ok(Value::Array(entries))
+    }
+
+    fn get_eth_balance(&mut self, p: BalanceParams) -> Result<Value, VenueError> {
+        let address = params::address(&p)?;
+        let what = format!("eth_getBalance of {address}");
+        let resp = rpc::eth_get_balance(address).send()?;
+        let wei = rpc::quantity_to_decimal(&rpc::result(&resp, &what)?, &what)?;
+        let eth = scale_integer(&wei, ETH_DECIMALS).map_err(|e| e.parse("wei"))?;
+        Ok(json!({ "address": address, "wei": wei, "eth": eth }))
+    }
+
+    fn get_feed(&mut self, p: PairParams) -> Result<Value, VenueError> {
+        let feed = feeds::resolve(&params::pair(&p)?)?;
+        let (mut requests, decimals) = (Vec::new(), self.plan_decimals(&feed, 1));
+        requests.push(rpc::eth_call(&feed.address, round::DESCRIPTION));
+        if let Decimals::Requested(_) = decimals {
+            requests.push(rpc::eth_call(&feed.address, round::DECIMALS));
+        }
+        let mut answers = Answers::send(requests);
+        let what = format!("eth_call description() on {} ({})", feed.address, feed.pair);
+        let description = round::decode_description(&answers.data(0, &what)?)?;
+        let decimals = self.read_decimals(&feed, decimals, &mut answers)?;
+        Ok(json!({
+            "pair": feed.pair,
+            "address": feed.address,
+            "source": feed.source.as_str(),
+            "description": description,
+            "decimals": decimals,
+            "heartbeat_s": feed.heartbeat_s,
+            "max_age_s": feed.max_age_s,
+        }))
+    }
+
+    /// The `get_price` result of every pair, fetched with one `send-all`.
+    fn prices(&mut self, pairs: Vec<String>) -> Vec<Result<Value, VenueError>> {
+        let mut requests = Vec::new();
+        let plans: Vec<Result<Plan, VenueError>> = pairs
+            .iter()
+            .map(|pair| {
+                let feed = feeds::resolve(pair)?;
+                let main = requests.len();
+                requests.push(rpc::eth_call(&feed.address, round::LATEST_ROUND_DATA));
+                let decimals = self.plan_decimals(&feed, requests.len());
+                if let Decimals::Requested(_) = decimals {
+                    requests.push(rpc::eth_call(&feed.address, round::DECIMALS));
+                }
+                Ok(Plan {
+                    feed,
+                    main,
+                    decimals,
+                })
+            })
+            .collect();
+        let mut answers = Answers::send(requests);
+        let now_s = host::now_ms() / 1000;
+        plans
+            .into_iter()
+            .map(|plan| self.price(plan?, &mut answers, now_s))
+            .collect()
+    }
+
+    fn price(
+        &mut self,
+        plan: Plan,
+        answers: &mut Answers,
+        now_s: u64,
+    ) -> Result<Value, VenueError> {
+        let feed = &plan.feed;
+        let what = format!(
+            "eth_call latestRoundData() on {} ({})",
+            feed.address, feed.pair
+        );
+        let data = answers.data(plan.main, &what);
+        // Read (and cache) decimals even when the round failed.
+        let decimals = self.read_decimals(feed, plan.decimals, answers);
+        let round = round::decode_round_data(&data?)?;
+        round::check(&round, &feed.pair)?;
+        let age_s = round::check_age(&round, &feed.pair, now_s, feed.max_age_s)?;
+        let decimals = decimals?;
+        let price = scale_integer(&round.answer, u32::from(decimals))
+            .map_err(|e| e.parse("latestRoundData(): answer"))?;
+        Ok(json!({
+            "pair": feed.pair,
+            "price": price,
+            "decimals": decimals,
+            "round_id": round.round_id.to_string(),
+            "updated_at": round.updated_at,
+            "age_s": age_s,
+        }))
+    }
+
+    /// Cached decimals of `feed`, or the index its `decimals()` request will
+    /// have (`next`).
+    fn plan_decimals(&self, feed: &Feed, next: usize) -> Decimals {
+        match self.decimals.get(&feed.address.to_ascii_lowercase()) {
+            Some(d) => Decimals::Cached(*d),
+            None => Decimals::Requested(next),
+        }
+    }
+
+    /// The feed's decimals, from the cache or its answer (then cached).
+    fn read_decimals(
+        &mut self,
+        feed: &Feed,
+        decimals: Decimals,
+        answers: &mut Answers,
+    ) -> Result<u8, VenueError> {
+        match decimals {
+            Decimals::Cached(d) => Ok(d),
+            Decimals::Requested(i) => {
+                let what = format!("eth_call decimals() on {} ({})", feed.address, feed.pair);
+                let d = round::decode_decimals(&answers.data(i, &what)?)?;
+                self.decimals.insert(feed.address.to_ascii_lowercase(), d);
+                Ok(d)
+            }
+        }
+    }
 }
 
-// Step 6: export the plugin as the component's `adapter`, once per crate.
-// Only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
-// are not valid symbols for a native linker, and native builds only run tests.
+/// One pair's error in a `get_prices` result, shaped like the host's API
+/// errors (`kind`, `message`, and `upstream_status`/`code` or `retry_after_ms`).
+fn error_json(e: &VenueError) -> Value {
+    let (kind, message) = match e {
+        VenueError::InvalidParams(m) => ("invalid_params", m.clone()),
+        VenueError::Upstream(u) => {
+            return json!({
+                "kind": "upstream",
+                "message": u.message,
+                "upstream_status": u.status,
+                "code": u.code,
+            });
+        }
+        VenueError::StaleData(m) => ("stale_data", m.clone()),
+        VenueError::Parse(m) => ("parse", m.clone()),
+        VenueError::Unsupported(m) => ("unsupported", m.clone()),
+        VenueError::Transport(t) => match t {
+            SendError::Timeout(m) => ("timeout", m.clone()),
+            SendError::Connection(m) => ("connection", m.clone()),
+            SendError::CircuitOpen(m) => ("circuit_open", m.clone()),
+            SendError::RateLimited(r) => {
+                return json!({
+                    "kind": "rate_limited",
+                    "message": r.message,
+                    "retry_after_ms": r.retry_after_ms,
+                });
+            }
+            SendError::Denied(m) => ("plugin", format!("denied: {m}")),
+        },
+    };
+    json!({ "kind": kind, "message": message })
+}
+
+// Exported only for WebAssembly: the export names are not valid symbols for a
+// native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Chainlink);
 
-// Step 7: test natively with `cargo test -p chainlink-plugin`. Pure functions
-// (`read_price`) are tested directly; whole operations run through the SDK's
-// harness against a scripted mock host (`resilience-guest` feature
-// `testing`, a dev-dependency in Cargo.toml), which records every request.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use resilience_guest::testing::{self, MockHost};
-
-    fn resp(status: u16, body: &str) -> Response {
-        Response::new(status, vec![], body.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn price_body_is_returned_as_is() {
-        let price = read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":"123.45"}"#)).unwrap();
-        assert_eq!(
-            price,
-            Price {
-                symbol: "BTCUSDT".into(),
-                price: "123.45".into()
-            }
-        );
-    }
-
-    #[test]
-    fn venue_error_body_becomes_upstream_with_code_and_message() {
-        let err = read_price(&resp(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#)).unwrap_err();
-        match err {
-            VenueError::Upstream(u) => {
-                assert_eq!(u.status, 400);
-                assert_eq!(u.code.as_deref(), Some("-1121"));
-                assert_eq!(u.message, "Invalid symbol.");
-            }
-            other => panic!("expected upstream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn non_json_error_body_becomes_upstream_quoting_the_body() {
-        match read_price(&resp(503, "<html>down</html>")).unwrap_err() {
-            VenueError::Upstream(u) => {
-                assert_eq!((u.status, u.code), (503, None));
-                assert!(u.message.contains("down"), "{}", u.message);
-            }
-            other => panic!("expected upstream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn wrong_success_body_is_a_parse_error_naming_the_field() {
-        match read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":123.45}"#)).unwrap_err() {
-            VenueError::Parse(m) => assert!(m.contains("price"), "{m}"),
-            other => panic!("expected parse, got {other:?}"),
-        }
-        assert!(matches!(
-            read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":"1e5"}"#)),
-            Err(VenueError::Parse(_))
-        ));
-    }
-
-    #[test]
-    fn ping_answers_without_the_host() {
-        let out = Chainlink::operations()
-            .call(&mut Chainlink, "ping", json!({}))
-            .unwrap();
-        assert_eq!(out, json!({ "pong": true }));
-        // The same through the harness: a mock with nothing scripted sees no request.
-        let mock = MockHost::new();
-        let out = testing::call::<Chainlink>(&mock, "ping", json!({})).unwrap();
-        assert_eq!(out, json!({ "pong": true }));
-        assert!(mock.requests().is_empty());
-    }
-
-    #[test]
-    fn decimal_check_accepts_plain_decimals_only() {
-        for ok in ["0", "123", "123.45", "0.001"] {
-            assert!(is_unsigned_decimal(ok), "{ok}");
-        }
-        for bad in ["", ".5", "5.", "1.2.3", "-1", "1e5", " 1"] {
-            assert!(!is_unsigned_decimal(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn get_price_sends_one_encoded_get_and_returns_the_price() {
-        let mock = MockHost::new().respond(
-            Method::Get,
-            "/price?symbol=BTC%2FUSDT",
-            200,
-            json!({"symbol": "BTC/USDT", "price": "123.45"}),
-        );
-        let out =
-            testing::call::<Chainlink>(&mock, "get_price", json!({"symbol": "BTC/USDT"})).unwrap();
-        assert_eq!(out, json!({"symbol": "BTC/USDT", "price": "123.45"}));
-        let sent = mock.requests();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].method, Method::Get);
-        assert_eq!(sent[0].path, "/price?symbol=BTC%2FUSDT");
-        assert!(sent[0].headers.is_empty() && sent[0].body.is_empty());
-        assert!(sent[0].idempotent);
-        assert_eq!(sent[0].weight, 1);
-    }
-
-    #[test]
-    fn get_price_maps_the_venue_error_through_the_whole_operation() {
-        let mock = MockHost::new().respond(
-            Method::Get,
-            "/price",
-            400,
-            json!({"code": -1121, "msg": "Invalid symbol."}),
-        );
-        let err =
-            testing::call::<Chainlink>(&mock, "get_price", json!({"symbol": "NOPE"})).unwrap_err();
-        assert_eq!(
-            err,
-            VenueError::upstream(400, Some("-1121".into()), "Invalid symbol.")
-        );
-    }
-
-    #[test]
-    fn get_price_passes_transport_errors_through() {
-        let mock = MockHost::new().fail(
-            Method::Get,
-            "/price",
-            SendError::Timeout("deadline exceeded".into()),
-        );
-        let err = testing::call::<Chainlink>(&mock, "get_price", json!({"symbol": "BTCUSDT"}))
-            .unwrap_err();
-        assert!(matches!(err, VenueError::Transport(SendError::Timeout(_))));
-    }
-
-    #[test]
-    fn bad_params_are_refused_before_anything_is_sent() {
-        let mock = MockHost::new();
-        for params in [json!({}), json!({"symbol": ""}), json!({"symbol": 5})] {
-            let err = testing::call::<Chainlink>(&mock, "get_price", params.clone()).unwrap_err();
-            assert!(
-                matches!(&err, VenueError::InvalidParams(m) if m.contains("symbol")),
-                "{params}: {err:?}"
-            );
-        }
-        assert!(mock.requests().is_empty());
-    }
-
-    #[test]
-    fn describe_lists_both_operations_with_the_price_schema() {
-        let info = testing::describe::<Chainlink>();
-        assert_eq!(info.name, Chainlink::NAME);
-        let names: Vec<&str> = info.operations.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["get_price", "ping"]);
-        assert!(info.operations.iter().all(|o| !o.mutating));
-        assert!(info.operations[0].params_schema.contains("symbol"));
-    }
-}
+mod tests;

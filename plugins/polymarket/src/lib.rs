@@ -1,285 +1,454 @@
-//! Template venue plugin: the smallest complete plugin, to copy for a new venue.
+//! Venue plugin for the Polymarket CLOB (REST).
 //!
-//! It speaks to an imaginary REST price API shaped like most exchange APIs:
+//! Scope: market data (`get_order_book`, `get_midpoint`, `get_price`),
+//! placing signed orders (`create_limit_order`, `create_market_order`),
+//! and the account's orders and balance (`cancel_order`, `get_order`,
+//! `get_open_orders`, `get_balance`). The table of requests is in [`api`].
 //!
-//! | operation   | request                   | success body                              |
-//! |-------------|---------------------------|-------------------------------------------|
-//! | `get_price` | GET `/price?symbol=BTCUSDT` | `{"symbol":"BTCUSDT","price":"123.45"}` |
-//! | `ping`      | none                      | `{"pong":true}` built by the plugin       |
+//! Non-goals: creating API credentials (L1 `ClobAuth`), batch endpoints,
+//! POLY_1271 smart-wallet signatures, tick-size lookups (orders are signed
+//! exactly as asked; the venue refuses a price off its tick), and retries or
+//! rate limits, which the host does.
 //!
-//! and answers errors with a non-2xx status and `{"code": -1121, "msg": "Invalid symbol."}`.
+//! # Secrets
 //!
-//! What a plugin does and does not do: it says *what* to send and *how* to read
-//! the answer. The host owns the base URL, retries, failover, circuit
-//! breakers, rate limits, deadlines and secrets, so none of that appears here.
+//! | secret        | holds | used as |
+//! |---------------|-------|---------|
+//! | `api_key`     | the API key (UUID) | `POLY_API_KEY: ${secret:api_key}` |
+//! | `passphrase`  | the passphrase | `POLY_PASSPHRASE: ${secret:passphrase}` |
+//! | `api_secret`  | the API secret **base64url-decoded**: the raw HMAC key bytes | `host::hmac_sha256("api_secret", message)` |
+//! | `private_key` | 64 hex digits | `host::sign_secp256k1("private_key", order digest)` |
 //!
-//! Build: `cargo build --profile plugin --target wasm32-wasip2 -p polymarket-plugin`
-//! produces `target/wasm32-wasip2/plugin/polymarket.wasm`; drop it into the
-//! host's plugin folder and name `template` as the plugin of a venue.
+//! Polymarket hands out the API secret as base64url text and keys the HMAC
+//! with its decoded bytes (FACTS.md "L2 authentication"); the host keys
+//! `hmac-sha256` with a secret's bytes as configured and the plugin never sees
+//! them, so the secret must be configured already decoded. Until the host can
+//! decode a secret at load time, that means a `file` secret holding the 32
+//! raw bytes (`base64 -d`, after turning `-_` into `+/`, of the text
+//! Polymarket gave); an `env` secret only works when the decoded bytes
+//! happen to be UTF-8. `venue.toml` beside this crate shows both.
+//!
+//! # Settings
+//!
+//! See [`settings`]: `address` (required for every authenticated call),
+//! `owner` (the API key once more: the order body carries it as `owner`, and
+//! the body is covered by the HMAC the plugin asks for, so the host cannot
+//! substitute it there), `chain_id`, `exchange_version`, `funder`,
+//! `signature_type`, and contract overrides.
+//!
+//! # Orders and idempotency
+//!
+//! `create_limit_order` and `create_market_order` are mutating. `prepare`
+//! completes their params once, before the host journals them: a fresh
+//! `salt` (see [`order::new_salt`]), the V2 `timestamp_ms`, and for a market
+//! order without `price` the worst price read from `/book`. The idempotency
+//! key is the order hash (`0x` + the EIP-712 digest). The signed order is a
+//! pure function of the prepared params and the settings, so a call invoked
+//! again with them posts the very same order, and the exchange contract
+//! tracks fills per order hash: the same order cannot fill twice. POST
+//! `/order` is still marked not idempotent: after a timeout the host asks
+//! `reconcile`, which looks the hash up with GET `/data/order/{hash}` (`Some`
+//! when found, `None` on 404 or an empty answer). That the CLOB's `orderID`
+//! is this hash is an assumption (py-clob-client-v2 computes the same
+//! `order_hash`; FACTS.md does not say the CLOB uses it as the id); if it is
+//! wrong, reconcile answers `None` and a re-post is the same order again.
 
-// The prelude brings Plugin, Operations, Request, Response, Query, VenueError,
-// SendError and the `host` module.
-use resilience_guest::decimal::is_unsigned_decimal;
-use resilience_guest::envelope;
+pub mod api;
+pub mod auth;
+pub mod order;
+pub mod params;
+pub mod read;
+pub mod settings;
+
+use resilience_guest::plugin::parse_params;
 use resilience_guest::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-// Step 1: keep every venue constant in one place, with its source beside it,
-// so a reviewer can check the plugin against the venue's documentation.
-/// GET `?symbol=`; the venue's price ticker (source: the venue's REST docs).
-const PRICE_PATH: &str = "/price";
+use crate::order::{Order, OrderTerms};
+use crate::params::{
+    BalanceParams, LimitOrderParams, MarketOrderParams, OpenOrdersParams, OrderIdParams, OrderType,
+    PriceParams, TokenParams,
+};
+use crate::settings::OrderSettings;
 
-// Step 2: the plugin struct. The host creates it with `Default` once per
-// WebAssembly instance and may replace the instance at any time, so fields
-// may only hold caches, never anything that must survive.
-/// The plugin.
+const CREATE_LIMIT_ORDER: &str = "create_limit_order";
+const CREATE_MARKET_ORDER: &str = "create_market_order";
+
+/// The plugin. It keeps no state between calls.
 #[derive(Debug, Default)]
 pub struct Polymarket;
 
-// Step 3: params are plain serde structs. The SDK decodes the caller's JSON
-// into them; a missing or mistyped field becomes `invalid_params` naming the
-// field, without any code here.
-/// Params of `get_price`.
-#[derive(Debug, Deserialize)]
-pub struct PriceParams {
-    /// Venue symbol, e.g. `BTCUSDT`.
-    pub symbol: String,
-}
-
-/// What `get_price` returns, and the venue's success body.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Price {
-    pub symbol: String,
-    /// Decimal string, kept as text so no precision is lost to floats.
-    pub price: String,
-}
-
-// Step 4: the operations table: name, one-line summary, handler. Use
-// `.mutating` instead of `.op` for order placement, so the host journals it.
 impl Plugin for Polymarket {
     const NAME: &'static str = "polymarket";
     const VERSION: &'static str = "0.1.0";
 
     fn operations() -> Operations<Self> {
+        let token = json!({
+            "type": "object",
+            "required": ["token_id"],
+            "properties": {"token_id": {"type": "string"}},
+        });
+        let side = json!({"type": "string", "enum": ["BUY", "SELL"]});
+        let decimal = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});
+        let order_id = json!({
+            "type": "object",
+            "required": ["order_id"],
+            "properties": {"order_id": {"type": "string"}},
+        });
         Operations::new()
-            .op("get_price", "Last price of a symbol", Self::get_price)
-            // Optional: a JSON Schema shown by the host's `GET /v1/venues`.
+            .op("get_order_book", "Order book of a token (best level last)", Self::get_order_book)
+            .schema(token.clone())
+            .op("get_midpoint", "Midpoint price of a token", Self::get_midpoint)
+            .schema(token)
+            .op("get_price", "Best price of a token on one side", Self::get_price)
             .schema(json!({
                 "type": "object",
-                "required": ["symbol"],
-                "properties": {"symbol": {"type": "string"}},
+                "required": ["token_id", "side"],
+                "properties": {"token_id": {"type": "string"}, "side": side},
+            }))
+            .mutating(
+                CREATE_LIMIT_ORDER,
+                "Sign and post a limit order (GTC, GTD, FOK or FAK)",
+                Self::create_limit_order,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["token_id", "side", "price", "size"],
+                "properties": {
+                    "token_id": {"type": "string"}, "side": side, "price": decimal, "size": decimal,
+                    "order_type": {"enum": ["GTC", "GTD", "FOK", "FAK"]},
+                    "expiration": {"type": "integer"}, "post_only": {"type": "boolean"},
+                    "neg_risk": {"type": "boolean"}, "fee_rate_bps": {"type": "integer"},
+                    "salt": {"type": "integer"}, "timestamp_ms": {"type": "integer"},
+                },
+            }))
+            .mutating(
+                CREATE_MARKET_ORDER,
+                "Sign and post a market order: BUY spends `amount` USDC, SELL sells `amount` shares",
+                Self::create_market_order,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["token_id", "side", "amount"],
+                "properties": {
+                    "token_id": {"type": "string"}, "side": side, "amount": decimal, "price": decimal,
+                    "order_type": {"enum": ["FOK", "FAK"]}, "neg_risk": {"type": "boolean"},
+                    "fee_rate_bps": {"type": "integer"}, "salt": {"type": "integer"},
+                    "timestamp_ms": {"type": "integer"},
+                },
+            }))
+            .op("cancel_order", "Cancel one order", Self::cancel_order)
+            .schema(order_id.clone())
+            .op("get_order", "One order of this account", Self::get_order)
+            .schema(order_id)
+            .op(
+                "get_open_orders",
+                "Every open order of this account, all pages",
+                Self::get_open_orders,
+            )
+            .schema(json!({
+                "type": "object",
+                "properties": {"market": {"type": "string"}, "asset_id": {"type": "string"}},
             }))
             .op(
-                "ping",
-                "Answer without any I/O (measures per-call overhead)",
-                Self::ping,
+                "get_balance",
+                "USDC balance and allowances (or a token's, with token_id)",
+                Self::get_balance,
             )
+            .schema(json!({"type": "object", "properties": {"token_id": {"type": "string"}}}))
     }
-}
 
-// Step 5: handlers. Each takes typed params and returns anything Serialize.
-impl Polymarket {
-    fn get_price(&mut self, p: PriceParams) -> Result<Price, VenueError> {
-        // Check what the venue would reject anyway, to save a round trip and
-        // give the caller a clear message naming the field.
-        if p.symbol.is_empty() {
-            return Err(VenueError::invalid("symbol: must not be empty"));
+    fn prepare(&mut self, operation: &str, params: Value) -> Result<Prepared, VenueError> {
+        let (key, params) = match operation {
+            CREATE_LIMIT_ORDER => {
+                let mut p: LimitOrderParams = parse_params(params)?;
+                let placement = limit_placement(&mut p)?;
+                (placement.order.hash_hex()?, to_value(&p)?)
+            }
+            CREATE_MARKET_ORDER => {
+                let mut p: MarketOrderParams = parse_params(params)?;
+                let placement = market_placement(&mut p)?;
+                (placement.order.hash_hex()?, to_value(&p)?)
+            }
+            _ => {
+                return Ok(Prepared {
+                    idempotency_key: None,
+                    params,
+                });
+            }
+        };
+        Ok(Prepared {
+            idempotency_key: Some(key),
+            params,
+        })
+    }
+
+    fn reconcile(
+        &mut self,
+        operation: &str,
+        _params: Value,
+        idempotency_key: &str,
+    ) -> Result<Option<Value>, VenueError> {
+        if operation != CREATE_LIMIT_ORDER && operation != CREATE_MARKET_ORDER {
+            return Err(VenueError::Unsupported(format!(
+                "polymarket: {operation} is not a mutating operation"
+            )));
         }
-        // `Query` percent-encodes values; the path is relative to the
-        // venue's endpoint from the host config.
-        let path = Query::new().push("symbol", &p.symbol).to_path(PRICE_PATH);
-        // `send` hands the request to the host. `?` turns a transport failure
-        // (timeout, breaker open, rate limited) into `VenueError::Transport`.
-        let resp = Request::get(path).send()?;
-        // Reading the body is a separate, pure function: its edge cases are
-        // tested on plain `Response`s, without scripting a host for each.
-        read_price(&resp)
-    }
-
-    // Pure on purpose: the host's benchmark uses it to measure the cost of one
-    // call through the plugin boundary, so it must not call the host.
-    fn ping(&mut self, _: Value) -> Result<Value, VenueError> {
-        Ok(json!({ "pong": true }))
+        params::check_order_id(idempotency_key)?;
+        let path = format!("{}{idempotency_key}", api::DATA_ORDER);
+        let resp = auth::request(Method::Get, &path, None, Vec::new())?.send()?;
+        Ok(read::maybe_order(&resp)?.map(
+            |order| json!({"order_hash": idempotency_key, "reconciled": true, "order": order}),
+        ))
     }
 }
 
-/// Read a `/price` answer: the price on 2xx, the venue's error otherwise.
-///
-/// [`envelope::json`] does the mapping every REST venue needs: non-2xx
-/// becomes `upstream` with the HTTP status and, when the body has them, the
-/// venue's `code` and `msg` (a non-JSON body is quoted); a 2xx body of the
-/// wrong shape is a `parse` error naming the field. What is left here is
-/// what only this venue knows: the price must be a plain decimal.
-pub fn read_price(resp: &Response) -> Result<Price, VenueError> {
-    let price: Price = envelope::json(resp)?;
-    if !is_unsigned_decimal(&price.price) {
-        return Err(VenueError::parse(format!(
-            "price: {:?} is not a decimal number",
-            price.price
-        )));
-    }
-    Ok(price)
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, VenueError> {
+    serde_json::to_value(value).map_err(|e| VenueError::parse(format!("params: {e}")))
 }
 
-// Step 6: export the plugin as the component's `adapter`, once per crate.
-// Only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
-// are not valid symbols for a native linker, and native builds only run tests.
+/// An order ready to sign, and how to post it.
+#[derive(Debug)]
+struct Placement {
+    order: Order,
+    order_type: OrderType,
+    post_only: bool,
+    price: String,
+}
+
+/// Fill in a missing salt (from `seed`, the params as given) and, for the V2
+/// exchange, a missing timestamp; return both.
+fn fill_salt_and_time(
+    seed: &[u8],
+    salt: &mut Option<u64>,
+    timestamp_ms: &mut Option<u64>,
+    version: u8,
+) -> (u64, u64) {
+    let now = host::now_ms();
+    let salt = *salt.get_or_insert_with(|| order::new_salt(seed, now));
+    let timestamp_ms = match version {
+        2 => *timestamp_ms.get_or_insert(now),
+        _ => timestamp_ms.unwrap_or(0),
+    };
+    (salt, timestamp_ms)
+}
+
+fn check_fee(fee_rate_bps: Option<u32>, version: u8) -> Result<u32, VenueError> {
+    match (fee_rate_bps, version) {
+        (Some(_), 2) => Err(VenueError::invalid(
+            "fee_rate_bps: the V2 exchange does not sign a fee rate (exchange_version is 2)",
+        )),
+        (fee, _) => Ok(fee.unwrap_or(0)),
+    }
+}
+
+/// Check `p`, complete it (salt, timestamp) and build its order.
+fn limit_placement(p: &mut LimitOrderParams) -> Result<Placement, VenueError> {
+    p.check()?;
+    let (maker_amount, taker_amount) = order::limit_amounts(p.side, &p.price, &p.size)?;
+    let s = OrderSettings::read()?;
+    let fee_rate_bps = check_fee(p.fee_rate_bps, s.version)?;
+    let seed = serde_json::to_vec(&*p).unwrap_or_default();
+    let (salt, timestamp_ms) =
+        fill_salt_and_time(&seed, &mut p.salt, &mut p.timestamp_ms, s.version);
+    let terms = OrderTerms {
+        token_id: p.token_id.clone(),
+        side: p.side,
+        maker_amount,
+        taker_amount,
+        salt,
+        expiration: p.expiration.unwrap_or(0),
+        fee_rate_bps,
+        timestamp_ms,
+        neg_risk: p.neg_risk.unwrap_or(false),
+    };
+    Ok(Placement {
+        order: Order::new(&s, &terms),
+        order_type: p.order_type.unwrap_or(OrderType::Gtc),
+        post_only: p.post_only.unwrap_or(false),
+        price: p.price.clone(),
+    })
+}
+
+/// Check `p`, complete it (worst price from the book, salt, timestamp) and
+/// build its order.
+fn market_placement(p: &mut MarketOrderParams) -> Result<Placement, VenueError> {
+    p.check()?;
+    let amount = order::units("amount", &p.amount)?;
+    if amount == 0 {
+        return Err(VenueError::invalid("amount: must be greater than 0"));
+    }
+    let s = OrderSettings::read()?;
+    let fee_rate_bps = check_fee(p.fee_rate_bps, s.version)?;
+    let order_type = p.order_type.unwrap_or(OrderType::Fok);
+    let price = match &p.price {
+        Some(price) => price.clone(),
+        None => {
+            let book = read::book(&book_request(&p.token_id).send()?)?;
+            read::market_price(&book, p.side, amount, order_type == OrderType::Fok)?
+        }
+    };
+    let (maker_amount, taker_amount) = order::market_amounts(p.side, &p.amount, &price)?;
+    p.price = Some(price.clone());
+    let seed = serde_json::to_vec(&*p).unwrap_or_default();
+    let (salt, timestamp_ms) =
+        fill_salt_and_time(&seed, &mut p.salt, &mut p.timestamp_ms, s.version);
+    let terms = OrderTerms {
+        token_id: p.token_id.clone(),
+        side: p.side,
+        maker_amount,
+        taker_amount,
+        salt,
+        expiration: 0,
+        fee_rate_bps,
+        timestamp_ms,
+        neg_risk: p.neg_risk.unwrap_or(false),
+    };
+    Ok(Placement {
+        order: Order::new(&s, &terms),
+        order_type,
+        post_only: false,
+        price,
+    })
+}
+
+fn book_request(token_id: &str) -> Request {
+    Request::get(Query::new().push("token_id", token_id).to_path(api::BOOK))
+}
+
+/// Sign the order, POST it with L2 headers, and read the answer.
+fn post(placement: Placement) -> Result<Value, VenueError> {
+    let Placement {
+        order,
+        order_type,
+        post_only,
+        price,
+    } = placement;
+    let owner = settings::owner()?;
+    let signature = order.sign()?;
+    let body = order.body(&signature, &owner, order_type.as_str(), post_only);
+    let resp = auth::request(Method::Post, api::ORDER, None, body)?.send()?;
+    let mut out = read::posted_order(&resp)?;
+    out.insert("order_hash".into(), Value::String(order.hash_hex()?));
+    out.insert("salt".into(), json!(order.salt));
+    out.insert("price".into(), Value::String(price));
+    out.insert("maker_amount".into(), Value::String(order.maker_amount));
+    out.insert("taker_amount".into(), Value::String(order.taker_amount));
+    out.insert("order_type".into(), json!(order_type.as_str()));
+    Ok(Value::Object(out))
+}
+
+impl Polymarket {
+    fn get_order_book(&mut self, p: TokenParams) -> Result<Map<String, Value>, VenueError> {
+        params::non_empty("token_id", &p.token_id)?;
+        read::book(&book_request(&p.token_id).send()?)
+    }
+
+    fn get_midpoint(&mut self, p: TokenParams) -> Result<Value, VenueError> {
+        params::non_empty("token_id", &p.token_id)?;
+        let path = Query::new()
+            .push("token_id", &p.token_id)
+            .to_path(api::MIDPOINT);
+        let mid = read::midpoint(&Request::get(path).send()?)?;
+        Ok(json!({"token_id": p.token_id, "mid": mid}))
+    }
+
+    fn get_price(&mut self, p: PriceParams) -> Result<Value, VenueError> {
+        params::non_empty("token_id", &p.token_id)?;
+        let path = Query::new()
+            .push("token_id", &p.token_id)
+            .push("side", p.side.as_str())
+            .to_path(api::PRICE);
+        let price = read::price(&Request::get(path).send()?)?;
+        Ok(json!({"token_id": p.token_id, "side": p.side.as_str(), "price": price}))
+    }
+
+    fn create_limit_order(&mut self, mut p: LimitOrderParams) -> Result<Value, VenueError> {
+        post(limit_placement(&mut p)?)
+    }
+
+    fn create_market_order(&mut self, mut p: MarketOrderParams) -> Result<Value, VenueError> {
+        post(market_placement(&mut p)?)
+    }
+
+    fn cancel_order(&mut self, p: OrderIdParams) -> Result<Map<String, Value>, VenueError> {
+        params::check_order_id(&p.order_id)?;
+        let body = serde_json::to_vec(&json!({"orderID": p.order_id})).unwrap_or_default();
+        let resp = auth::request(Method::Delete, api::ORDER, None, body)?.send()?;
+        read::object(&resp)
+    }
+
+    fn get_order(&mut self, p: OrderIdParams) -> Result<Map<String, Value>, VenueError> {
+        params::check_order_id(&p.order_id)?;
+        let path = format!("{}{}", api::DATA_ORDER, p.order_id);
+        let resp = auth::request(Method::Get, &path, None, Vec::new())?.send()?;
+        read::maybe_order(&resp)?.ok_or_else(|| {
+            VenueError::upstream(resp.status, None, format!("order {} not found", p.order_id))
+        })
+    }
+
+    fn get_open_orders(&mut self, p: OpenOrdersParams) -> Result<Value, VenueError> {
+        if let Some(m) = &p.market {
+            params::non_empty("market", m)?;
+        }
+        if let Some(a) = &p.asset_id {
+            params::non_empty("asset_id", a)?;
+        }
+        let mut orders = Vec::new();
+        let mut cursor = api::INITIAL_CURSOR.to_string();
+        for page in 1..=api::MAX_OPEN_ORDER_PAGES {
+            let query = Query::new()
+                .push_opt("market", p.market.as_deref())
+                .push_opt("asset_id", p.asset_id.as_deref())
+                .push("next_cursor", &cursor);
+            let resp =
+                auth::request(Method::Get, api::DATA_ORDERS, Some(&query), Vec::new())?.send()?;
+            let (data, next) = read::open_orders_page(&resp)?;
+            orders.extend(data);
+            match next {
+                None => return Ok(json!({"orders": orders, "pages": page})),
+                Some(next) if next == cursor => {
+                    return Err(VenueError::parse(format!(
+                        "next_cursor: the venue returned cursor {next:?} again on page {page}"
+                    )));
+                }
+                Some(next) => cursor = next,
+            }
+        }
+        Err(VenueError::parse(format!(
+            "next_cursor: still not {:?} after {} pages ({} orders); refusing a partial list",
+            api::END_CURSOR,
+            api::MAX_OPEN_ORDER_PAGES,
+            orders.len()
+        )))
+    }
+
+    fn get_balance(&mut self, p: BalanceParams) -> Result<Map<String, Value>, VenueError> {
+        let query = match &p.token_id {
+            Some(token) => {
+                params::non_empty("token_id", token)?;
+                Query::new()
+                    .push("asset_type", "CONDITIONAL")
+                    .push("token_id", token)
+            }
+            None => Query::new().push("asset_type", "COLLATERAL"),
+        }
+        .push("signature_type", settings::signature_type()?);
+        let resp = auth::request(
+            Method::Get,
+            api::BALANCE_ALLOWANCE,
+            Some(&query),
+            Vec::new(),
+        )?
+        .send()?;
+        read::object(&resp)
+    }
+}
+
+// Exported only for WebAssembly: the export names are not valid symbols for a
+// native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Polymarket);
 
-// Step 7: test natively with `cargo test -p polymarket-plugin`. Pure functions
-// (`read_price`) are tested directly; whole operations run through the SDK's
-// harness against a scripted mock host (`resilience-guest` feature
-// `testing`, a dev-dependency in Cargo.toml), which records every request.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use resilience_guest::testing::{self, MockHost};
-
-    fn resp(status: u16, body: &str) -> Response {
-        Response::new(status, vec![], body.as_bytes().to_vec())
-    }
-
-    #[test]
-    fn price_body_is_returned_as_is() {
-        let price = read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":"123.45"}"#)).unwrap();
-        assert_eq!(
-            price,
-            Price {
-                symbol: "BTCUSDT".into(),
-                price: "123.45".into()
-            }
-        );
-    }
-
-    #[test]
-    fn venue_error_body_becomes_upstream_with_code_and_message() {
-        let err = read_price(&resp(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#)).unwrap_err();
-        match err {
-            VenueError::Upstream(u) => {
-                assert_eq!(u.status, 400);
-                assert_eq!(u.code.as_deref(), Some("-1121"));
-                assert_eq!(u.message, "Invalid symbol.");
-            }
-            other => panic!("expected upstream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn non_json_error_body_becomes_upstream_quoting_the_body() {
-        match read_price(&resp(503, "<html>down</html>")).unwrap_err() {
-            VenueError::Upstream(u) => {
-                assert_eq!((u.status, u.code), (503, None));
-                assert!(u.message.contains("down"), "{}", u.message);
-            }
-            other => panic!("expected upstream, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn wrong_success_body_is_a_parse_error_naming_the_field() {
-        match read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":123.45}"#)).unwrap_err() {
-            VenueError::Parse(m) => assert!(m.contains("price"), "{m}"),
-            other => panic!("expected parse, got {other:?}"),
-        }
-        assert!(matches!(
-            read_price(&resp(200, r#"{"symbol":"BTCUSDT","price":"1e5"}"#)),
-            Err(VenueError::Parse(_))
-        ));
-    }
-
-    #[test]
-    fn ping_answers_without_the_host() {
-        let out = Polymarket::operations()
-            .call(&mut Polymarket, "ping", json!({}))
-            .unwrap();
-        assert_eq!(out, json!({ "pong": true }));
-        // The same through the harness: a mock with nothing scripted sees no request.
-        let mock = MockHost::new();
-        let out = testing::call::<Polymarket>(&mock, "ping", json!({})).unwrap();
-        assert_eq!(out, json!({ "pong": true }));
-        assert!(mock.requests().is_empty());
-    }
-
-    #[test]
-    fn decimal_check_accepts_plain_decimals_only() {
-        for ok in ["0", "123", "123.45", "0.001"] {
-            assert!(is_unsigned_decimal(ok), "{ok}");
-        }
-        for bad in ["", ".5", "5.", "1.2.3", "-1", "1e5", " 1"] {
-            assert!(!is_unsigned_decimal(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn get_price_sends_one_encoded_get_and_returns_the_price() {
-        let mock = MockHost::new().respond(
-            Method::Get,
-            "/price?symbol=BTC%2FUSDT",
-            200,
-            json!({"symbol": "BTC/USDT", "price": "123.45"}),
-        );
-        let out =
-            testing::call::<Polymarket>(&mock, "get_price", json!({"symbol": "BTC/USDT"})).unwrap();
-        assert_eq!(out, json!({"symbol": "BTC/USDT", "price": "123.45"}));
-        let sent = mock.requests();
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].method, Method::Get);
-        assert_eq!(sent[0].path, "/price?symbol=BTC%2FUSDT");
-        assert!(sent[0].headers.is_empty() && sent[0].body.is_empty());
-        assert!(sent[0].idempotent);
-        assert_eq!(sent[0].weight, 1);
-    }
-
-    #[test]
-    fn get_price_maps_the_venue_error_through_the_whole_operation() {
-        let mock = MockHost::new().respond(
-            Method::Get,
-            "/price",
-            400,
-            json!({"code": -1121, "msg": "Invalid symbol."}),
-        );
-        let err =
-            testing::call::<Polymarket>(&mock, "get_price", json!({"symbol": "NOPE"})).unwrap_err();
-        assert_eq!(
-            err,
-            VenueError::upstream(400, Some("-1121".into()), "Invalid symbol.")
-        );
-    }
-
-    #[test]
-    fn get_price_passes_transport_errors_through() {
-        let mock = MockHost::new().fail(
-            Method::Get,
-            "/price",
-            SendError::Timeout("deadline exceeded".into()),
-        );
-        let err = testing::call::<Polymarket>(&mock, "get_price", json!({"symbol": "BTCUSDT"}))
-            .unwrap_err();
-        assert!(matches!(err, VenueError::Transport(SendError::Timeout(_))));
-    }
-
-    #[test]
-    fn bad_params_are_refused_before_anything_is_sent() {
-        let mock = MockHost::new();
-        for params in [json!({}), json!({"symbol": ""}), json!({"symbol": 5})] {
-            let err = testing::call::<Polymarket>(&mock, "get_price", params.clone()).unwrap_err();
-            assert!(
-                matches!(&err, VenueError::InvalidParams(m) if m.contains("symbol")),
-                "{params}: {err:?}"
-            );
-        }
-        assert!(mock.requests().is_empty());
-    }
-
-    #[test]
-    fn describe_lists_both_operations_with_the_price_schema() {
-        let info = testing::describe::<Polymarket>();
-        assert_eq!(info.name, Polymarket::NAME);
-        let names: Vec<&str> = info.operations.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(names, ["get_price", "ping"]);
-        assert!(info.operations.iter().all(|o| !o.mutating));
-        assert!(info.operations[0].params_schema.contains("symbol"));
-    }
-}
+mod tests;

@@ -1,0 +1,488 @@
+//! Whole operations against the SDK's mock host: the exact requests sent,
+//! and every answer the plugin must read or refuse.
+
+use super::*;
+use crate::round::tests::round_hex;
+use resilience_guest::testing::{self, Instance, MockHost};
+
+/// The mock clock, in ms and s.
+const NOW_MS: u64 = 1_718_186_123_000;
+const NOW_S: u64 = NOW_MS / 1000;
+const ETH: &str = "0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419";
+const BTC: &str = "0xF4030086522a5bEEa4988F8cA5B36dbC97BeE88c";
+const USDC: &str = "0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6";
+/// Phase 6, aggregator round 0x4716 (the vectors' round id).
+const ROUND: u128 = (6 << 64) | 0x4716;
+const EIGHT: &str = "0x0000000000000000000000000000000000000000000000000000000000000008";
+
+fn ok(result: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "result": result})
+}
+
+fn rpc_error(code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "error": {"code": code, "message": message}})
+}
+
+/// A fresh answer of 3520.98 (8 decimals) updated `age_s` ago.
+fn fresh(age_s: u64) -> Value {
+    ok(&round_hex(
+        ROUND,
+        352_098_000_000,
+        NOW_S - age_s,
+        NOW_S - age_s,
+        ROUND,
+    ))
+}
+
+fn eth_call_body(to: &str, data: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"to": to, "data": data}, "latest"]})
+}
+
+fn host() -> MockHost {
+    MockHost::new().now_ms(NOW_MS)
+}
+
+/// A mock answering, in order, each of `answers` to `POST /`.
+fn mock_answering(answers: impl IntoIterator<Item = Value>) -> MockHost {
+    answers
+        .into_iter()
+        .fold(host(), |m, a| m.respond(Method::Post, "/", 200, a))
+}
+
+fn price(pair: &str) -> Value {
+    json!({ "pair": pair })
+}
+
+#[test]
+fn operations_table_lists_the_four_operations_none_mutating() {
+    let ops = Chainlink::operations();
+    assert_eq!(
+        ops.names(),
+        ["get_price", "get_prices", "get_eth_balance", "get_feed"]
+    );
+    let info = testing::describe::<Chainlink>();
+    assert!(
+        info.operations
+            .iter()
+            .all(|o| !o.mutating && o.params_schema != "{}")
+    );
+}
+
+#[test]
+fn get_price_sends_latest_round_data_and_decimals_and_scales_exactly() {
+    let mock = mock_answering([fresh(60), ok(EIGHT)]);
+    let out = testing::call::<Chainlink>(&mock, "get_price", price("eth/usd")).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "pair": "ETH/USD",
+            "price": "3520.98",
+            "decimals": 8,
+            "round_id": "110680464442257327894",
+            "updated_at": NOW_S - 60,
+            "age_s": 60,
+        })
+    );
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2);
+    for (req, data) in sent.iter().zip(["0xfeaf968c", "0x313ce567"]) {
+        assert_eq!((req.method, req.path.as_str()), (Method::Post, "/"));
+        assert_eq!(req.body_json(), eth_call_body(ETH, data));
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert!(
+            req.idempotent,
+            "eth_call reads state: the host may retry it"
+        );
+        assert_eq!(req.weight, 1);
+    }
+    assert!(mock.pending().is_empty());
+}
+
+#[test]
+fn decimals_are_cached_so_the_second_call_sends_only_latest_round_data() {
+    let mock = mock_answering([fresh(1), ok(EIGHT), fresh(2)]);
+    let mut instance = Instance::<Chainlink>::new();
+    instance.call(&mock, "get_price", price("ETH/USD")).unwrap();
+    let second = instance.call(&mock, "get_price", price("ETH/USD")).unwrap();
+    assert_eq!(second["price"], "3520.98");
+    assert_eq!(second["age_s"], 2);
+    let data: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| {
+            r.body_json()["params"][0]["data"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(data, ["0xfeaf968c", "0x313ce567", "0xfeaf968c"]);
+}
+
+#[test]
+fn an_answer_older_than_heartbeat_plus_margin_is_stale_data_with_its_age() {
+    // ETH/USD: heartbeat 3600 s + margin 120 s.
+    let at_limit = mock_answering([fresh(3720), ok(EIGHT)]);
+    let out = testing::call::<Chainlink>(&at_limit, "get_price", price("ETH/USD")).unwrap();
+    assert_eq!(out["age_s"], 3720);
+
+    let over = mock_answering([fresh(3721), ok(EIGHT)]);
+    match testing::call::<Chainlink>(&over, "get_price", price("ETH/USD")) {
+        Err(VenueError::StaleData(m)) => {
+            assert!(m.contains("ETH/USD answer is 3721 s old"), "{m}");
+            assert!(m.contains("at most 3720 s"), "{m}");
+        }
+        other => panic!("expected stale_data, got {other:?}"),
+    }
+}
+
+#[test]
+fn moving_the_clock_past_the_max_age_makes_the_same_answer_stale() {
+    let updated = round_hex(ROUND, 100_000_000, NOW_S, NOW_S, ROUND);
+    let mock =
+        mock_answering([ok(&updated), ok(EIGHT), ok(&updated)]).setting("max_age.ETH/USD", "30");
+    let mut instance = Instance::<Chainlink>::new();
+    assert_eq!(
+        instance.call(&mock, "get_price", price("ETH/USD")).unwrap()["price"],
+        "1"
+    );
+    mock.advance_ms(31_000);
+    assert!(matches!(
+        instance.call(&mock, "get_price", price("ETH/USD")),
+        Err(VenueError::StaleData(m)) if m.contains("31 s old")
+    ));
+}
+
+#[test]
+fn heartbeat_and_margin_settings_change_the_max_age() {
+    let mock = mock_answering([fresh(700), ok(EIGHT)])
+        .setting("heartbeat.ETH/USD", "600")
+        .setting("heartbeat_margin_s", "60");
+    assert!(matches!(
+        testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")),
+        Err(VenueError::StaleData(m)) if m.contains("700 s old") && m.contains("at most 660 s")
+    ));
+    // USDC/USD has a 24 h heartbeat: a 20 h old answer is fine.
+    let mock = mock_answering([fresh(72_000), ok(EIGHT)]);
+    assert!(testing::call::<Chainlink>(&mock, "get_price", price("USDC/USD")).is_ok());
+}
+
+#[test]
+fn ton_usd_is_refused_until_configured_then_read_from_the_setting() {
+    let unconfigured = host();
+    match testing::call::<Chainlink>(&unconfigured, "get_price", price("TON/USD")) {
+        Err(VenueError::Unsupported(m)) => assert!(m.contains("`feed.TON/USD`"), "{m}"),
+        other => panic!("expected unsupported, got {other:?}"),
+    }
+    assert!(unconfigured.requests().is_empty());
+
+    let ton = "0x1111111111111111111111111111111111111111";
+    let mock = mock_answering([fresh(10), ok(EIGHT)]).setting("feed.TON/USD", ton);
+    let out = testing::call::<Chainlink>(&mock, "get_price", price("TON/USD")).unwrap();
+    assert_eq!(out["pair"], "TON/USD");
+    assert_eq!(
+        mock.requests()[0].body_json(),
+        eth_call_body(ton, "0xfeaf968c")
+    );
+}
+
+#[test]
+fn get_prices_returns_each_pair_even_when_others_fail() {
+    let mock = mock_answering([
+        fresh(5),                           // ETH latestRoundData
+        ok(EIGHT),                          // ETH decimals
+        rpc_error(3, "execution reverted"), // BTC latestRoundData
+        ok(EIGHT),                          // BTC decimals
+        fresh(90_000),                      // USDC latestRoundData: stale
+        ok(EIGHT),                          // USDC decimals
+    ]);
+    let out = testing::call::<Chainlink>(
+        &mock,
+        "get_prices",
+        json!({"pairs": ["ETH/USD", "BTC/USD", "USDC/USD", "TON/USD"]}),
+    )
+    .unwrap();
+    let entries = out.as_array().unwrap();
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0]["price"], "3520.98");
+    assert_eq!(entries[1]["pair"], "BTC/USD");
+    assert_eq!(entries[1]["error"]["kind"], "upstream");
+    assert_eq!(entries[1]["error"]["code"], "3");
+    assert!(
+        entries[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reverted")
+    );
+    assert_eq!(entries[2]["error"]["kind"], "stale_data");
+    assert!(
+        entries[2]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("90000 s old")
+    );
+    assert_eq!(entries[3]["error"]["kind"], "unsupported");
+
+    // Three feeds, two requests each, handed over together in pair order.
+    let sent: Vec<(String, String)> = mock
+        .requests()
+        .iter()
+        .map(|r| {
+            let b = r.body_json();
+            (
+                b["params"][0]["to"].as_str().unwrap().to_string(),
+                b["params"][0]["data"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [ETH, BTC, USDC]
+        .iter()
+        .flat_map(|a| {
+            [
+                (a.to_string(), "0xfeaf968c".to_string()),
+                (a.to_string(), "0x313ce567".to_string()),
+            ]
+        })
+        .collect();
+    assert_eq!(sent, expected);
+    assert!(mock.pending().is_empty());
+}
+
+#[test]
+fn get_prices_keeps_transport_errors_per_pair_and_caches_what_it_can() {
+    let mock = host()
+        .respond(Method::Post, "/", 200, fresh(5))
+        .respond(Method::Post, "/", 200, ok(EIGHT))
+        .fail(
+            Method::Post,
+            "/",
+            SendError::Timeout("attempt timed out".into()),
+        )
+        .respond(Method::Post, "/", 200, ok(EIGHT))
+        .respond(Method::Post, "/", 200, fresh(5))
+        .respond(Method::Post, "/", 200, fresh(5));
+    let mut instance = Instance::<Chainlink>::new();
+    let out = instance
+        .call(
+            &mock,
+            "get_prices",
+            json!({"pairs": ["ETH/USD", "BTC/USD"]}),
+        )
+        .unwrap();
+    assert_eq!(out[0]["price"], "3520.98");
+    assert_eq!(out[1]["error"]["kind"], "timeout");
+    // BTC's decimals arrived although its round timed out: both are cached now.
+    instance
+        .call(
+            &mock,
+            "get_prices",
+            json!({"pairs": ["ETH/USD", "BTC/USD"]}),
+        )
+        .unwrap();
+    assert_eq!(mock.requests().len(), 6);
+    assert!(mock.pending().is_empty());
+}
+
+#[test]
+fn get_prices_fails_with_the_first_error_when_every_pair_failed() {
+    let mock = host()
+        .fail(
+            Method::Post,
+            "/",
+            SendError::CircuitOpen("all endpoints open".into()),
+        )
+        .fail(
+            Method::Post,
+            "/",
+            SendError::CircuitOpen("all endpoints open".into()),
+        );
+    assert!(matches!(
+        testing::call::<Chainlink>(&mock, "get_prices", json!({"pairs": ["TON/USD", "ETH/USD"]})),
+        Err(VenueError::Unsupported(m)) if m.contains("TON/USD")
+    ));
+}
+
+#[test]
+fn rounds_failing_the_consumer_checks_are_refused() {
+    let cases = [
+        (round_hex(ROUND, -1, NOW_S, NOW_S, ROUND), "parse"),
+        (round_hex(ROUND, 0, NOW_S, NOW_S, ROUND), "parse"),
+        (round_hex(ROUND, 1, NOW_S, 0, ROUND), "stale_data"),
+        (round_hex(ROUND, 1, NOW_S, NOW_S, ROUND - 1), "stale_data"),
+    ];
+    for (result, kind) in cases {
+        let mock = mock_answering([ok(&result), ok(EIGHT)]);
+        let err = testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")).unwrap_err();
+        assert_eq!(error_json(&err)["kind"], kind, "{err:?}");
+    }
+}
+
+#[test]
+fn malformed_results_are_parse_errors_never_panics() {
+    let good = round_hex(ROUND, 1, NOW_S, NOW_S, ROUND);
+    let bodies = [
+        ok(&good[..good.len() - 64]),              // short
+        ok(&format!("{good}{}", "00".repeat(32))), // extra word
+        ok("0x"),                                  // no contract
+        ok("not hex"),
+        json!({"jsonrpc": "2.0", "id": 1, "result": 5}),
+        json!({"jsonrpc": "2.0", "id": 1}),
+    ];
+    for body in bodies {
+        let mock = mock_answering([body.clone(), ok(EIGHT)]);
+        let err = testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")).unwrap_err();
+        assert!(matches!(err, VenueError::Parse(_)), "{body}: {err:?}");
+    }
+    let mock =
+        host()
+            .respond(Method::Post, "/", 200, fresh(1))
+            .respond(Method::Post, "/", 200, "<html>");
+    assert!(matches!(
+        testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")),
+        Err(VenueError::Parse(m)) if m.contains("<html>")
+    ));
+}
+
+#[test]
+fn jsonrpc_errors_reverts_and_http_errors_are_upstream() {
+    let mock = mock_answering([rpc_error(-32000, "header not found"), ok(EIGHT)]);
+    assert_eq!(
+        testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")).unwrap_err(),
+        VenueError::upstream(
+            200,
+            Some("-32000".into()),
+            format!("eth_call latestRoundData() on {ETH} (ETH/USD): header not found")
+        )
+    );
+    let mock = host()
+        .respond(Method::Post, "/", 503, "<html>Service Unavailable</html>")
+        .respond(Method::Post, "/", 503, "<html>Service Unavailable</html>");
+    assert!(matches!(
+        testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")),
+        Err(VenueError::Upstream(u)) if u.status == 503
+    ));
+}
+
+#[test]
+fn provider_overload_is_rate_limited() {
+    let limit = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32005, "message": "limit exceeded",
+        "data": {"backoff_seconds": 2}}});
+    let mock = mock_answering([limit.clone(), limit]);
+    match testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")) {
+        Err(VenueError::Transport(SendError::RateLimited(r))) => {
+            assert_eq!(r.retry_after_ms, Some(2000));
+            assert!(r.message.contains("limit exceeded"), "{}", r.message);
+        }
+        other => panic!("expected rate_limited, got {other:?}"),
+    }
+    let mock = host()
+        .respond(Method::Post, "/", 429, "Too Many Requests")
+        .respond(Method::Post, "/", 429, "Too Many Requests");
+    assert!(matches!(
+        testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")),
+        Err(VenueError::Transport(SendError::RateLimited(_)))
+    ));
+}
+
+#[test]
+fn transport_errors_pass_through() {
+    let mock = host()
+        .fail(Method::Post, "/", SendError::Connection("refused".into()))
+        .fail(Method::Post, "/", SendError::Connection("refused".into()));
+    assert!(matches!(
+        testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")),
+        Err(VenueError::Transport(SendError::Connection(_)))
+    ));
+}
+
+#[test]
+fn get_eth_balance_sends_eth_get_balance_and_returns_wei_and_eth() {
+    let addr = "0xde0B295669a9FD93d5F28D9Ec85E40f4cb697BAe";
+    let mock = mock_answering([ok("0x1bc16d674ec80001")]);
+    let out =
+        testing::call::<Chainlink>(&mock, "get_eth_balance", json!({"address": addr})).unwrap();
+    assert_eq!(
+        out,
+        json!({"address": addr, "wei": "2000000000000000001", "eth": "2.000000000000000001"})
+    );
+    let req = &mock.requests()[0];
+    assert_eq!(
+        req.body_json(),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": [addr, "latest"]})
+    );
+    assert!(req.idempotent);
+}
+
+#[test]
+fn get_feed_reads_description_and_decimals() {
+    let description = "0x00000000000000000000000000000000000000000000000000000000000000200000000000000000000000000000000000000000000000000000000000000009455448202f205553440000000000000000000000000000000000000000000000";
+    let mock = mock_answering([ok(description), ok(EIGHT), fresh(1)]);
+    let mut instance = Instance::<Chainlink>::new();
+    let out = instance.call(&mock, "get_feed", price("ETH/USD")).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "pair": "ETH/USD",
+            "address": ETH,
+            "source": "builtin",
+            "description": "ETH / USD",
+            "decimals": 8,
+            "heartbeat_s": 3600,
+            "max_age_s": 3720,
+        })
+    );
+    let sent = mock.requests();
+    assert_eq!(sent[0].body_json(), eth_call_body(ETH, "0x7284e416"));
+    assert_eq!(sent[1].body_json(), eth_call_body(ETH, "0x313ce567"));
+    // The decimals are cached for get_price too.
+    instance.call(&mock, "get_price", price("ETH/USD")).unwrap();
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[test]
+fn bad_params_send_nothing() {
+    let mock = host();
+    let cases = [
+        ("get_price", json!({}), "pair"),
+        ("get_price", json!({"pair": "ETHUSD"}), "pair"),
+        ("get_price", json!({"pair": "ETH/USD", "extra": 1}), "extra"),
+        ("get_prices", json!({"pairs": []}), "pairs"),
+        ("get_prices", json!({"pairs": "ETH/USD"}), "pairs"),
+        (
+            "get_prices",
+            json!({"pairs": ["ETH/USD", "ETH/USD"]}),
+            "pairs[1]",
+        ),
+        ("get_eth_balance", json!({"address": "0x12"}), "address"),
+        ("get_feed", json!({"pair": ""}), "pair"),
+    ];
+    for (op, params, field) in cases {
+        match testing::call::<Chainlink>(&mock, op, params.clone()) {
+            Err(VenueError::InvalidParams(m)) => assert!(m.contains(field), "{op} {params}: {m}"),
+            other => panic!("{op} {params}: expected invalid_params, got {other:?}"),
+        }
+    }
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+}
+
+#[test]
+fn error_json_mirrors_the_host_api_kinds() {
+    let rl = VenueError::Transport(SendError::RateLimited(
+        resilience_guest::bindings::resilience::venue::types::RateLimited {
+            message: "m".into(),
+            retry_after_ms: Some(5),
+        },
+    ));
+    assert_eq!(
+        error_json(&rl),
+        json!({"kind": "rate_limited", "message": "m", "retry_after_ms": 5})
+    );
+    assert_eq!(
+        error_json(&VenueError::upstream(200, Some("3".into()), "reverted")),
+        json!({"kind": "upstream", "message": "reverted", "upstream_status": 200, "code": "3"})
+    );
+    assert_eq!(
+        error_json(&VenueError::Transport(SendError::Denied("x".into())))["kind"],
+        "plugin"
+    );
+}

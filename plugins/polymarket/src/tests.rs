@@ -1,0 +1,737 @@
+//! Whole operations against the SDK's mock host: the exact requests sent
+//! (method, path, headers, body, idempotency, weight) and how answers read.
+
+use super::*;
+use resilience_guest::encoding::hex_encode;
+use resilience_guest::signing::hmac_base64url;
+use resilience_guest::testing::{self, Instance, MockHost, SentRequest};
+
+/// The mock clock: POLY_TIMESTAMP is "1700000000", as in the constructed vectors.
+const NOW: u64 = 1_700_000_000_000;
+/// Hardhat account 0.
+const KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ADDR: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+const OWNER: &str = "000000000-0000-0000-0000-000000000000";
+const TOKEN: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
+const V2_EXCHANGE: &str = "0xE111180000d2663C0091e4f400237545B87B996B";
+
+/// A venue configured like production: the vectors' L2 secret (32 zero
+/// bytes, already base64url-decoded), fake key and passphrase, the Hardhat key.
+fn venue() -> MockHost {
+    MockHost::new()
+        .now_ms(NOW)
+        .setting("address", ADDR)
+        .setting("owner", OWNER)
+        .secret("api_secret", [0u8; 32])
+        .secret("api_key", "fake-api-key")
+        .secret("passphrase", "fake-passphrase")
+        .secret("private_key", KEY)
+}
+
+fn headers(r: &SentRequest) -> Vec<(&str, &str)> {
+    r.headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// The L2 headers the request must carry, the signature recomputed from the
+/// expected message with the mock's real HMAC.
+fn l2_headers(mock: &MockHost, method: &str, path: &str, body: &str) -> Vec<(String, String)> {
+    let message = format!("1700000000{method}{path}{body}");
+    let sig = mock.run(|| hmac_base64url("api_secret", &message)).unwrap();
+    let mut h = vec![
+        ("POLY_ADDRESS".to_string(), ADDR.to_string()),
+        ("POLY_SIGNATURE".to_string(), sig),
+        ("POLY_TIMESTAMP".to_string(), "1700000000".to_string()),
+        ("POLY_API_KEY".to_string(), "${secret:api_key}".to_string()),
+        (
+            "POLY_PASSPHRASE".to_string(),
+            "${secret:passphrase}".to_string(),
+        ),
+    ];
+    if !body.is_empty() {
+        h.push(("Content-Type".to_string(), "application/json".to_string()));
+    }
+    h
+}
+
+fn posted() -> Value {
+    json!({"success": true, "errorMsg": "", "orderID": "0xfeed", "status": "live",
+           "takingAmount": "", "makingAmount": "", "transactionsHashes": [], "tradeIDs": []})
+}
+
+#[test]
+fn describe_lists_every_operation_and_only_creates_mutate() {
+    let info = testing::describe::<Polymarket>();
+    assert_eq!(info.name, "polymarket");
+    let ops: Vec<(&str, bool)> = info
+        .operations
+        .iter()
+        .map(|o| (o.name.as_str(), o.mutating))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("get_order_book", false),
+            ("get_midpoint", false),
+            ("get_price", false),
+            ("create_limit_order", true),
+            ("create_market_order", true),
+            ("cancel_order", false),
+            ("get_order", false),
+            ("get_open_orders", false),
+            ("get_balance", false),
+        ]
+    );
+    assert!(
+        info.operations
+            .iter()
+            .all(|o| o.params_schema.starts_with('{'))
+    );
+}
+
+#[test]
+fn get_order_book_is_one_unsigned_get() {
+    let book = json!({"market": "0x01", "asset_id": TOKEN, "bids": [{"price": "0.48", "size": "10"}],
+                      "asks": [{"price": "0.52", "size": "5"}], "tick_size": "0.01"});
+    let mock = MockHost::new().respond(Method::Get, &format!("/book?token_id={TOKEN}"), 200, &book);
+    let out =
+        testing::call::<Polymarket>(&mock, "get_order_book", json!({"token_id": TOKEN})).unwrap();
+    assert_eq!(out, book);
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].method, sent[0].path.as_str()),
+        (Method::Get, &*format!("/book?token_id={TOKEN}"))
+    );
+    assert!(sent[0].headers.is_empty() && sent[0].body.is_empty());
+    assert!(sent[0].idempotent);
+    assert_eq!(sent[0].weight, 1);
+}
+
+#[test]
+fn get_midpoint_accepts_mid_and_mid_price() {
+    for body in [json!({"mid": "0.45"}), json!({"mid_price": "0.45"})] {
+        let mock = MockHost::new().respond(Method::Get, "/midpoint?token_id=123", 200, &body);
+        let out =
+            testing::call::<Polymarket>(&mock, "get_midpoint", json!({"token_id": "123"})).unwrap();
+        assert_eq!(out, json!({"token_id": "123", "mid": "0.45"}), "{body}");
+        assert!(mock.requests()[0].headers.is_empty());
+    }
+}
+
+#[test]
+fn get_price_sends_token_and_side() {
+    let mock = MockHost::new().respond(
+        Method::Get,
+        "/price?token_id=123&side=SELL",
+        200,
+        json!({"price": "0.52"}),
+    );
+    let out = testing::call::<Polymarket>(
+        &mock,
+        "get_price",
+        json!({"token_id": "123", "side": "SELL"}),
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"token_id": "123", "side": "SELL", "price": "0.52"})
+    );
+    assert!(mock.unmatched().is_empty());
+}
+
+#[test]
+fn create_limit_order_v2_posts_the_signed_order_with_l2_headers() {
+    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "100",
+                        "salt": 479249096354u64, "timestamp_ms": 1710000000000u64});
+    let out = testing::call::<Polymarket>(&mock, "create_limit_order", params).unwrap();
+
+    // The order the plugin had to build, signed independently with the mock's key.
+    let order = Order {
+        version: 2,
+        chain_id: 137,
+        exchange: V2_EXCHANGE.into(),
+        salt: 479249096354,
+        maker: ADDR.into(),
+        signer: ADDR.into(),
+        token_id: TOKEN.into(),
+        maker_amount: "50000000".into(),
+        taker_amount: "100000000".into(),
+        side: order::Side::Buy,
+        signature_type: 0,
+        expiration: "0".into(),
+        fee_rate_bps: "0".into(),
+        timestamp_ms: 1710000000000,
+    };
+    let digest = order.digest().unwrap();
+    let sig = mock
+        .run(|| host::sign_secp256k1("private_key", &digest))
+        .unwrap();
+    let zero = api::BYTES32_ZERO;
+    let body = format!(
+        r#"{{"order":{{"salt":479249096354,"maker":"{ADDR}","signer":"{ADDR}","tokenId":"{TOKEN}","makerAmount":"50000000","takerAmount":"100000000","side":"BUY","expiration":"0","signatureType":0,"timestamp":"1710000000000","metadata":"{zero}","builder":"{zero}","signature":"0x{}"}},"owner":"{OWNER}","orderType":"GTC","deferExec":false,"postOnly":false}}"#,
+        hex_encode(&sig)
+    );
+
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 1);
+    let req = &sent[0];
+    assert_eq!((req.method, req.path.as_str()), (Method::Post, "/order"));
+    assert_eq!(req.body_text(), body);
+    assert_eq!(req.headers, l2_headers(&mock, "POST", "/order", &body));
+    assert!(
+        !req.idempotent,
+        "POST /order is retried only when it never left"
+    );
+    assert_eq!(req.weight, 1);
+
+    assert_eq!(out["orderID"], "0xfeed");
+    assert_eq!(out["status"], "live");
+    assert_eq!(out["order_hash"], format!("0x{}", hex_encode(digest)));
+    assert_eq!(
+        (out["maker_amount"].as_str(), out["taker_amount"].as_str()),
+        (Some("50000000"), Some("100000000"))
+    );
+    assert_eq!(out["salt"], 479249096354u64);
+}
+
+#[test]
+fn create_limit_order_v1_signs_fee_nonce_and_taker() {
+    let mock = venue()
+        .setting("exchange_version", "1")
+        .setting("funder", "0x1111111111111111111111111111111111111111")
+        .setting("signature_type", "1")
+        .respond(Method::Post, "/order", 200, posted());
+    let params = json!({"token_id": "1234", "side": "SELL", "price": "0.25", "size": "8",
+                        "salt": 7, "fee_rate_bps": 100, "order_type": "GTD",
+                        "expiration": 1_900_000_000u64, "post_only": true, "neg_risk": true});
+    testing::call::<Polymarket>(&mock, "create_limit_order", params).unwrap();
+    let req = &mock.requests()[0];
+    let body = req.body_json();
+    assert_eq!(
+        body["order"],
+        json!({"salt": 7, "maker": "0x1111111111111111111111111111111111111111", "signer": ADDR,
+               "taker": api::ZERO_ADDRESS, "tokenId": "1234", "makerAmount": "8000000",
+               "takerAmount": "2000000", "expiration": "1900000000", "nonce": "0",
+               "feeRateBps": "100", "side": "SELL", "signatureType": 1,
+               "signature": body["order"]["signature"]})
+    );
+    assert_eq!(
+        (
+            body["owner"].as_str(),
+            body["orderType"].as_str(),
+            body["postOnly"].as_bool()
+        ),
+        (Some(OWNER), Some("GTD"), Some(true))
+    );
+    assert!(body.get("deferExec").is_none(), "V1 body has no deferExec");
+    // Signed for the V1 neg-risk exchange on Polygon.
+    let order = Order {
+        version: 1,
+        chain_id: 137,
+        exchange: "0xC5d563A36AE78145C45a50134d48A1215220f80a".into(),
+        salt: 7,
+        maker: "0x1111111111111111111111111111111111111111".into(),
+        signer: ADDR.into(),
+        token_id: "1234".into(),
+        maker_amount: "8000000".into(),
+        taker_amount: "2000000".into(),
+        side: order::Side::Sell,
+        signature_type: 1,
+        expiration: "1900000000".into(),
+        fee_rate_bps: "100".into(),
+        timestamp_ms: 0,
+    };
+    let expected = mock.run(|| order.sign()).unwrap();
+    assert_eq!(body["order"]["signature"], expected);
+}
+
+#[test]
+fn prepare_fixes_salt_and_timestamp_and_keys_by_the_order_hash() {
+    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    let mut instance = Instance::<Polymarket>::new();
+    let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "10"});
+    let prepared = instance
+        .prepare(&mock, "create_limit_order", params.clone())
+        .unwrap();
+    assert!(
+        mock.requests().is_empty(),
+        "preparing a limit order sends nothing"
+    );
+    let salt = prepared.params["salt"].as_u64().unwrap();
+    assert!(salt <= api::MAX_SALT);
+    assert_eq!(prepared.params["timestamp_ms"], NOW);
+    let key = prepared.idempotency_key.clone().unwrap();
+    assert!(key.starts_with("0x") && key.len() == 66, "{key}");
+
+    // Invoking with the prepared params signs exactly the order keyed.
+    let out = instance
+        .call(&mock, "create_limit_order", prepared.params.clone())
+        .unwrap();
+    assert_eq!(out["order_hash"], key);
+    assert_eq!(mock.requests()[0].body_json()["order"]["salt"], salt);
+    // Later clock, same prepared params: still the same order.
+    mock.advance_ms(5_000);
+    let again = instance
+        .prepare(&mock, "create_limit_order", prepared.params.clone())
+        .unwrap();
+    assert_eq!(again.idempotency_key.as_deref(), Some(key.as_str()));
+    // A new intent gets a new salt.
+    let other = instance
+        .prepare(&mock, "create_limit_order", params)
+        .unwrap();
+    assert_ne!(other.idempotency_key, prepared.idempotency_key);
+    // Other operations are passed through without a key.
+    let p = instance
+        .prepare(&mock, "cancel_order", json!({"order_id": "0xabc"}))
+        .unwrap();
+    assert_eq!(
+        (p.idempotency_key, p.params),
+        (None, json!({"order_id": "0xabc"}))
+    );
+}
+
+#[test]
+fn v1_prepare_adds_no_timestamp() {
+    let mock = venue().setting("exchange_version", "1");
+    let prepared = Instance::<Polymarket>::new()
+        .prepare(
+            &mock,
+            "create_limit_order",
+            json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "2"}),
+        )
+        .unwrap();
+    assert!(
+        prepared.params.get("timestamp_ms").is_none(),
+        "{}",
+        prepared.params
+    );
+    assert!(prepared.params["salt"].is_u64());
+}
+
+#[test]
+fn market_order_without_price_reads_the_book_once_in_prepare() {
+    let book = json!({"asks": [{"price": "0.60", "size": "100"}, {"price": "0.55", "size": "10"}], "bids": []});
+    let mock = venue()
+        .respond(Method::Get, "/book?token_id=1234", 200, &book)
+        .respond(Method::Post, "/order", 200, posted());
+    let mut instance = Instance::<Polymarket>::new();
+    // 10 USDC: 5.5 at 0.55, the rest at 0.60.
+    let prepared = instance
+        .prepare(
+            &mock,
+            "create_market_order",
+            json!({"token_id": "1234", "side": "BUY", "amount": "10"}),
+        )
+        .unwrap();
+    assert_eq!(prepared.params["price"], "0.60");
+    let out = instance
+        .call(&mock, "create_market_order", prepared.params)
+        .unwrap();
+    let sent = mock.requests();
+    assert_eq!(
+        sent.iter()
+            .map(|r| (r.method, r.path.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (Method::Get, "/book?token_id=1234"),
+            (Method::Post, "/order")
+        ]
+    );
+    assert!(sent[0].headers.is_empty(), "the book is public");
+    let order = sent[1].body_json();
+    // 0.60 = 3/5: 10 USDC is 3333333 lots of 3 units.
+    assert_eq!(
+        (
+            order["order"]["makerAmount"].as_str(),
+            order["order"]["takerAmount"].as_str()
+        ),
+        (Some("9999999"), Some("16666665"))
+    );
+    assert_eq!(order["orderType"], "FOK");
+    assert_eq!(out["price"], "0.60");
+}
+
+#[test]
+fn market_order_with_price_skips_the_book() {
+    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    testing::call::<Polymarket>(
+        &mock,
+        "create_market_order",
+        json!({"token_id": "1234", "side": "SELL", "amount": "10", "price": "0.52", "order_type": "FAK"}),
+    )
+    .unwrap();
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 1);
+    let body = sent[0].body_json();
+    assert_eq!(
+        (
+            body["order"]["makerAmount"].as_str(),
+            body["order"]["takerAmount"].as_str()
+        ),
+        (Some("10000000"), Some("5200000"))
+    );
+    assert_eq!(body["order"]["side"], "SELL");
+    assert_eq!(body["orderType"], "FAK");
+}
+
+#[test]
+fn fok_market_order_on_a_thin_book_sends_no_order() {
+    let mock = venue().respond(
+        Method::Get,
+        "/book",
+        200,
+        json!({"asks": [{"price": "0.5", "size": "1"}], "bids": []}),
+    );
+    let err = testing::call::<Polymarket>(
+        &mock,
+        "create_market_order",
+        json!({"token_id": "1", "side": "BUY", "amount": "100"}),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VenueError::InvalidParams(m) if m.starts_with("amount")));
+    assert_eq!(mock.requests().len(), 1, "only the book was read");
+}
+
+#[test]
+fn rejected_order_on_200_is_upstream_with_the_venue_message() {
+    let mock = venue().respond(
+        Method::Post,
+        "/order",
+        200,
+        json!({"success": false, "errorMsg": "not enough balance / allowance"}),
+    );
+    let err = testing::call::<Polymarket>(
+        &mock,
+        "create_limit_order",
+        json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1"}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        VenueError::upstream(200, None, "not enough balance / allowance")
+    );
+}
+
+#[test]
+fn cancel_order_signs_the_delete_body_like_the_constructed_vector() {
+    let mock = venue().respond(
+        Method::Delete,
+        "/order",
+        200,
+        json!({"canceled": ["0xabc"], "not_canceled": {}}),
+    );
+    let out =
+        testing::call::<Polymarket>(&mock, "cancel_order", json!({"order_id": "0xabc"})).unwrap();
+    assert_eq!(out, json!({"canceled": ["0xabc"], "not_canceled": {}}));
+    let req = &mock.requests()[0];
+    assert_eq!(
+        (req.method, req.path.as_str(), req.body_text().as_str()),
+        (Method::Delete, "/order", r#"{"orderID":"0xabc"}"#)
+    );
+    // polymarket_l2_hmac_constructed.json, DELETE /order.
+    assert_eq!(
+        req.header("POLY_SIGNATURE"),
+        Some("ebd_Mp184tE7Z6KPR1h4np8gSxcgEPZ7MeKtDjVwf2g=")
+    );
+    assert_eq!(
+        req.headers,
+        l2_headers(&mock, "DELETE", "/order", r#"{"orderID":"0xabc"}"#)
+    );
+    assert!(req.idempotent);
+}
+
+#[test]
+fn get_order_signs_its_path_like_the_constructed_vector() {
+    let order = json!({"id": "0xabc", "status": "ORDER_STATUS_LIVE", "original_size": "100000000", "size_matched": "0"});
+    let mock = venue().respond(Method::Get, "/data/order/0xabc", 200, &order);
+    let out =
+        testing::call::<Polymarket>(&mock, "get_order", json!({"order_id": "0xabc"})).unwrap();
+    assert_eq!(out, order);
+    let req = &mock.requests()[0];
+    assert_eq!(
+        headers(req)[1],
+        (
+            "POLY_SIGNATURE",
+            "HI0aIsUCWs5xsnXuVoakCVkPSxZLMv18Jfh3au5Pt4E="
+        )
+    );
+    assert_eq!(
+        req.headers,
+        l2_headers(&mock, "GET", "/data/order/0xabc", "")
+    );
+
+    let missing = venue().respond(Method::Get, "/data/order/0xdef", 200, "null");
+    let err = testing::call::<Polymarket>(&missing, "get_order", json!({"order_id": "0xdef"}))
+        .unwrap_err();
+    assert!(matches!(err, VenueError::Upstream(u) if u.message.contains("not found")));
+}
+
+#[test]
+fn get_open_orders_follows_next_cursor_until_lte() {
+    let page = |ids: &[&str], next: &str| json!({"data": ids.iter().map(|i| json!({"id": i})).collect::<Vec<_>>(), "next_cursor": next, "limit": 2, "count": ids.len()});
+    let mock = venue()
+        .respond(
+            Method::Get,
+            "/data/orders?asset_id=77&next_cursor=MA%3D%3D",
+            200,
+            page(&["a", "b"], "Mg=="),
+        )
+        .respond(
+            Method::Get,
+            "/data/orders?asset_id=77&next_cursor=Mg%3D%3D",
+            200,
+            page(&["c", "d"], "NA=="),
+        )
+        .respond(
+            Method::Get,
+            "/data/orders?asset_id=77&next_cursor=NA%3D%3D",
+            200,
+            page(&["e"], "LTE="),
+        );
+    let out =
+        testing::call::<Polymarket>(&mock, "get_open_orders", json!({"asset_id": "77"})).unwrap();
+    let ids: Vec<&str> = out["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b", "c", "d", "e"]);
+    assert_eq!(out["pages"], 3);
+    assert!(mock.pending().is_empty() && mock.unmatched().is_empty());
+    for req in mock.requests() {
+        // Every page signs the path without its query (the constructed vector).
+        assert_eq!(
+            req.header("POLY_SIGNATURE"),
+            Some("m6lGS9WyES7JjpAYNd7zIdW5bfHxAAI_pIa1St9vLO4=")
+        );
+    }
+}
+
+#[test]
+fn get_open_orders_sends_both_filters_in_client_order() {
+    let mock = venue().respond(
+        Method::Get,
+        "/data/orders?market=0xm&asset_id=77&next_cursor=MA%3D%3D",
+        200,
+        json!({"data": [], "next_cursor": "LTE="}),
+    );
+    let out = testing::call::<Polymarket>(
+        &mock,
+        "get_open_orders",
+        json!({"market": "0xm", "asset_id": "77"}),
+    )
+    .unwrap();
+    assert_eq!(out, json!({"orders": [], "pages": 1}));
+    assert!(mock.unmatched().is_empty());
+}
+
+#[test]
+fn get_open_orders_stops_at_the_page_cap_and_on_a_repeated_cursor() {
+    let mut mock = venue();
+    for i in 0..=api::MAX_OPEN_ORDER_PAGES {
+        mock = mock.respond(
+            Method::Get,
+            "/data/orders",
+            200,
+            json!({"data": [{"id": i}], "next_cursor": format!("c{i}")}),
+        );
+    }
+    let err = testing::call::<Polymarket>(&mock, "get_open_orders", json!({})).unwrap_err();
+    assert!(
+        matches!(&err, VenueError::Parse(m) if m.contains("50 pages")),
+        "{err:?}"
+    );
+    assert_eq!(mock.requests().len(), api::MAX_OPEN_ORDER_PAGES);
+
+    let looping = venue()
+        .respond(
+            Method::Get,
+            "/data/orders",
+            200,
+            json!({"data": [], "next_cursor": "X"}),
+        )
+        .respond(
+            Method::Get,
+            "/data/orders",
+            200,
+            json!({"data": [], "next_cursor": "X"}),
+        );
+    let err = testing::call::<Polymarket>(&looping, "get_open_orders", json!({})).unwrap_err();
+    assert!(
+        matches!(&err, VenueError::Parse(m) if m.contains("again")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn get_balance_asks_for_collateral_or_a_token() {
+    let body = json!({"balance": "1000000", "allowances": {}});
+    let mock = venue()
+        .setting("signature_type", "2")
+        .respond(
+            Method::Get,
+            "/balance-allowance?asset_type=COLLATERAL&signature_type=2",
+            200,
+            &body,
+        )
+        .respond(
+            Method::Get,
+            "/balance-allowance?asset_type=CONDITIONAL&token_id=9&signature_type=2",
+            200,
+            &body,
+        );
+    assert_eq!(
+        testing::call::<Polymarket>(&mock, "get_balance", json!({})).unwrap(),
+        body
+    );
+    testing::call::<Polymarket>(&mock, "get_balance", json!({"token_id": "9"})).unwrap();
+    assert!(mock.unmatched().is_empty());
+    let req = &mock.requests()[0];
+    assert_eq!(
+        req.headers,
+        l2_headers(&mock, "GET", "/balance-allowance", "")
+    );
+}
+
+#[test]
+fn reconcile_finds_the_order_by_its_hash() {
+    let hash = format!("0x{}", "ab".repeat(32));
+    let mock = venue()
+        .respond(
+            Method::Get,
+            &format!("/data/order/{hash}"),
+            200,
+            json!({"id": hash, "status": "MATCHED"}),
+        )
+        .respond(
+            Method::Get,
+            &format!("/data/order/{hash}"),
+            404,
+            json!({"error": "not found"}),
+        );
+    let mut instance = Instance::<Polymarket>::new();
+    let found = instance
+        .reconcile(&mock, "create_limit_order", json!({}), &hash)
+        .unwrap()
+        .unwrap();
+    assert_eq!(found["order"]["status"], "MATCHED");
+    assert_eq!(found["order_hash"], hash);
+    assert_eq!(
+        instance
+            .reconcile(&mock, "create_market_order", json!({}), &hash)
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        instance.reconcile(&mock, "get_order", json!({}), &hash),
+        Err(VenueError::Unsupported(_))
+    ));
+    assert!(matches!(
+        instance.reconcile(&mock, "create_limit_order", json!({}), "../x"),
+        Err(VenueError::InvalidParams(_))
+    ));
+}
+
+#[test]
+fn bad_params_send_nothing() {
+    let mock = venue();
+    let cases = [
+        ("get_order_book", json!({})),
+        ("get_order_book", json!({"token_id": " "})),
+        ("get_price", json!({"token_id": "1", "side": "HOLD"})),
+        (
+            "create_limit_order",
+            json!({"token_id": "1", "side": "BUY", "price": "1.5", "size": "1"}),
+        ),
+        (
+            "create_limit_order",
+            json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1", "fee_rate_bps": 5}),
+        ),
+        (
+            "create_market_order",
+            json!({"token_id": "1", "side": "BUY", "amount": "0"}),
+        ),
+        ("cancel_order", json!({"order_id": "../data/orders"})),
+        ("get_order", json!({"order_id": ""})),
+        ("get_open_orders", json!({"market": ""})),
+        ("get_balance", json!({"asset_type": "COLLATERAL"})),
+    ];
+    for (op, params) in cases {
+        let err = testing::call::<Polymarket>(&mock, op, params.clone()).unwrap_err();
+        assert!(
+            matches!(err, VenueError::InvalidParams(_)),
+            "{op} {params}: {err:?}"
+        );
+    }
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
+}
+
+#[test]
+fn missing_configuration_is_named() {
+    let no_owner = MockHost::new()
+        .setting("address", ADDR)
+        .secret("private_key", KEY);
+    let err = testing::call::<Polymarket>(
+        &no_owner,
+        "create_limit_order",
+        json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1"}),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VenueError::Unsupported(m) if m.contains("owner")));
+    let no_secret = MockHost::new().setting("address", ADDR);
+    let err = testing::call::<Polymarket>(&no_secret, "get_order", json!({"order_id": "0x1"}))
+        .unwrap_err();
+    assert!(matches!(err, VenueError::Transport(SendError::Denied(m)) if m.contains("api_secret")));
+    assert!(no_owner.requests().is_empty() && no_secret.requests().is_empty());
+}
+
+#[test]
+fn secrets_appear_only_as_placeholders() {
+    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    testing::call::<Polymarket>(
+        &mock,
+        "create_limit_order",
+        json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1"}),
+    )
+    .unwrap();
+    let text = format!("{:?}", mock.requests());
+    for secret in ["fake-api-key", "fake-passphrase", KEY] {
+        assert!(!text.contains(secret), "{secret} leaked");
+    }
+}
+
+#[test]
+fn order_version_mismatch_is_reported_with_its_code() {
+    let mock = venue().respond(
+        Method::Post,
+        "/order",
+        400,
+        json!({"error": "order_version_mismatch"}),
+    );
+    let err = testing::call::<Polymarket>(
+        &mock,
+        "create_limit_order",
+        json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1"}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, VenueError::Upstream(u) if u.code.as_deref() == Some("order_version_mismatch") && u.status == 400)
+    );
+}
+
+#[test]
+fn transport_errors_pass_through() {
+    let mock = MockHost::new().fail(
+        Method::Get,
+        "/midpoint",
+        SendError::Timeout("attempt timed out".into()),
+    );
+    let err =
+        testing::call::<Polymarket>(&mock, "get_midpoint", json!({"token_id": "1"})).unwrap_err();
+    assert!(matches!(err, VenueError::Transport(SendError::Timeout(_))));
+}
