@@ -32,8 +32,9 @@ fn config(cache: &std::path::Path, limits: &str) -> Config {
 
 fn config_with(cache: &std::path::Path, limits: &str, metrics: bool) -> Config {
     let text = format!(
-        "[server]\nmetrics = {metrics}\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n[plugins.limits]\n{limits}\n\
+        "[server]\nmetrics = {metrics}\n[journal]\npath = {:?}\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n[plugins.limits]\n{limits}\n\
          [venues.t]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        cache.join("journal.db").display().to_string(),
         plugins_dir().display().to_string(),
         cache.display().to_string()
     );
@@ -90,9 +91,10 @@ async fn good_venue_beside_a_spinner() -> String {
     )
     .expect("copy template");
     let text = format!(
-        "[plugins]\ndir = {:?}\n[plugins.limits]\ncpu_ms = 200\n\
+        "[journal]\npath = {:?}\n[plugins]\ndir = {:?}\n[plugins.limits]\ncpu_ms = 200\n\
          [venues.t]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n\
          [venues.s]\nplugin = \"spin-loop\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        dir.join("journal.db").display().to_string(),
         dir.display().to_string()
     );
     let app = std::sync::Arc::new(

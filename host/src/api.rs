@@ -4,6 +4,7 @@
 //! |----------------------------------------|------|--------|
 //! | `POST /v1/venues/{venue}/{operation}`  | yes  | the operation's JSON result, or an error body |
 //! | `GET /v1/venues`                       | yes  | venues, plugins, operations, endpoints |
+//! | `GET /v1/journal?state=in_doubt`       | yes  | journaled mutating calls (state: pending, succeeded, failed, in_doubt) |
 //! | `GET /v1/stats`                        | yes  | per venue: totals, success %, failures by kind, latency, breakers |
 //! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded |
 //! | `GET /metrics`                         | no   | Prometheus text format (label values are configuration only) |
@@ -113,6 +114,18 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
             match (m, &segments[1..]) {
                 (Method::GET, ["venues"]) => json_response(StatusCode::OK, &app.venues_json()),
                 (Method::GET, ["stats"]) => json_response(StatusCode::OK, &app.stats_json()),
+                (Method::GET, ["journal"]) => {
+                    let q = req.uri().query();
+                    let state = query_param(q, "state");
+                    let limit = query_param(q, "limit")
+                        .and_then(|l| l.parse::<u32>().ok())
+                        .unwrap_or(100)
+                        .min(10_000);
+                    match app.journal_json(state.as_deref(), limit).await {
+                        Ok(v) => json_response(StatusCode::OK, &v),
+                        Err(e) => error_response(&e, None, None),
+                    }
+                }
                 (Method::POST, ["admin", "reload"]) => {
                     if app.auth_token.is_none() {
                         return json_response(

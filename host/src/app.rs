@@ -12,6 +12,7 @@ use tracing::Instrument;
 use crate::capabilities::{CallScope, VenueContext};
 use crate::config::{Config, ConfigError, Env};
 use crate::error::CallError;
+use crate::journal::{self, Begin, Entry, Journal, Outcome as JournalOutcome, State};
 use crate::metrics::{Metrics, OpMetrics, UNDECLARED, UNKNOWN_VENUE};
 use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, InstancePool, Reply};
@@ -89,6 +90,8 @@ pub struct App {
     pub metrics: Option<Metrics>,
     unknown_venue: Option<OpMetrics>,
     reloading: tokio::sync::Mutex<()>,
+    /// The journal of mutating calls (embedded store or PostgreSQL).
+    pub journal: Arc<Journal>,
 }
 
 impl std::fmt::Debug for App {
@@ -151,6 +154,8 @@ impl App {
         let engine = PluginEngine::new(&config.plugins, slots)
             .map_err(|e| StartupError::Other(format!("{e:#}")))?;
         let mut metrics = config.server.metrics.then(Metrics::new);
+        let journal = Arc::new(open_journal(&config, env).await?);
+        tracing::info!(backend = journal.backend(), "journal ready");
 
         // Venue state that outlives plugin versions. A venue whose secrets
         // are missing cannot serve, but does not stop the others.
@@ -207,7 +212,7 @@ impl App {
         let unknown_venue = metrics.as_ref().map(|m| m.op(UNKNOWN_VENUE, UNDECLARED));
         let live: Live = Arc::new(RwLock::new(Arc::new(Loaded::default())));
         if let Some(m) = &mut metrics {
-            m.register_collector(Arc::clone(&live));
+            m.register_collector(Arc::clone(&live), Arc::clone(&journal));
         }
         let app = App {
             config,
@@ -219,6 +224,7 @@ impl App {
             metrics,
             unknown_venue,
             reloading: tokio::sync::Mutex::new(()),
+            journal,
         };
         let loaded = app.assemble(plugins, load_errors, None);
         app.publish(loaded);
@@ -388,6 +394,9 @@ impl App {
             venue: Arc::clone(&v.ctx),
             deadline,
         };
+        // The journaled key of this call, once its intent is recorded; the
+        // outcome is recorded after the call, deadline or not.
+        let journaled: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let work = async {
             let mut params_text = params.to_string();
             if mutating {
@@ -408,6 +417,31 @@ impl App {
                 let prepared = prepared.map_err(venue_error)?;
                 tracing::debug!(idempotency_key = ?prepared.idempotency_key, "prepared mutating call");
                 params_text = prepared.params;
+                if let Some(key) = prepared.idempotency_key {
+                    match self
+                        .journal
+                        .begin(venue, operation, &key, &params_text)
+                        .await
+                    {
+                        Ok(Begin::New) => {}
+                        Ok(Begin::Existing(entry)) => {
+                            if let Some(recorded) =
+                                self.replay(v, &scope, *entry, &params_text).await?
+                            {
+                                return Ok(recorded);
+                            }
+                            // The venue never saw the earlier attempt: send it now.
+                        }
+                        Err(e) => {
+                            return Err(CallError::Unavailable(format!(
+                                "{e}; mutating calls need the journal (read-only calls still work)"
+                            )));
+                        }
+                    }
+                    if let Ok(mut j) = journaled.lock() {
+                        *j = Some(key);
+                    }
+                }
             }
             let reply = v
                 .pool
@@ -442,6 +476,14 @@ impl App {
                 v.deadline.as_millis()
             ))),
         };
+        let key = journaled.lock().ok().and_then(|mut j| j.take());
+        if let Some(key) = key {
+            let outcome = journal_outcome(&result);
+            if let Err(e) = self.journal.finish(venue, &key, &outcome).await {
+                // The intent stays pending; start-up reconciliation resolves it.
+                tracing::error!(venue = %venue, key = %key, error = %e, "could not record the outcome of a journaled call");
+            }
+        }
         let took = started.elapsed();
         let outcome = match &result {
             Ok(_) => Ok(()),
@@ -457,6 +499,169 @@ impl App {
             Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
         });
         result
+    }
+
+    /// A call whose key is already journaled: the recorded outcome, or
+    /// `None` when the venue never saw the earlier attempt (send again).
+    async fn replay(
+        &self,
+        v: &VenueRuntime,
+        scope: &CallScope,
+        entry: Entry,
+        params_text: &str,
+    ) -> Result<Option<Value>, CallError> {
+        if entry.digest != journal::digest(params_text) {
+            return Err(CallError::Conflict(format!(
+                "idempotency key {:?} was already used for {} with different params",
+                entry.key, entry.operation
+            )));
+        }
+        match entry.state {
+            State::Succeeded => {
+                let text = entry.result.unwrap_or_else(|| "null".into());
+                return serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| CallError::Plugin(format!("journaled result is not JSON: {e}")));
+            }
+            State::Failed => {
+                return Err(recorded_error(
+                    entry.error_kind.as_deref().unwrap_or("plugin"),
+                    entry.error_message.unwrap_or_default(),
+                ));
+            }
+            State::Pending => {
+                let age = journal::now_ms().saturating_sub(entry.updated_ms);
+                if age < v.deadline.as_millis() as i64 {
+                    return Err(CallError::Conflict(format!(
+                        "a call with idempotency key {:?} is in flight",
+                        entry.key
+                    )));
+                }
+            }
+            State::InDoubt => {}
+        }
+        match self.reconcile_entry(v, scope, &entry).await {
+            Ok(Some(value)) => Ok(Some(value)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(CallError::Conflict(format!(
+                "the outcome of idempotency key {:?} is unknown and could not be reconciled: {e}",
+                entry.key
+            ))),
+        }
+    }
+
+    /// Ask the plugin what became of a pending or in-doubt intent, and record
+    /// the answer: `Some(result)` (the venue has it) or `None` (never seen,
+    /// recorded as failed `not_sent`).
+    async fn reconcile_entry(
+        &self,
+        v: &VenueRuntime,
+        scope: &CallScope,
+        entry: &Entry,
+    ) -> Result<Option<Value>, CallError> {
+        let reply = v
+            .pool
+            .run(
+                Some(scope.clone()),
+                Call::Reconcile {
+                    operation: &entry.operation,
+                    params: &entry.params,
+                    key: &entry.key,
+                },
+                scope.deadline.remaining(),
+            )
+            .await?;
+        let Reply::Reconciled(found) = reply else {
+            return Err(CallError::Plugin(
+                "reconcile returned the wrong reply".into(),
+            ));
+        };
+        match found.map_err(venue_error)? {
+            Some(text) => {
+                let value = serde_json::from_str(&text)
+                    .map_err(|e| CallError::Plugin(format!("reconcile returned non-JSON: {e}")))?;
+                self.journal
+                    .finish(
+                        &entry.venue,
+                        &entry.key,
+                        &JournalOutcome::Succeeded { result: text },
+                    )
+                    .await
+                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
+                tracing::info!(venue = %entry.venue, key = %entry.key, "journal: reconciled, the venue has it");
+                Ok(Some(value))
+            }
+            None => {
+                self.journal
+                    .finish(
+                        &entry.venue,
+                        &entry.key,
+                        &JournalOutcome::Failed {
+                            kind: "not_sent".into(),
+                            message: "reconciled: the venue never received it".into(),
+                        },
+                    )
+                    .await
+                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
+                tracing::info!(venue = %entry.venue, key = %entry.key, "journal: reconciled, the venue never saw it");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reconcile every in-doubt intent, and pending ones older than their
+    /// venue's deadline (left by a crash), through the plugins. Run at
+    /// start-up. Returns how many were resolved.
+    pub async fn reconcile_journal(&self) -> usize {
+        let loaded = self.loaded();
+        let mut resolved = 0;
+        for state in [State::InDoubt, State::Pending] {
+            let entries = match self.journal.list(Some(state), 10_000).await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "journal: cannot list intents to reconcile");
+                    return resolved;
+                }
+            };
+            for entry in entries {
+                let Some(v) = loaded.venues.get(&entry.venue) else {
+                    continue;
+                };
+                let age = journal::now_ms().saturating_sub(entry.updated_ms);
+                if state == State::Pending && age < v.deadline.as_millis() as i64 {
+                    continue; // possibly in flight on another replica
+                }
+                let scope = CallScope {
+                    venue: Arc::clone(&v.ctx),
+                    deadline: Deadline::after(v.deadline),
+                };
+                match self.reconcile_entry(v, &scope, &entry).await {
+                    Ok(_) => resolved += 1,
+                    Err(e) => {
+                        tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not reconcile; will retry at the next start")
+                    }
+                }
+            }
+        }
+        resolved
+    }
+
+    /// `GET /v1/journal?state=...`.
+    pub async fn journal_json(&self, state: Option<&str>, limit: u32) -> Result<Value, CallError> {
+        let state = match state {
+            None => None,
+            Some(s) => Some(State::parse(s).ok_or_else(|| {
+                CallError::InvalidParams(format!(
+                    "state must be pending, succeeded, failed or in_doubt, not {s:?}"
+                ))
+            })?),
+        };
+        let entries = self
+            .journal
+            .list(state, limit)
+            .await
+            .map_err(|e| CallError::Unavailable(e.to_string()))?;
+        Ok(json!({ "backend": self.journal.backend(), "entries": entries }))
     }
 
     /// Start the configured active health probes. Each runs its operation
@@ -673,5 +878,75 @@ pub fn venue_error(e: VenueError) -> CallError {
             },
             SendError::Denied(m) => CallError::Plugin(format!("denied: {m}")),
         },
+    }
+}
+
+/// How a journaled call ended: a definite failure (the venue said no, or the
+/// request never left) or an unknown outcome.
+fn journal_outcome(result: &Result<Value, CallError>) -> JournalOutcome {
+    match result {
+        Ok(v) => JournalOutcome::Succeeded {
+            result: v.to_string(),
+        },
+        Err(e) => {
+            let (kind, message) = (e.kind().to_string(), e.to_string());
+            match e {
+                CallError::Timeout(_)
+                | CallError::Connection(_)
+                | CallError::Parse(_)
+                | CallError::Plugin(_) => JournalOutcome::InDoubt { kind, message },
+                _ => JournalOutcome::Failed { kind, message },
+            }
+        }
+    }
+}
+
+/// The API error for a journaled failure.
+fn recorded_error(kind: &str, message: String) -> CallError {
+    let message = format!("recorded outcome of an earlier call: {message}");
+    match kind {
+        "invalid_params" => CallError::InvalidParams(message),
+        "unsupported" => CallError::Unsupported(message),
+        "rate_limited" => CallError::RateLimited {
+            message,
+            retry_after_ms: None,
+        },
+        "stale_data" => CallError::StaleData(message),
+        "circuit_open" => CallError::CircuitOpen(message),
+        "upstream" => CallError::Upstream {
+            status: 0,
+            code: None,
+            message,
+        },
+        _ => CallError::Conflict(message),
+    }
+}
+
+/// The PostgreSQL journal when `journal.url_env` is set, else the embedded store.
+async fn open_journal(config: &Config, env: &Env) -> Result<Journal, StartupError> {
+    match &config.journal.url_env {
+        Some(var) => {
+            let url = env
+                .iter()
+                .find(|(k, _)| k == var)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "journal.url_env",
+                        format!("environment variable {var} is not set or empty"),
+                    )
+                })?;
+            journal::postgres::PgJournal::connect(&url, config.journal.pool)
+                .await
+                .map(Journal::Postgres)
+                .map_err(|e| ConfigError::new("journal.url_env", e.to_string()).into())
+        }
+        None => {
+            let path = config.journal.embedded_path();
+            journal::sqlite::SqliteJournal::open(&path)
+                .map(Journal::Sqlite)
+                .map_err(|e| ConfigError::new("journal.path", e.to_string()).into())
+        }
     }
 }

@@ -254,11 +254,52 @@ impl Default for PluginLimits {
     }
 }
 
+/// The journal of mutating operations (see `journal`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
     /// Environment variable with a PostgreSQL URL; without it the embedded store is used.
     pub url_env: Option<String>,
+    /// File of the embedded store (default `resilience-journal.db`).
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub pool: DbPoolConfig,
+}
+
+impl JournalConfig {
+    pub fn embedded_path(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("resilience-journal.db"))
+    }
+}
+
+/// PostgreSQL pool settings (the seed's: 20 connections, 5 s acquire timeout,
+/// 3 retries 500 ms apart, health checks every 60 s, rotation after 1 h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbPoolConfig {
+    pub max_size: u32,
+    pub acquire_timeout_ms: u64,
+    pub acquire_retries: u32,
+    pub acquire_retry_delay_ms: u64,
+    pub max_lifetime_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub health_check_ms: u64,
+}
+
+impl Default for DbPoolConfig {
+    fn default() -> Self {
+        Self {
+            max_size: 20,
+            acquire_timeout_ms: 5_000,
+            acquire_retries: 3,
+            acquire_retry_delay_ms: 500,
+            max_lifetime_ms: 3_600_000,
+            idle_timeout_ms: 300_000,
+            health_check_ms: 60_000,
+        }
+    }
 }
 
 /// One venue: its plugin, endpoints, policies, settings and secrets.

@@ -17,6 +17,8 @@
 //! | `CircuitOpen`      | `circuit_open`      | 503    |
 //! | `Timeout`          | `timeout`           | 504    |
 //! | `Plugin`           | `plugin`            | 500    |
+//! | `Conflict`         | `conflict`          | 409 (idempotency key in flight, in doubt, or reused with other params) |
+//! | `Unavailable`      | `unavailable`       | 503 (the journal cannot record a mutating call) |
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -59,6 +61,10 @@ pub enum CallError {
     Timeout(String),
     #[error("plugin failed: {0}")]
     Plugin(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl CallError {
@@ -79,6 +85,8 @@ impl CallError {
             CallError::CircuitOpen(_) => "circuit_open",
             CallError::Timeout(_) => "timeout",
             CallError::Plugin(_) => "plugin",
+            CallError::Conflict(_) => "conflict",
+            CallError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -99,6 +107,8 @@ impl CallError {
             CallError::CircuitOpen(_) => StatusCode::SERVICE_UNAVAILABLE,
             CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             CallError::Plugin(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CallError::Conflict(_) => StatusCode::CONFLICT,
+            CallError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

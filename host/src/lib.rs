@@ -24,6 +24,7 @@ pub mod capabilities;
 pub mod config;
 pub mod connector;
 pub mod error;
+pub mod journal;
 pub mod metrics;
 pub mod plugin;
 pub mod redact;

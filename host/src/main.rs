@@ -153,6 +153,17 @@ async fn serve(
     );
     let app = Arc::new(app);
     let probes = app.spawn_health_probes();
+    // Resolve intents left in doubt by an earlier run, without delaying start-up.
+    let reconciling = Arc::clone(&app);
+    tokio::spawn(async move {
+        let n = reconciling.reconcile_journal().await;
+        if n > 0 {
+            tracing::info!(
+                resolved = n,
+                "journal: reconciled intents left by an earlier run"
+            );
+        }
+    });
     spawn_reload_on_sighup(Arc::clone(&app));
     api::serve(app, listener, shutdown_signal()).await?;
     for p in probes {

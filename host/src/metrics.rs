@@ -26,6 +26,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::app::{Live, VenueRuntime};
+use crate::journal::Journal;
 use crate::resilience::breaker::State;
 use crate::resilience::classify::Outcome;
 
@@ -49,6 +50,8 @@ pub const CALL_OUTCOMES: &[&str] = &[
     "circuit_open",
     "timeout",
     "plugin",
+    "conflict",
+    "unavailable",
 ];
 
 /// Label value for operations a plugin did not declare.
@@ -140,10 +143,10 @@ impl Metrics {
         OpMetrics { outcomes, duration }
     }
 
-    /// Add the scrape-time collector over the live venues.
-    pub fn register_collector(&mut self, live: Live) {
+    /// Add the scrape-time collector over the live venues and the journal.
+    pub fn register_collector(&mut self, live: Live, journal: Arc<Journal>) {
         self.registry
-            .register_collector(Box::new(HostCollector { live }));
+            .register_collector(Box::new(HostCollector { live, journal }));
     }
 
     /// The text exposition.
@@ -162,6 +165,7 @@ impl Metrics {
 #[derive(Debug)]
 pub struct HostCollector {
     live: Live,
+    journal: Arc<Journal>,
 }
 
 fn counter(
@@ -351,6 +355,32 @@ impl prometheus_client::collector::Collector for HostCollector {
                     )
                 })
             }),
+        )?;
+
+        let db = self.journal.stats();
+        gauge(
+            &mut enc,
+            "resilience_db_pool_connections",
+            "Journal database connections: active (in use) and idle",
+            [
+                (
+                    vec![("state", "active".to_string())],
+                    (db.size - db.idle.min(db.size)) as i64,
+                ),
+                (vec![("state", "idle".to_string())], db.idle as i64),
+            ],
+        )?;
+        gauge(
+            &mut enc,
+            "resilience_db_pool_waiting",
+            "Callers waiting for a journal database connection",
+            [(Vec::new(), db.waiting as i64)],
+        )?;
+        counter(
+            &mut enc,
+            "resilience_db_failures",
+            "Journal database failures (acquire or query)",
+            [(Vec::new(), db.failures)],
         )?;
 
         // Plugin series, summed over the venues that share a plugin.

@@ -8,6 +8,7 @@
 //! `RESILIENCE_PLUGINS_PREBUILT=1` to skip that step.
 
 pub mod faults;
+pub mod pg;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -132,7 +133,16 @@ pub fn cache_dir() -> PathBuf {
 /// A config file's text: `[plugins]` pointing at `dir` with `limits`, then `rest`.
 pub fn config_text(dir: &Path, limits: &str, rest: &str) -> String {
     format!(
-        "[plugins]\ndir = {dir:?}\ncache_dir = {cache:?}\n[plugins.limits]\n{limits}\n\n{rest}\n",
+        "{journal}[plugins]\ndir = {dir:?}\ncache_dir = {cache:?}\n[plugins.limits]\n{limits}\n\n{rest}\n",
+        // Each host its own embedded journal, unless the test configures one.
+        journal = if rest.contains("[journal]") {
+            String::new()
+        } else {
+            format!(
+                "[journal]\npath = {:?}\n",
+                dir.join("journal.db").display().to_string()
+            )
+        },
         dir = dir.display().to_string(),
         cache = cache_dir().display().to_string(),
     )

@@ -1,0 +1,297 @@
+//! PostgreSQL store through a `deadpool-postgres` pool.
+//!
+//! | `[journal.pool]` key      | default | meaning |
+//! |---------------------------|---------|---------|
+//! | `max_size`                | 20      | connections at most |
+//! | `acquire_timeout_ms`      | 5000    | wait for a free connection, per try |
+//! | `acquire_retries`         | 3       | tries after the first, `acquire_retry_delay_ms` (500) apart, doubling |
+//! | `max_lifetime_ms`         | 3600000 | connections older than this are closed (rotation) |
+//! | `idle_timeout_ms`         | 300000  | connections unused this long are closed |
+//! | `health_check_ms`         | 60000   | how often rotation and idle cleanup run |
+//!
+//! Every checkout of a connection that sat idle runs a cheap query first
+//! (`RecyclingMethod::Verified`), so a connection the server killed is
+//! replaced instead of failing the caller. The schema is migrated at
+//! start-up (versioned, in one transaction under an advisory lock, so
+//! replicas starting together do not race); when the database is down at
+//! start-up the host still starts, mutating calls fail `unavailable`, and
+//! the migration is retried on the next use.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use super::sqlite::columns;
+use super::{Begin, Entry, JournalError, Outcome, PoolStats, State, digest, now_ms};
+use crate::config::DbPoolConfig;
+
+const MIGRATIONS: &[&str] = &[
+    // v1
+    "CREATE TABLE IF NOT EXISTS resilience_journal (
+        venue TEXT NOT NULL,
+        key TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        params TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        PRIMARY KEY (venue, key)
+    );
+    CREATE INDEX IF NOT EXISTS resilience_journal_state ON resilience_journal (state, created_ms);",
+];
+
+#[derive(Debug, Clone)]
+pub struct PgJournal {
+    pool: Pool,
+    cfg: DbPoolConfig,
+    migrated: Arc<AtomicBool>,
+    failures: Arc<AtomicU64>,
+}
+
+fn err(e: impl std::fmt::Display) -> JournalError {
+    JournalError(e.to_string())
+}
+
+impl PgJournal {
+    /// A pool for `url` (never logged: it may carry a password). Does not
+    /// fail when the database is down; see the module docs.
+    pub async fn connect(url: &str, cfg: DbPoolConfig) -> Result<Self, JournalError> {
+        let pg: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| err(format!("the database URL is not valid: {e}")))?;
+        if matches!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
+            return Err(err(
+                "sslmode=require is not supported yet: connect over a private network or a local TLS proxy",
+            ));
+        }
+        let mgr = Manager::from_config(
+            pg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Verified,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(cfg.max_size as usize)
+            .wait_timeout(Some(Duration::from_millis(cfg.acquire_timeout_ms)))
+            .create_timeout(Some(Duration::from_millis(cfg.acquire_timeout_ms)))
+            .recycle_timeout(Some(Duration::from_millis(cfg.acquire_timeout_ms)))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(err)?;
+        let j = Self {
+            pool,
+            cfg,
+            migrated: Arc::new(AtomicBool::new(false)),
+            failures: Arc::new(AtomicU64::new(0)),
+        };
+        if let Err(e) = j.migrate().await {
+            tracing::error!(error = %e, "journal database unavailable at start-up; mutating calls fail until it is reachable");
+        }
+        j.spawn_maintenance();
+        Ok(j)
+    }
+
+    /// Rotation and idle cleanup on an interval, for as long as the pool lives.
+    fn spawn_maintenance(&self) {
+        let weak = self.pool.weak();
+        let (lifetime, idle) = (
+            Duration::from_millis(self.cfg.max_lifetime_ms),
+            Duration::from_millis(self.cfg.idle_timeout_ms),
+        );
+        let every = Duration::from_millis(self.cfg.health_check_ms.max(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(pool) = weak.upgrade() else { break };
+                let r = pool.retain(|_, m| m.age() < lifetime && m.last_used() < idle);
+                if !r.removed.is_empty() {
+                    tracing::debug!(
+                        closed = r.removed.len(),
+                        "journal pool: rotated or idle connections closed"
+                    );
+                }
+            }
+        });
+    }
+
+    /// A connection, retrying `acquire_retries` times with doubling delays.
+    async fn conn(&self) -> Result<deadpool_postgres::Object, JournalError> {
+        let mut delay = Duration::from_millis(self.cfg.acquire_retry_delay_ms);
+        let mut tries = 0;
+        loop {
+            match self.pool.get().await {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    if tries >= self.cfg.acquire_retries {
+                        return Err(err(format!(
+                            "no database connection after {} tries: {e}",
+                            tries + 1
+                        )));
+                    }
+                    tries += 1;
+                    tracing::warn!(error = %e, try_ = tries, "journal: acquiring a connection failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+    }
+
+    async fn migrate(&self) -> Result<(), JournalError> {
+        if self.migrated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut c = self.conn().await?;
+        let tx = c.transaction().await.map_err(|e| self.fail(e))?;
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(74315001);
+             CREATE TABLE IF NOT EXISTS resilience_schema (version INTEGER NOT NULL);",
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        let version: i32 = tx
+            .query_opt("SELECT max(version) FROM resilience_schema", &[])
+            .await
+            .map_err(|e| self.fail(e))?
+            .and_then(|r| r.get::<_, Option<i32>>(0))
+            .unwrap_or(0);
+        for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+            tx.batch_execute(step).await.map_err(|e| self.fail(e))?;
+            tx.execute(
+                "INSERT INTO resilience_schema (version) VALUES ($1)",
+                &[&((i + 1) as i32)],
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        self.migrated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn fail(&self, e: tokio_postgres::Error) -> JournalError {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        err(e)
+    }
+
+    pub async fn begin(
+        &self,
+        venue: &str,
+        operation: &str,
+        key: &str,
+        params: &str,
+    ) -> Result<Begin, JournalError> {
+        self.migrate().await?;
+        let c = self.conn().await?;
+        let now = now_ms();
+        let n = c
+            .execute(
+                "INSERT INTO resilience_journal (venue, key, operation, params, digest, state, created_ms, updated_ms)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (venue, key) DO NOTHING",
+                &[&venue, &key, &operation, &params, &digest(params), &now],
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        if n == 1 {
+            return Ok(Begin::New);
+        }
+        self.get_with(&c, venue, key)
+            .await?
+            .map(|e| Begin::Existing(Box::new(e)))
+            .ok_or_else(|| err("intent vanished"))
+    }
+
+    pub async fn finish(
+        &self,
+        venue: &str,
+        key: &str,
+        outcome: &Outcome,
+    ) -> Result<(), JournalError> {
+        self.migrate().await?;
+        let c = self.conn().await?;
+        let (state, result, kind, message) = columns(outcome);
+        c.execute(
+            "UPDATE resilience_journal SET state = $3, result = $4, error_kind = $5, error_message = $6, updated_ms = $7
+             WHERE venue = $1 AND key = $2",
+            &[&venue, &key, &state, &result, &kind, &message, &now_ms()],
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    pub async fn list(&self, state: Option<State>, limit: u32) -> Result<Vec<Entry>, JournalError> {
+        self.migrate().await?;
+        let c = self.conn().await?;
+        let rows = c
+            .query(
+                "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
+                 FROM resilience_journal WHERE ($1::TEXT IS NULL OR state = $1) ORDER BY created_ms, venue, key LIMIT $2",
+                &[&state.map(State::as_str), &i64::from(limit)],
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(rows.iter().map(entry).collect())
+    }
+
+    pub async fn get(&self, venue: &str, key: &str) -> Result<Option<Entry>, JournalError> {
+        self.migrate().await?;
+        let c = self.conn().await?;
+        self.get_with(&c, venue, key).await
+    }
+
+    async fn get_with(
+        &self,
+        c: &deadpool_postgres::Object,
+        venue: &str,
+        key: &str,
+    ) -> Result<Option<Entry>, JournalError> {
+        let row = c
+            .query_opt(
+                "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
+                 FROM resilience_journal WHERE venue = $1 AND key = $2",
+                &[&venue, &key],
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(row.as_ref().map(entry))
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let s = self.pool.status();
+        PoolStats {
+            size: s.size,
+            idle: s.available,
+            waiting: s.waiting,
+            failures: self.failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn entry(r: &tokio_postgres::Row) -> Entry {
+    let state: String = r.get(5);
+    Entry {
+        venue: r.get(0),
+        key: r.get(1),
+        operation: r.get(2),
+        params: r.get(3),
+        digest: r.get(4),
+        state: State::parse(&state).unwrap_or(State::InDoubt),
+        result: r.get(6),
+        error_kind: r.get(7),
+        error_message: r.get(8),
+        created_ms: r.get(9),
+        updated_ms: r.get(10),
+    }
+}

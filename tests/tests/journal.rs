@@ -1,0 +1,340 @@
+//! The journal: the conformance suite against both stores, and the
+//! no-duplicate-orders guarantees with the real Binance plugin against a
+//! wiremock venue, on the embedded store and on a throwaway PostgreSQL.
+
+use std::time::Duration;
+
+use resilience_host::journal::{self, Journal};
+use resilience_tests::TestHost;
+use resilience_tests::pg::PgCluster;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ENV: [(&str, &str); 2] = [("J_API_KEY", "jkey"), ("J_API_SECRET", "jsecret")];
+
+fn env(db_url: Option<&str>) -> Vec<(String, String)> {
+    let mut e: Vec<(String, String)> = ENV
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(u) = db_url {
+        e.push(("J_DATABASE_URL".into(), u.into()));
+    }
+    e
+}
+
+/// A Binance venue at `uri`, 300 ms per attempt; the journal in `journal`.
+fn config(uri: &str, journal: &str) -> String {
+    format!(
+        "{journal}\n[venues.binance]\nplugin = \"binance\"\nendpoints = [\"{uri}\"]\ntimeout_ms = 300\ndeadline_ms = 3000\n\
+         retry = {{ max_attempts = 3, base_delay_ms = 1 }}\n\
+         secrets = {{ api_key = {{ env = \"J_API_KEY\" }}, api_secret = {{ env = \"J_API_SECRET\" }} }}\n"
+    )
+}
+
+fn order(cid: &str) -> Value {
+    json!({
+        "clientOrderId": cid, "cumQty": "0", "cumQuote": "0", "executedQty": "0.010",
+        "orderId": 777, "avgPrice": "60000", "origQty": "0.010", "price": "0",
+        "reduceOnly": false, "side": "BUY", "positionSide": "BOTH", "status": "FILLED",
+        "stopPrice": "0", "closePosition": false, "symbol": "BTCUSDT", "timeInForce": "GTC",
+        "type": "MARKET", "origType": "MARKET", "updateTime": 1566818724722u64,
+    })
+}
+
+async fn posts(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count()
+}
+
+/// The venue accepts the order, then hangs past the host's timeout; a lookup
+/// by client order id finds it.
+async fn hanging_venue(cid: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(order(cid))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/fapi/v1/order"))
+        .and(query_param("origClientOrderId", cid))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order(cid)))
+        .mount(&server)
+        .await;
+    server
+}
+
+const BUY: &str =
+    r#"{"symbol":"BTCUSDT","side":"BUY","quantity":"0.010","client_order_id":"cid-1"}"#;
+
+async fn no_duplicates(journal_section: &str, db_url: Option<&str>) {
+    let server = hanging_venue("cid-1").await;
+    let h = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &config(&server.uri(), journal_section),
+        env(db_url),
+    )
+    .await;
+    let buy: Value = serde_json::from_str(BUY).unwrap();
+
+    // The create reached the venue, the answer never came: timeout, in doubt.
+    let (s, b) = h.post("/v1/venues/binance/create_market_order", &buy).await;
+    assert_eq!(s, 504, "{b}");
+    let (_, listed) = h.get("/v1/journal?state=in_doubt").await;
+    let entries = listed["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{listed}");
+    assert_eq!(entries[0]["key"], "cid-1");
+
+    // The caller retries the same request: reconciled by lookup, not resent.
+    let (s, b) = h.post("/v1/venues/binance/create_market_order", &buy).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["order_id"], 777);
+    // And again: the recorded outcome, no traffic at all.
+    let before = server.received_requests().await.unwrap().len();
+    let (s, b2) = h.post("/v1/venues/binance/create_market_order", &buy).await;
+    assert_eq!((s, &b2), (200, &b));
+    assert_eq!(server.received_requests().await.unwrap().len(), before);
+    assert_eq!(
+        posts(&server).await,
+        1,
+        "exactly one create reached the venue"
+    );
+
+    // The same key with other params is refused.
+    let mut other = buy.clone();
+    other["quantity"] = json!("0.020");
+    let (s, b) = h
+        .post("/v1/venues/binance/create_market_order", &other)
+        .await;
+    assert_eq!(
+        (s, b["error"]["kind"].as_str()),
+        (409, Some("conflict")),
+        "{b}"
+    );
+    assert!(
+        h.get("/v1/journal?state=in_doubt").await.1["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn embedded_store_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let j =
+        Journal::Sqlite(journal::sqlite::SqliteJournal::open(&dir.path().join("j.db")).unwrap());
+    journal::conformance::run(&j).await;
+}
+
+#[tokio::test]
+async fn postgres_store_passes_the_conformance_suite() {
+    let pg = PgCluster::start("suite");
+    let j = Journal::Postgres(
+        journal::postgres::PgJournal::connect(pg.url(), Default::default())
+            .await
+            .unwrap(),
+    );
+    journal::conformance::run(&j).await;
+}
+
+#[tokio::test]
+async fn a_timed_out_order_is_reconciled_not_resent_on_the_embedded_store() {
+    no_duplicates("", None).await;
+}
+
+#[tokio::test]
+async fn a_timed_out_order_is_reconciled_not_resent_on_postgres() {
+    let pg = PgCluster::start("nodup");
+    no_duplicates("[journal]\nurl_env = \"J_DATABASE_URL\"\n", Some(pg.url())).await;
+}
+
+#[tokio::test]
+async fn in_doubt_intents_left_by_a_dead_host_are_reconciled_at_start_up() {
+    let server = hanging_venue("cid-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "[journal]\npath = {:?}\n",
+        dir.path().join("j.db").display().to_string()
+    );
+    let buy: Value = serde_json::from_str(BUY).unwrap();
+    {
+        let h = TestHost::start_with_env(
+            &["binance"],
+            "",
+            &config(&server.uri(), &section),
+            env(None),
+        )
+        .await;
+        assert_eq!(
+            h.post("/v1/venues/binance/create_market_order", &buy)
+                .await
+                .0,
+            504
+        );
+    } // the host is gone; the intent is in doubt
+    let h = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &config(&server.uri(), &section),
+        env(None),
+    )
+    .await;
+    assert_eq!(h.app.reconcile_journal().await, 1);
+    let (_, all) = h.get("/v1/journal?state=succeeded").await;
+    assert_eq!(all["entries"][0]["key"], "cid-1", "{all}");
+    assert_eq!(posts(&server).await, 1, "reconciled, not resent");
+}
+
+#[tokio::test]
+async fn two_hosts_on_one_database_never_both_send_the_same_order() {
+    let pg = PgCluster::start("race");
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(order("cid-1"))
+                .set_delay(Duration::from_millis(200)),
+        )
+        .mount(&server)
+        .await;
+    let section = "[journal]\nurl_env = \"J_DATABASE_URL\"\n";
+    let a = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &config(&server.uri(), section),
+        env(Some(pg.url())),
+    )
+    .await;
+    let b = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &config(&server.uri(), section),
+        env(Some(pg.url())),
+    )
+    .await;
+    let buy: Value = serde_json::from_str(BUY).unwrap();
+    let (ra, rb) = tokio::join!(
+        a.post("/v1/venues/binance/create_market_order", &buy),
+        b.post("/v1/venues/binance/create_market_order", &buy)
+    );
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [200, 409],
+        "one sends, the other is told it is in flight: {ra:?} {rb:?}"
+    );
+    assert_eq!(posts(&server).await, 1);
+}
+
+#[tokio::test]
+async fn database_down_refuses_mutating_calls_while_reads_work_and_heals_after_restart() {
+    let pg = PgCluster::start("heal");
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/fapi/v1/premiumIndex"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "symbol": "BTCUSDT", "markPrice": "1", "indexPrice": "1", "estimatedSettlePrice": "1",
+            "lastFundingRate": "0.0001", "interestRate": "0.0001", "nextFundingTime": 1, "time": 1
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("cid-1")))
+        .mount(&server)
+        .await;
+    // A database URL where nothing listens: the host still starts.
+    let dead = format!(
+        "postgres://postgres@127.0.0.1:{}/x",
+        resilience_tests::faults::refused_addr().await.port()
+    );
+    let section = "[journal]\nurl_env = \"J_DATABASE_URL\"\npool = { acquire_timeout_ms = 500, acquire_retries = 1, acquire_retry_delay_ms = 50 }\n";
+    let h = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &config(&server.uri(), section),
+        env(Some(&dead)),
+    )
+    .await;
+    let (s, b) = h
+        .post(
+            "/v1/venues/binance/create_market_order",
+            &serde_json::from_str::<Value>(BUY).unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["kind"].as_str()),
+        (503, Some("unavailable")),
+        "{b}"
+    );
+    assert_eq!(posts(&server).await, 0, "nothing sent without a journal");
+    let (s, b) = h
+        .post(
+            "/v1/venues/binance/get_funding_rate",
+            &json!({"symbol": "BTCUSDT"}),
+        )
+        .await;
+    assert_eq!(s, 200, "reads keep working: {b}");
+    let (_, _, metrics) = h
+        .request(http::Method::GET, "/metrics", Default::default(), &[])
+        .await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("resilience_db_failures_total"),
+        "db failures are counted"
+    );
+
+    // A live database restarted mid-run: the pool heals without a host restart.
+    let h = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &config(&server.uri(), section),
+        env(Some(pg.url())),
+    )
+    .await;
+    let buy = |cid: &str| json!({"symbol":"BTCUSDT","side":"BUY","quantity":"0.010","client_order_id": cid});
+    assert_eq!(
+        h.post("/v1/venues/binance/create_market_order", &buy("a1"))
+            .await
+            .0,
+        200
+    );
+    pg.restart();
+    let started = std::time::Instant::now();
+    let mut healed = false;
+    for i in 0..50 {
+        if h.post(
+            "/v1/venues/binance/create_market_order",
+            &buy(&format!("b{i}")),
+        )
+        .await
+        .0 == 200
+        {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healed, "journal usable again after the restart");
+    eprintln!(
+        "journal healed {:?} after pg_ctl restart",
+        started.elapsed()
+    );
+}
