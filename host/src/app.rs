@@ -523,12 +523,9 @@ impl App {
                     .map(Some)
                     .map_err(|e| CallError::Plugin(format!("journaled result is not JSON: {e}")));
             }
-            State::Failed => {
-                return Err(recorded_error(
-                    entry.error_kind.as_deref().unwrap_or("plugin"),
-                    entry.error_message.unwrap_or_default(),
-                ));
-            }
+            // A definite failure means the venue holds no order under this
+            // key (it refused it, or it never left): sending again is safe.
+            State::Failed => return Ok(None),
             State::Pending => {
                 let age = journal::now_ms().saturating_sub(entry.updated_ms);
                 if age < v.deadline.as_millis() as i64 {
@@ -891,34 +888,18 @@ fn journal_outcome(result: &Result<Value, CallError>) -> JournalOutcome {
         Err(e) => {
             let (kind, message) = (e.kind().to_string(), e.to_string());
             match e {
+                // The request may have reached the venue and the answer was
+                // lost, unreadable, or a server error saying "unknown".
                 CallError::Timeout(_)
                 | CallError::Connection(_)
                 | CallError::Parse(_)
                 | CallError::Plugin(_) => JournalOutcome::InDoubt { kind, message },
+                CallError::Upstream { status, .. } if *status >= 500 => {
+                    JournalOutcome::InDoubt { kind, message }
+                }
                 _ => JournalOutcome::Failed { kind, message },
             }
         }
-    }
-}
-
-/// The API error for a journaled failure.
-fn recorded_error(kind: &str, message: String) -> CallError {
-    let message = format!("recorded outcome of an earlier call: {message}");
-    match kind {
-        "invalid_params" => CallError::InvalidParams(message),
-        "unsupported" => CallError::Unsupported(message),
-        "rate_limited" => CallError::RateLimited {
-            message,
-            retry_after_ms: None,
-        },
-        "stale_data" => CallError::StaleData(message),
-        "circuit_open" => CallError::CircuitOpen(message),
-        "upstream" => CallError::Upstream {
-            status: 0,
-            code: None,
-            message,
-        },
-        _ => CallError::Conflict(message),
     }
 }
 

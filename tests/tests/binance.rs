@@ -320,7 +320,7 @@ async fn venue_weight_header_corrects_the_budget_and_the_budget_holds_requests_b
 }
 
 #[tokio::test]
-async fn retried_create_with_duplicate_answer_resolves_to_one_order() {
+async fn a_create_with_an_unknown_outcome_is_reconciled_on_repeat_not_resent() {
     let server = MockServer::start().await;
     // First attempt: placed, but the answer is lost (503, execution unknown).
     // The host does not retry a create (it may have reached Binance).
@@ -334,14 +334,15 @@ async fn retried_create_with_duplicate_answer_resolves_to_one_order() {
         .expect(1)
         .mount(&server)
         .await;
-    // The caller repeats the call with the same id: it is taken by the open order.
+    // Were the create sent again, the id would be taken by the open order.
+    // The journal makes the host look the order up instead (reconcile).
     Mock::given(method("POST"))
         .and(path("/fapi/v1/order"))
         .respond_with(
             ResponseTemplate::new(400)
                 .set_body_json(json!({"code": -4116, "msg": "ClientOrderId is duplicated."})),
         )
-        .expect(1)
+        .expect(0)
         .mount(&server)
         .await;
     let existing = Arc::new(Mutex::new(None::<String>));
@@ -389,8 +390,8 @@ async fn retried_create_with_duplicate_answer_resolves_to_one_order() {
         .collect();
     assert_eq!(
         creates.len(),
-        2,
-        "one per API call: the host retried nothing"
+        1,
+        "the repeat was reconciled from the journal, not resent"
     );
     for q in &creates {
         assert!(q.contains("newClientOrderId=my-order-1&"), "{q}");

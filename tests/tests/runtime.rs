@@ -243,7 +243,7 @@ async fn compiled_components_are_cached_by_content_hash() {
     let cache = tempfile::tempdir().unwrap();
     let text = format!(
         "[journal]\npath = {:?}\n[plugins]\ndir = {:?}\ncache_dir = {:?}\n{}",
-        cache.path().join("journal.db").display().to_string(),
+        dir.path().join("journal.db").display().to_string(),
         dir.path().display().to_string(),
         cache.path().display().to_string(),
         venue("echo", "echo")

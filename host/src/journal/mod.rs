@@ -5,13 +5,15 @@
 //! |---------------------------------|---------------------|
 //! | before the first attempt        | an intent: venue, operation, idempotency key (the client order id the plugin chose in `prepare`), params and their digest — state `pending` |
 //! | the call succeeded              | `succeeded` with the result |
-//! | the venue said no               | `failed` with the error kind and message |
-//! | the outcome is unknown (timeout, connection lost after sending, crash) | `in_doubt` |
+//! | the venue said no (4xx), or nothing was sent | `failed` with the error kind and message |
+//! | the outcome is unknown (timeout, connection lost, 5xx, unreadable answer, crash) | `in_doubt` |
 //!
-//! A call whose key is already journaled is not sent again: `succeeded` and
-//! `failed` return the recorded outcome; `pending` or `in_doubt` are first
-//! reconciled through the plugin (`reconcile`), and refused with `conflict`
-//! if the venue cannot tell yet. The same key with different params is a
+//! A call whose key is already journaled: `succeeded` returns the recorded
+//! result without sending; `failed` (the venue refused it, or it never left,
+//! so no order exists under the key) is sent again; `pending` or `in_doubt`
+//! are first reconciled through the plugin (`reconcile`): the venue's order
+//! is returned when it has one, the call is sent when it never saw it, and
+//! `conflict` is returned when it cannot tell (or the call is in flight). The same key with different params is a
 //! `conflict` too. At start-up every `pending`/`in_doubt` intent is
 //! reconciled. Uniqueness of (venue, key) is enforced by the store itself, so
 //! two host replicas on one PostgreSQL database never both send one order.
