@@ -338,3 +338,132 @@ async fn database_down_refuses_mutating_calls_while_reads_work_and_heals_after_r
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn pool_exhaustion_waits_then_fails_clearly_and_killed_connections_are_replaced() {
+    let pg = PgCluster::start("pool");
+    let cfg = resilience_host::config::DbPoolConfig {
+        max_size: 2,
+        acquire_timeout_ms: 300,
+        acquire_retries: 0,
+        ..Default::default()
+    };
+    let j = journal::postgres::PgJournal::connect(pg.url(), cfg)
+        .await
+        .unwrap();
+    // Hold both pooled connections inside the database for a second.
+    let j2 = j.clone();
+    let j3 = j.clone();
+    let busy = tokio::spawn(async move { j2.list_sleeping(1.0).await });
+    let busy2 = tokio::spawn(async move { j3.list_sleeping(1.0).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = std::time::Instant::now();
+    let err = j.list(None, 10).await.unwrap_err();
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "waited for a connection: {:?}",
+        t.elapsed()
+    );
+    assert!(err.to_string().contains("no database connection"), "{err}");
+    assert!(j.stats().failures >= 1);
+    busy.await.unwrap().unwrap();
+    busy2.await.unwrap().unwrap();
+
+    // Kill every backend the pool holds: the next checkout verifies and replaces them.
+    let (admin, conn) = tokio_postgres::connect(pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    admin
+        .simple_query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database()")
+        .await
+        .unwrap();
+    assert!(
+        j.list(None, 10).await.is_ok(),
+        "a killed connection is replaced transparently"
+    );
+}
+
+/// SIGKILL the host between the intent and the outcome; the next host
+/// reconciles the intent through the venue instead of sending it again.
+#[tokio::test]
+async fn an_intent_left_by_a_killed_host_is_reconciled_not_resent() {
+    use std::io::Write;
+    let server = hanging_venue("cid-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = resilience_tests::plugin_dir(&["binance"]);
+    let journal_section = format!(
+        "[journal]\npath = {:?}\n",
+        dir.path().join("j.db").display().to_string()
+    );
+    let write_config = |deadline_ms: u64| {
+        let text = resilience_tests::config_text(
+            plugins.path(),
+            "",
+            &config(&server.uri(), &journal_section).replace(
+                "timeout_ms = 300\ndeadline_ms = 3000",
+                &format!(
+                    "timeout_ms = {}\ndeadline_ms = {deadline_ms}",
+                    deadline_ms.min(10_000)
+                ),
+            ),
+        );
+        let path = dir.path().join(format!("c{deadline_ms}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let port = resilience_tests::faults::refused_addr().await.port();
+    let mut child = std::process::Command::new(resilience_tests::host_binary())
+        .args(["serve", "--config"])
+        .arg(write_config(12_000))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .envs(env(None))
+        .env("RUST_LOG", "error")
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the host started");
+    std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let _ = write!(
+            s,
+            "POST /v1/venues/binance/create_market_order HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n{BUY}",
+            BUY.len()
+        );
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let mut sent = false;
+    for _ in 0..200 {
+        if posts(&server).await == 1 {
+            sent = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(sent, "the create reached the venue");
+    child.kill().unwrap(); // SIGKILL: no outcome is ever recorded
+    child.wait().unwrap();
+
+    // A new host (its venue deadline short, so the pending intent counts as abandoned).
+    let text = std::fs::read_to_string(write_config(500)).unwrap();
+    let cfg = resilience_host::Config::parse(&text, false, &env(None)).unwrap();
+    let app = resilience_host::App::build(cfg, &env(None)).await.unwrap();
+    let pending = app
+        .journal
+        .list(Some(journal::State::Pending), 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "the killed host left the intent pending");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.reconcile_journal().await, 1);
+    let e = app.journal.get("binance", "cid-1").await.unwrap().unwrap();
+    assert_eq!(e.state, journal::State::Succeeded);
+    assert_eq!(posts(&server).await, 1, "reconciled, not resent");
+}

@@ -268,6 +268,17 @@ impl PgJournal {
         Ok(row.as_ref().map(entry))
     }
 
+    /// Hold a pooled connection for `secs` inside the database (tests of
+    /// pool exhaustion use it).
+    #[doc(hidden)]
+    pub async fn list_sleeping(&self, secs: f64) -> Result<(), JournalError> {
+        let c = self.conn().await?;
+        c.simple_query(&format!("SELECT pg_sleep({secs})"))
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
     pub fn stats(&self) -> PoolStats {
         let s = self.pool.status();
         PoolStats {
