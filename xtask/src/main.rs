@@ -27,7 +27,8 @@ Commands:
                       then cargo test --workspace --doc
   lint                cargo fmt --all --check, then
                       cargo clippy --workspace --all-targets -- -D warnings
-  bench [NAME]        plugins, then cargo bench -p resilience-host [--bench NAME]
+  bench [NAME]        plugins, then cargo bench -p resilience-host -p resilience-tests
+                      (--bench NAME: resilience, plugin_call or journal)
   new-plugin NAME     Copy plugins/template to plugins/NAME (package NAME-plugin, lib and
                       .wasm NAME with '-' -> '_', plugin name NAME) and add it to the
                       workspace members. NAME: [a-z][a-z0-9-]*
@@ -172,11 +173,14 @@ fn bench(root: &Path, name: Option<&str>) -> Result<()> {
     steps(&[
         ("plugins", &|| plugins::build(root, false)),
         ("bench", &|| {
+            // Host benches live in resilience-host; the journal bench (it needs
+            // the test support's PostgreSQL cluster) in resilience-tests.
             let mut c = cmd::cargo(root);
-            c.args(["bench", "-p", "resilience-host"]);
-            if let Some(name) = name {
-                c.args(["--bench", name]);
-            }
+            c.args(["bench", "-p", "resilience-host", "-p", "resilience-tests"]);
+            match name {
+                Some(name) => c.args(["--bench", name]),
+                None => c.arg("--benches"),
+            };
             cmd::run(&mut c)
         }),
     ])
