@@ -918,10 +918,14 @@ async fn open_journal(config: &Config, env: &Env) -> Result<Journal, StartupErro
                         format!("environment variable {var} is not set or empty"),
                     )
                 })?;
-            journal::postgres::PgJournal::connect(&url, config.journal.pool)
-                .await
-                .map(Journal::Postgres)
-                .map_err(|e| ConfigError::new("journal.url_env", e.to_string()).into())
+            journal::postgres::PgJournal::connect_with_ca(
+                &url,
+                config.journal.pool,
+                config.journal.tls_ca_file.as_deref(),
+            )
+            .await
+            .map(Journal::Postgres)
+            .map_err(|e| ConfigError::new("journal.url_env", e.to_string()).into())
         }
         None => {
             let path = config.journal.embedded_path();

@@ -262,6 +262,9 @@ pub struct JournalConfig {
     pub url_env: Option<String>,
     /// File of the embedded store (default `resilience-journal.db`).
     pub path: Option<PathBuf>,
+    /// PEM file of the CA that signed the database's certificate, for
+    /// `sslmode=require` URLs (the Mozilla roots are trusted as well).
+    pub tls_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub pool: DbPoolConfig,
 }

@@ -11,6 +11,7 @@ pub struct PgCluster {
     dir: Option<PathBuf>,
     port: u16,
     url: String,
+    ssl: bool,
 }
 
 fn is_root() -> bool {
@@ -50,8 +51,24 @@ impl PgCluster {
                 dir: None,
                 port: 0,
                 url,
+                ssl: false,
             };
         }
+        Self::start_cluster(db, false)
+    }
+
+    /// A cluster that also accepts TLS, with a certificate for 127.0.0.1 from a
+    /// throwaway CA (see [`PgCluster::ca_file`]).
+    pub fn start_with_tls(db: &str) -> PgCluster {
+        Self::start_cluster(db, true)
+    }
+
+    /// The CA that signed a TLS cluster's certificate.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join("ca.crt"))
+    }
+
+    fn start_cluster(db: &str, ssl: bool) -> PgCluster {
         let dir =
             std::env::temp_dir().join(format!("rh-pg-{}-{db}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("pg temp dir");
@@ -64,6 +81,81 @@ impl PgCluster {
                 ok.is_ok_and(|s| s.success()),
                 "chown of the cluster dir to postgres"
             );
+        }
+        if ssl {
+            // A CA, and a server certificate for 127.0.0.1 signed by it
+            // (rustls refuses a self-signed CA certificate as the server's).
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .current_dir(&dir)
+                    .args(args)
+                    .output()
+                    .expect("openssl");
+                assert!(
+                    out.status.success(),
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=test-ca",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ]);
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]);
+            std::fs::write(
+                dir.join("ext.cnf"),
+                "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+            )
+            .unwrap();
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                "server.crt",
+            ]);
+            let _ = Command::new("chmod")
+                .arg("600")
+                .arg(dir.join("server.key"))
+                .status();
+            if is_root() {
+                let _ = Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir)
+                    .status();
+            }
         }
         let data = dir.join("data");
         let d = data.to_str().unwrap().to_string();
@@ -88,6 +180,7 @@ impl PgCluster {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
             dir: Some(dir),
             port,
+            ssl,
         };
         cluster.pg_ctl_start();
         let out = pg_tool(&[
@@ -125,11 +218,18 @@ impl PgCluster {
             return;
         };
         let log = dir.join("pg.log");
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
             self.port,
             dir.display()
         );
+        if self.ssl {
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                dir.join("server.crt").display(),
+                dir.join("server.key").display()
+            ));
+        }
         let out = pg_tool(&[
             "pg_ctl",
             "-D",

@@ -467,3 +467,42 @@ async fn an_intent_left_by_a_killed_host_is_reconciled_not_resent() {
     assert_eq!(e.state, journal::State::Succeeded);
     assert_eq!(posts(&server).await, 1, "reconciled, not resent");
 }
+
+#[tokio::test]
+async fn sslmode_require_connects_over_tls_and_verifies_the_server() {
+    let pg = PgCluster::start_with_tls("tls");
+    let url = format!("{}?sslmode=require", pg.url());
+    let ca = pg.ca_file().unwrap();
+    let j = journal::postgres::PgJournal::connect_with_ca(&url, Default::default(), Some(&ca))
+        .await
+        .unwrap();
+    assert_eq!(
+        j.begin("v", "op", "k", "{}").await.unwrap(),
+        journal::Begin::New
+    );
+    // The session really is encrypted.
+    let (client, conn) = tokio_postgres::connect(pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let row = client
+        .query_one("SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.datname = 'tls'", &[])
+        .await
+        .unwrap();
+    assert!(
+        row.get::<_, i64>(0) >= 1,
+        "a TLS session from the journal pool"
+    );
+
+    // Without the CA the self-signed server is not trusted: a clear error, no plain fallback.
+    let cfg = resilience_host::config::DbPoolConfig {
+        acquire_retries: 0,
+        acquire_timeout_ms: 2000,
+        ..Default::default()
+    };
+    let untrusted = journal::postgres::PgJournal::connect_with_ca(&url, cfg, None)
+        .await
+        .unwrap();
+    let e = untrusted.list(None, 1).await.unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+}

@@ -9,6 +9,9 @@
 //! | `idle_timeout_ms`         | 300000  | connections unused this long are closed |
 //! | `health_check_ms`         | 60000   | how often rotation and idle cleanup run |
 //!
+//! A URL with `sslmode=require` connects over TLS (rustls, ring), verifying
+//! the server against the Mozilla roots and `journal.tls_ca_file`.
+//!
 //! Every checkout of a connection that sat idle runs a cheap query first
 //! (`RecyclingMethod::Verified`), so a connection the server killed is
 //! replaced instead of failing the caller. The schema is migrated at
@@ -63,21 +66,27 @@ impl PgJournal {
     /// A pool for `url` (never logged: it may carry a password). Does not
     /// fail when the database is down; see the module docs.
     pub async fn connect(url: &str, cfg: DbPoolConfig) -> Result<Self, JournalError> {
+        Self::connect_with_ca(url, cfg, None).await
+    }
+
+    /// Like [`PgJournal::connect`]; a URL with `sslmode=require` connects
+    /// over TLS (rustls), trusting the Mozilla roots and `ca_file` (PEM).
+    pub async fn connect_with_ca(
+        url: &str,
+        cfg: DbPoolConfig,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, JournalError> {
         let pg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| err(format!("the database URL is not valid: {e}")))?;
-        if matches!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
-            return Err(err(
-                "sslmode=require is not supported yet: connect over a private network or a local TLS proxy",
-            ));
-        }
-        let mgr = Manager::from_config(
-            pg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Verified,
-            },
-        );
+        let mgr_cfg = ManagerConfig {
+            recycling_method: RecyclingMethod::Verified,
+        };
+        let mgr = if matches!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
+            Manager::from_config(pg, tls_connector(ca_file)?, mgr_cfg)
+        } else {
+            Manager::from_config(pg, NoTls, mgr_cfg)
+        };
         let pool = Pool::builder(mgr)
             .max_size(cfg.max_size as usize)
             .wait_timeout(Some(Duration::from_millis(cfg.acquire_timeout_ms)))
@@ -134,8 +143,12 @@ impl PgJournal {
                 Err(e) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
                     if tries >= self.cfg.acquire_retries {
+                        let why = match &e {
+                            deadpool_postgres::PoolError::Backend(inner) => chain(inner),
+                            other => chain(other),
+                        };
                         return Err(err(format!(
-                            "no database connection after {} tries: {e}",
+                            "no database connection after {} tries: {why}",
                             tries + 1
                         )));
                     }
@@ -288,6 +301,66 @@ impl PgJournal {
             failures: self.failures.load(Ordering::Relaxed),
         }
     }
+}
+
+/// An error with its sources (`a: b: c`); the URL is never part of them.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !out.contains(&t) {
+            out.push_str(": ");
+            out.push_str(&t);
+        }
+        src = s.source();
+    }
+    out
+}
+
+/// rustls with the Mozilla roots plus `ca_file`.
+fn tls_connector(
+    ca_file: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, JournalError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            err(format!(
+                "cannot read journal.tls_ca_file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                err(format!(
+                    "journal.tls_ca_file {} is not PEM: {e}",
+                    path.display()
+                ))
+            })?;
+            roots
+                .add(cert)
+                .map_err(|e| err(format!("journal.tls_ca_file {}: {e}", path.display())))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(err(format!(
+                "journal.tls_ca_file {} holds no certificate",
+                path.display()
+            )));
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| err(format!("TLS setup: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 fn entry(r: &tokio_postgres::Row) -> Entry {
