@@ -289,6 +289,8 @@ pub struct DbPoolConfig {
     pub max_lifetime_ms: u64,
     pub idle_timeout_ms: u64,
     pub health_check_ms: u64,
+    /// A connection idle this long is checked with `SELECT 1` before use.
+    pub verify_after_idle_ms: u64,
 }
 
 impl Default for DbPoolConfig {
@@ -301,6 +303,7 @@ impl Default for DbPoolConfig {
             max_lifetime_ms: 3_600_000,
             idle_timeout_ms: 300_000,
             health_check_ms: 60_000,
+            verify_after_idle_ms: 1_000,
         }
     }
 }

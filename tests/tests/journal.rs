@@ -346,6 +346,9 @@ async fn pool_exhaustion_waits_then_fails_clearly_and_killed_connections_are_rep
         max_size: 2,
         acquire_timeout_ms: 300,
         acquire_retries: 0,
+        // Verify every checkout, so the killed connections below are found
+        // deterministically (by default only after a second of idleness).
+        verify_after_idle_ms: 0,
         ..Default::default()
     };
     let j = journal::postgres::PgJournal::connect(pg.url(), cfg)

@@ -12,9 +12,9 @@
 //! A URL with `sslmode=require` connects over TLS (rustls, ring), verifying
 //! the server against the Mozilla roots and `journal.tls_ca_file`.
 //!
-//! Every checkout of a connection that sat idle runs a cheap query first
-//! (`RecyclingMethod::Verified`), so a connection the server killed is
-//! replaced instead of failing the caller. The schema is migrated at
+//! A checkout of a connection that sat idle for `verify_after_idle_ms` (1000)
+//! runs a cheap query first, so a connection the server killed is replaced
+//! instead of failing the caller; statements are prepared once per connection. The schema is migrated at
 //! start-up (versioned, in one transaction under an advisory lock, so
 //! replicas starting together do not race); when the database is down at
 //! start-up the host still starts, mutating calls fail `unavailable`, and
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
 use super::sqlite::columns;
@@ -79,15 +79,31 @@ impl PgJournal {
         let pg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| err(format!("the database URL is not valid: {e}")))?;
+        // Checkout checks `is_closed` only; a connection that sat idle longer
+        // than `verify_after_idle_ms` also runs `SELECT 1` first (the
+        // pre-recycle hook below), so a connection the server dropped while
+        // idle is replaced, without a round trip on every busy checkout.
         let mgr_cfg = ManagerConfig {
-            recycling_method: RecyclingMethod::Verified,
+            recycling_method: RecyclingMethod::Fast,
         };
         let mgr = if matches!(pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require) {
             Manager::from_config(pg, tls_connector(ca_file)?, mgr_cfg)
         } else {
             Manager::from_config(pg, NoTls, mgr_cfg)
         };
+        let verify_after = Duration::from_millis(cfg.verify_after_idle_ms);
         let pool = Pool::builder(mgr)
+            .pre_recycle(deadpool_postgres::Hook::async_fn(move |client, metrics| {
+                Box::pin(async move {
+                    if metrics.last_used() >= verify_after {
+                        client
+                            .simple_query("SELECT 1")
+                            .await
+                            .map_err(deadpool_postgres::HookError::Backend)?;
+                    }
+                    Ok(())
+                })
+            }))
             .max_size(cfg.max_size as usize)
             .wait_timeout(Some(Duration::from_millis(cfg.acquire_timeout_ms)))
             .create_timeout(Some(Duration::from_millis(cfg.acquire_timeout_ms)))
@@ -208,12 +224,15 @@ impl PgJournal {
         self.migrate().await?;
         let c = self.conn().await?;
         let now = now_ms();
-        let n = c
-            .execute(
+        let stmt = c
+            .prepare_cached(
                 "INSERT INTO resilience_journal (venue, key, operation, params, digest, state, created_ms, updated_ms)
                  VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (venue, key) DO NOTHING",
-                &[&venue, &key, &operation, &params, &digest(params), &now],
             )
+            .await
+            .map_err(|e| self.fail(e))?;
+        let n = c
+            .execute(&stmt, &[&venue, &key, &operation, &params, &digest(params), &now])
             .await
             .map_err(|e| self.fail(e))?;
         if n == 1 {
@@ -234,13 +253,16 @@ impl PgJournal {
         self.migrate().await?;
         let c = self.conn().await?;
         let (state, result, kind, message) = columns(outcome);
-        c.execute(
-            "UPDATE resilience_journal SET state = $3, result = $4, error_kind = $5, error_message = $6, updated_ms = $7
-             WHERE venue = $1 AND key = $2",
-            &[&venue, &key, &state, &result, &kind, &message, &now_ms()],
-        )
-        .await
-        .map_err(|e| self.fail(e))?;
+        let stmt = c
+            .prepare_cached(
+                "UPDATE resilience_journal SET state = $3, result = $4, error_kind = $5, error_message = $6, updated_ms = $7
+                 WHERE venue = $1 AND key = $2",
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        c.execute(&stmt, &[&venue, &key, &state, &result, &kind, &message, &now_ms()])
+            .await
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -270,12 +292,15 @@ impl PgJournal {
         venue: &str,
         key: &str,
     ) -> Result<Option<Entry>, JournalError> {
-        let row = c
-            .query_opt(
+        let stmt = c
+            .prepare_cached(
                 "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
                  FROM resilience_journal WHERE venue = $1 AND key = $2",
-                &[&venue, &key],
             )
+            .await
+            .map_err(|e| self.fail(e))?;
+        let row = c
+            .query_opt(&stmt, &[&venue, &key])
             .await
             .map_err(|e| self.fail(e))?;
         Ok(row.as_ref().map(entry))
