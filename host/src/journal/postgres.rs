@@ -8,6 +8,7 @@
 //! | `max_lifetime_ms`         | 3600000 | connections older than this are closed (rotation) |
 //! | `idle_timeout_ms`         | 300000  | connections unused this long are closed |
 //! | `health_check_ms`         | 60000   | how often rotation and idle cleanup run |
+//! | `verify_after_idle_ms`    | 1000    | a connection idle this long runs `SELECT 1` before use |
 //!
 //! A URL with `sslmode=require` connects over TLS (rustls, ring), verifying
 //! the server against the Mozilla roots and `journal.tls_ca_file`.
