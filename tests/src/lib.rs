@@ -7,6 +7,7 @@
 //! works on its own; `cargo xtask test` builds them first and sets
 //! `RESILIENCE_PLUGINS_PREBUILT=1` to skip that step.
 
+pub mod crypto;
 pub mod faults;
 pub mod pg;
 

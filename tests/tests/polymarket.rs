@@ -5,6 +5,7 @@
 //! answer or metric.
 
 use resilience_tests::TestHost;
+use resilience_tests::crypto::{base64url, hex, hmac_sha256, keccak256};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -80,7 +81,7 @@ fn assert_l2_signed(host: &TestHost, req: &Request) {
     let ctx = &loaded.venues["polymarket"].ctx;
     let mac = ctx.hmac_sha256("api_secret", &message).unwrap();
     assert_eq!(header_of(req, "POLY_SIGNATURE"), base64url(&mac));
-    assert_eq!(mac, hmac_reference(HMAC_KEY.as_bytes(), &message));
+    assert_eq!(mac, hmac_sha256(HMAC_KEY.as_bytes(), &message));
 }
 
 #[tokio::test]
@@ -392,29 +393,6 @@ async fn venue_errors_are_upstream_and_nothing_shows_a_secret() {
 
 // --- Reference implementations, so the checks above do not trust the plugin's SDK.
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn uint(v: u128) -> [u8; 32] {
     let mut w = [0u8; 32];
     w[16..].copy_from_slice(&v.to_be_bytes());
@@ -428,168 +406,6 @@ fn address(a: &str) -> [u8; 32] {
         w[12 + i] = u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).unwrap();
     }
     w
-}
-
-/// Keccak-256 (Ethereum's padding), after the reference keccak-f[1600].
-fn keccak256(data: &[u8]) -> [u8; 32] {
-    const RC: [u64; 24] = [
-        0x0000000000000001,
-        0x0000000000008082,
-        0x800000000000808a,
-        0x8000000080008000,
-        0x000000000000808b,
-        0x0000000080000001,
-        0x8000000080008081,
-        0x8000000000008009,
-        0x000000000000008a,
-        0x0000000000000088,
-        0x0000000080008009,
-        0x000000008000000a,
-        0x000000008000808b,
-        0x800000000000008b,
-        0x8000000000008089,
-        0x8000000000008003,
-        0x8000000000008002,
-        0x8000000000000080,
-        0x000000000000800a,
-        0x800000008000000a,
-        0x8000000080008081,
-        0x8000000000008080,
-        0x0000000080000001,
-        0x8000000080008008,
-    ];
-    const RHO: [u32; 24] = [
-        1, 3, 6, 10, 15, 21, 28, 36, 45, 55, 2, 14, 27, 41, 56, 8, 25, 43, 62, 18, 39, 61, 20, 44,
-    ];
-    const PI: [usize; 24] = [
-        10, 7, 11, 17, 18, 3, 5, 16, 8, 21, 24, 4, 15, 23, 19, 13, 12, 2, 20, 14, 22, 9, 6, 1,
-    ];
-    const RATE: usize = 136;
-    let mut padded = data.to_vec();
-    padded.push(0x01);
-    padded.resize(padded.len().div_ceil(RATE) * RATE, 0);
-    *padded.last_mut().unwrap() |= 0x80;
-    let mut a = [0u64; 25];
-    for block in padded.chunks(RATE) {
-        for (lane, bytes) in a.iter_mut().zip(block.chunks(8)) {
-            *lane ^= u64::from_le_bytes(bytes.try_into().unwrap());
-        }
-        for rc in RC {
-            let c: [u64; 5] =
-                std::array::from_fn(|x| a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20]);
-            for x in 0..5 {
-                let d = c[(x + 4) % 5] ^ c[(x + 1) % 5].rotate_left(1);
-                for y in 0..5 {
-                    a[x + 5 * y] ^= d;
-                }
-            }
-            let mut last = a[1];
-            for (rho, pi) in RHO.iter().zip(PI) {
-                let next = a[pi];
-                a[pi] = last.rotate_left(*rho);
-                last = next;
-            }
-            for y in 0..5 {
-                let row: [u64; 5] = std::array::from_fn(|x| a[5 * y + x]);
-                for x in 0..5 {
-                    a[5 * y + x] = row[x] ^ (!row[(x + 1) % 5] & row[(x + 2) % 5]);
-                }
-            }
-            a[0] ^= rc;
-        }
-    }
-    let mut out = [0u8; 32];
-    for (chunk, lane) in out.chunks_mut(8).zip(a) {
-        chunk.copy_from_slice(&lane.to_le_bytes());
-    }
-    out
-}
-
-/// HMAC-SHA256 (RFC 2104) over a straightforward SHA-256 (FIPS 180-4).
-fn hmac_reference(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&sha256(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let inner: Vec<u8> = k
-        .iter()
-        .map(|b| b ^ 0x36)
-        .chain(message.iter().copied())
-        .collect();
-    let outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(sha256(&inner)).collect();
-    sha256(&outer).to_vec()
-}
-
-fn sha256(data: &[u8]) -> [u8; 32] {
-    const K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    ];
-    let mut h: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
-    let mut msg = data.to_vec();
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
-    for block in msg.chunks(64) {
-        let mut w = [0u32; 64];
-        for i in 0..16 {
-            w[i] = u32::from_be_bytes(block[4 * i..4 * i + 4].try_into().unwrap());
-        }
-        for i in 16..64 {
-            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16]
-                .wrapping_add(s0)
-                .wrapping_add(w[i - 7])
-                .wrapping_add(s1);
-        }
-        let mut v = h;
-        for i in 0..64 {
-            let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
-            let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
-            let t1 = v[7]
-                .wrapping_add(s1)
-                .wrapping_add(ch)
-                .wrapping_add(K[i])
-                .wrapping_add(w[i]);
-            let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
-            let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-            let t2 = s0.wrapping_add(maj);
-            v = [
-                t1.wrapping_add(t2),
-                v[0],
-                v[1],
-                v[2],
-                v[3].wrapping_add(t1),
-                v[4],
-                v[5],
-                v[6],
-            ];
-        }
-        for (x, y) in h.iter_mut().zip(v) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 32];
-    for (chunk, word) in out.chunks_mut(4).zip(h) {
-        chunk.copy_from_slice(&word.to_be_bytes());
-    }
-    out
 }
 
 #[test]
@@ -615,12 +431,12 @@ fn reference_hashes_match_known_answers() {
     );
     // RFC 4231 test case 2.
     assert_eq!(
-        hex(&hmac_reference(b"Jefe", b"what do ya want for nothing?")),
+        hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
     // The official Polymarket L2 vector (secret = 32 zero bytes).
     assert_eq!(
-        base64url(&hmac_reference(
+        base64url(&hmac_sha256(
             &[0u8; 32],
             br#"1000000test-sign/orders{"hash": "0x123"}"#
         )),

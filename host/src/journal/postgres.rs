@@ -233,7 +233,10 @@ impl PgJournal {
             .await
             .map_err(|e| self.fail(e))?;
         let n = c
-            .execute(&stmt, &[&venue, &key, &operation, &params, &digest(params), &now])
+            .execute(
+                &stmt,
+                &[&venue, &key, &operation, &params, &digest(params), &now],
+            )
             .await
             .map_err(|e| self.fail(e))?;
         if n == 1 {
@@ -261,9 +264,12 @@ impl PgJournal {
             )
             .await
             .map_err(|e| self.fail(e))?;
-        c.execute(&stmt, &[&venue, &key, &state, &result, &kind, &message, &now_ms()])
-            .await
-            .map_err(|e| self.fail(e))?;
+        c.execute(
+            &stmt,
+            &[&venue, &key, &state, &result, &kind, &message, &now_ms()],
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
