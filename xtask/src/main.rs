@@ -29,6 +29,9 @@ Commands:
                       cargo clippy --workspace --all-targets -- -D warnings
   bench [NAME]        plugins, then cargo bench -p resilience-host -p resilience-tests
                       (--bench NAME: resilience, plugin_call or journal)
+  demo [ARGS]         plugins, then the host with every plugin against simulated venues
+                      on loopback with scripted faults, a mixed workload and a live summary;
+                      /metrics stays up (ARGS: --calls N, --duration SECS, --listen ADDR)
   new-plugin NAME     Copy plugins/template to plugins/NAME (package NAME-plugin, lib and
                       .wasm NAME with '-' -> '_', plugin name NAME) and add it to the
                       workspace members. NAME: [a-z][a-z0-9-]*
@@ -82,6 +85,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         ("bench", []) => bench(&root, None),
         ("bench", [name]) if !name.starts_with('-') => bench(&root, Some(name)),
         ("new-plugin", [name]) => new_plugin::run(&root, name),
+        ("demo", extra) => demo(&root, extra),
         ("plugins" | "test" | "lint" | "bench" | "new-plugin", _) => {
             bail!(
                 "unexpected arguments for `{command}`: {}; see `cargo xtask --help`",
@@ -127,6 +131,32 @@ fn run(root: &Path, extra: &[&str]) -> Result<()> {
                 c.args(["--config", "resilience.toml"]);
             }
             cmd::run(c.args(extra))
+        }),
+    ])
+}
+
+/// `cargo xtask demo [ARGS]`.
+fn demo(root: &Path, extra: &[&str]) -> Result<()> {
+    let extra = match extra.split_first() {
+        Some((&"--", rest)) => rest,
+        _ => extra,
+    };
+    steps(&[
+        ("plugins", &|| plugins::build(root, false)),
+        ("demo", &|| {
+            let mut c = cmd::cargo(root);
+            c.args([
+                "run",
+                "--release",
+                "-p",
+                "resilience-tests",
+                "--bin",
+                "demo",
+                "--",
+            ])
+            .args(extra)
+            .env("RESILIENCE_PLUGINS_PREBUILT", "1");
+            cmd::run(&mut c)
         }),
     ])
 }
