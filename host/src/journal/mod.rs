@@ -21,6 +21,14 @@
 //! Two stores, one contract: the embedded SQLite file (default, no server)
 //! and PostgreSQL through a `deadpool-postgres` pool (`journal.url_env`).
 
+/// The columns both stores select for an [`Entry`], in the order their row
+/// readers expect (a macro so it can be `concat!`ed into query literals).
+macro_rules! entry_columns {
+    () => {
+        "venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms"
+    };
+}
+
 pub mod postgres;
 pub mod sqlite;
 

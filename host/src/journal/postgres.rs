@@ -278,8 +278,8 @@ impl PgJournal {
         let c = self.conn().await?;
         let rows = c
             .query(
-                "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
-                 FROM resilience_journal WHERE ($1::TEXT IS NULL OR state = $1) ORDER BY created_ms, venue, key LIMIT $2",
+                concat!("SELECT ", entry_columns!(), "
+                 FROM resilience_journal WHERE ($1::TEXT IS NULL OR state = $1) ORDER BY created_ms, venue, key LIMIT $2"),
                 &[&state.map(State::as_str), &i64::from(limit)],
             )
             .await
@@ -300,10 +300,12 @@ impl PgJournal {
         key: &str,
     ) -> Result<Option<Entry>, JournalError> {
         let stmt = c
-            .prepare_cached(
-                "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
-                 FROM resilience_journal WHERE venue = $1 AND key = $2",
-            )
+            .prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                "
+                 FROM resilience_journal WHERE venue = $1 AND key = $2"
+            ))
             .await
             .map_err(|e| self.fail(e))?;
         let row = c

@@ -127,8 +127,8 @@ impl SqliteJournal {
         self.with(move |c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
-                     FROM journal WHERE (?1 IS NULL OR state = ?1) ORDER BY created_ms, venue, key LIMIT ?2",
+                    concat!("SELECT ", entry_columns!(), "
+                     FROM journal WHERE (?1 IS NULL OR state = ?1) ORDER BY created_ms, venue, key LIMIT ?2"),
                 )
                 .map_err(err)?;
             let rows = stmt
@@ -183,8 +183,12 @@ fn migrate(c: &Connection) -> Result<(), JournalError> {
 
 fn get(c: &Connection, venue: &str, key: &str) -> Result<Option<Entry>, JournalError> {
     c.query_row(
-        "SELECT venue, key, operation, params, digest, state, result, error_kind, error_message, created_ms, updated_ms
-         FROM journal WHERE venue = ?1 AND key = ?2",
+        concat!(
+            "SELECT ",
+            entry_columns!(),
+            "
+         FROM journal WHERE venue = ?1 AND key = ?2"
+        ),
         params![venue, key],
         row,
     )
