@@ -319,6 +319,10 @@ pub struct VenueConfig {
     pub timeout_ms: u64,
     /// TCP/TLS connect bound; default the smaller of 5 s and `timeout_ms`.
     pub connect_timeout_ms: Option<u64>,
+    /// PEM file with a CA to trust for this venue's `https` endpoints, in
+    /// addition to the Mozilla roots (a private gateway, a TLS-terminating
+    /// proxy, a test venue with its own certificate).
+    pub tls_ca_file: Option<PathBuf>,
     #[serde(default = "default_deadline_ms")]
     pub deadline_ms: u64,
     #[serde(default)]

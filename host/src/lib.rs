@@ -30,6 +30,7 @@ pub mod plugin;
 pub mod redact;
 pub mod resilience;
 pub mod stats;
+pub mod tls;
 pub mod upstream;
 
 pub use app::App;

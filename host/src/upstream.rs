@@ -190,9 +190,13 @@ impl Upstream {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(Duration::from_millis(connect_timeout)));
+        let tls = crate::tls::client_config(
+            vc.tls_ca_file.as_deref(),
+            &format!("venues.{venue}.tls_ca_file"),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| anyhow::anyhow!("TLS setup for venue {venue}: {e}"))?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(CountingConnector::new(http, counts.clone()));

@@ -24,6 +24,11 @@ pub enum Fault {
     CloseMidBody,
     /// Wait, then forward both ways.
     Latency(Duration),
+    /// A link with this round-trip time: the connection is usable one RTT
+    /// after accept (the TCP handshake), then every chunk arrives half an RTT
+    /// after it was sent, in both directions (pipelined, not serialised), so
+    /// a TLS handshake costs what it would over a real network.
+    Rtt(Duration),
 }
 
 #[derive(Debug)]
@@ -91,6 +96,17 @@ async fn handle(mut conn: TcpStream, upstream: SocketAddr, fault: Fault) {
             tokio::time::sleep(d).await;
             forward(conn, upstream).await;
         }
+        Fault::Rtt(rtt) => {
+            tokio::time::sleep(rtt).await;
+            if let Ok(up) = TcpStream::connect(upstream).await {
+                let _ = up.set_nodelay(true);
+                let _ = conn.set_nodelay(true);
+                let (cr, cw) = conn.into_split();
+                let (ur, uw) = up.into_split();
+                let one_way = rtt / 2;
+                tokio::join!(delayed_copy(cr, uw, one_way), delayed_copy(ur, cw, one_way));
+            }
+        }
         Fault::Reset => {
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf).await;
@@ -121,6 +137,37 @@ async fn forward(mut conn: TcpStream, upstream: SocketAddr) {
     if let Ok(mut up) = TcpStream::connect(upstream).await {
         let _ = tokio::io::copy_bidirectional(&mut conn, &mut up).await;
     }
+}
+
+/// Copy `from` to `to`, each chunk written `delay` after it was read.
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let reader = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0
+                || tx
+                    .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
 }
 
 /// A loopback address where nothing listens (connections are refused).

@@ -83,69 +83,7 @@ impl PgCluster {
             );
         }
         if ssl {
-            // A CA, and a server certificate for 127.0.0.1 signed by it
-            // (rustls refuses a self-signed CA certificate as the server's).
-            let openssl = |args: &[&str]| {
-                let out = Command::new("openssl")
-                    .current_dir(&dir)
-                    .args(args)
-                    .output()
-                    .expect("openssl");
-                assert!(
-                    out.status.success(),
-                    "openssl {args:?}: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            };
-            openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=test-ca",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-            ]);
-            openssl(&[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-            ]);
-            std::fs::write(
-                dir.join("ext.cnf"),
-                "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-            )
-            .unwrap();
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-                "-out",
-                "server.crt",
-            ]);
+            crate::tls::TestCa::write(&dir);
             let _ = Command::new("chmod")
                 .arg("600")
                 .arg(dir.join("server.key"))

@@ -356,44 +356,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 fn tls_connector(
     ca_file: Option<&std::path::Path>,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, JournalError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots =
-        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            err(format!(
-                "cannot read journal.tls_ca_file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| {
-                err(format!(
-                    "journal.tls_ca_file {} is not PEM: {e}",
-                    path.display()
-                ))
-            })?;
-            roots
-                .add(cert)
-                .map_err(|e| err(format!("journal.tls_ca_file {}: {e}", path.display())))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(err(format!(
-                "journal.tls_ca_file {} holds no certificate",
-                path.display()
-            )));
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| err(format!("TLS setup: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = crate::tls::client_config(ca_file, "journal.tls_ca_file").map_err(err)?;
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
