@@ -10,6 +10,7 @@
 pub mod crypto;
 pub mod faults;
 pub mod pg;
+pub mod sim;
 pub mod tls;
 
 use std::net::SocketAddr;
