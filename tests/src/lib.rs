@@ -10,6 +10,7 @@
 pub mod crypto;
 pub mod faults;
 pub mod pg;
+pub mod process;
 pub mod sim;
 pub mod tls;
 
@@ -348,4 +349,24 @@ pub fn series(name: &str, labels: &[(&str, &str)]) -> String {
     l.sort();
     let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{name}{{{}}}", inner.join(","))
+}
+
+/// The sum of every series of `name` whose labels include all of `labels`
+/// (e.g. all outcomes of one venue's calls).
+pub fn sum_series(
+    metrics: &std::collections::BTreeMap<String, f64>,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> f64 {
+    let prefix = format!("{name}{{");
+    metrics
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, _)| {
+            labels
+                .iter()
+                .all(|(l, v)| k.contains(&format!("{l}={v:?}")))
+        })
+        .map(|(_, v)| v)
+        .sum()
 }
