@@ -43,6 +43,18 @@ enum Path {
 
 const PATHS: [Path; 4] = [Path::Hyper, Path::Reqwest, Path::Plugin, Path::Api];
 
+/// Only this path's runs (`RESILIENCE_BENCH_ONLY=plugin|api|hyper|reqwest`,
+/// for profiling); the table then has only its rows.
+fn only() -> Option<Path> {
+    match std::env::var("RESILIENCE_BENCH_ONLY").ok()?.as_str() {
+        "hyper" => Some(Path::Hyper),
+        "reqwest" => Some(Path::Reqwest),
+        "plugin" => Some(Path::Plugin),
+        "api" => Some(Path::Api),
+        _ => None,
+    }
+}
+
 impl Path {
     fn label(self) -> &'static str {
         match self {
@@ -220,6 +232,9 @@ fn main() {
                 for k in 0..PATHS.len() {
                     let i = (k + round) % PATHS.len();
                     let path = PATHS[i];
+                    if only().is_some_and(|o| o != path) {
+                        continue;
+                    }
                     let before = mock.requests.load(Ordering::SeqCst);
                     let (wall, samples, failed) = run(&clients, path, callers, n / 3).await;
                     let reached = mock.requests.load(Ordering::SeqCst) - before;
@@ -236,6 +251,10 @@ fn main() {
                     m[i].samples.extend(samples);
                 }
             }
+            if only().is_some() {
+                eprintln!("compare: {callers} callers done (one path only: no table)");
+                continue;
+            }
             let base = m[0].clone();
             for (path, r) in PATHS.iter().zip(&m) {
                 println!(
@@ -250,6 +269,9 @@ fn main() {
             }
             eprintln!("compare: {callers} callers done");
             results.push((callers, m));
+        }
+        if only().is_some() {
+            return;
         }
         let at = |c: usize| &results.iter().find(|(n, _)| *n == c).expect("level").1;
         let (m32, m1) = (at(32), at(1));

@@ -56,7 +56,7 @@ fn https_client(ca: &TestCa, pooled: bool) -> Https {
 #[derive(Clone)]
 enum Caller {
     Host(Arc<TestHost>),
-    Direct(Https, String),
+    Direct(Box<Https>, String),
 }
 
 impl Caller {
@@ -134,11 +134,11 @@ fn main() {
             ("host (plugin path, pooled)", Caller::Host(Arc::new(host))),
             (
                 "direct hyper + rustls, pooled",
-                Caller::Direct(https_client(&ca, true), format!("{url}/x")),
+                Caller::Direct(Box::new(https_client(&ca, true)), format!("{url}/x")),
             ),
             (
                 "direct hyper + rustls, unpooled (baseline)",
-                Caller::Direct(https_client(&ca, false), format!("{url}/x")),
+                Caller::Direct(Box::new(https_client(&ca, false)), format!("{url}/x")),
             ),
         ];
         let mut totals: Vec<Totals> = callers.iter().map(|_| Totals::default()).collect();

@@ -273,17 +273,22 @@ impl Sim {
         let poly = sim.venue(plans[3], None, polymarket_ok).await;
         let rpc1 = sim.venue(plans[4], Some("POST"), feed_ok).await;
         let rpc2 = sim.venue(plans[5], Some("POST"), feed_ok).await;
+        // Slow venues answer after their delay: give attempts room for it.
+        let timeout_ms = match faults {
+            Faults::Slow(d) => d.as_millis() + 5_000,
+            _ => 1_000,
+        };
         sim.config = format!(
-            "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{ton1}/api/v2\", \"{ton2}/api/v2\"]\ntimeout_ms = 1000\n\
+            "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{ton1}/api/v2\", \"{ton2}/api/v2\"]\ntimeout_ms = {timeout_ms}\n\
              retry = {{ max_attempts = 3, base_delay_ms = 50 }}\n{venue_extra}\n\
-             [venues.binance]\nplugin = \"binance\"\nendpoints = [\"{binance}\"]\ntimeout_ms = 1000\n\
+             [venues.binance]\nplugin = \"binance\"\nendpoints = [\"{binance}\"]\ntimeout_ms = {timeout_ms}\n\
              retry = {{ max_attempts = 3, base_delay_ms = 20 }}\nbreaker = {{ failure_threshold = 8, success_threshold = 2, open_ms = 1500 }}\n\
              secrets = {{ api_key = {{ env = \"SIM_KEY\" }}, api_secret = {{ env = \"SIM_SECRET\" }} }}\n{venue_extra}\n\
-             [venues.polymarket]\nplugin = \"polymarket\"\nendpoints = [\"{poly}\"]\ntimeout_ms = 1000\n\
+             [venues.polymarket]\nplugin = \"polymarket\"\nendpoints = [\"{poly}\"]\ntimeout_ms = {timeout_ms}\n\
              retry = {{ max_attempts = 3, base_delay_ms = 20 }}\n\
              settings = {{ address = \"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\", owner = \"sim\" }}\n\
              secrets = {{ api_key = {{ env = \"SIM_KEY\" }}, api_secret = {{ env = \"SIM_SECRET\" }}, passphrase = {{ env = \"SIM_KEY\" }}, private_key = {{ env = \"SIM_PK\" }} }}\n{venue_extra}\n\
-             [venues.chainlink]\nplugin = \"chainlink\"\nendpoints = [\"{rpc1}\", \"{rpc2}\"]\ntimeout_ms = 1000\n\
+             [venues.chainlink]\nplugin = \"chainlink\"\nendpoints = [\"{rpc1}\", \"{rpc2}\"]\ntimeout_ms = {timeout_ms}\n\
              retry = {{ max_attempts = 3, base_delay_ms = 10, jsonrpc_overload_codes = [-32005], failover_on_rate_limit = true }}\n{venue_extra}\n",
         );
         sim

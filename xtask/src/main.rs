@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's tasks, in Rust so they run the same everywhere
 //! (the alias is in `.cargo/config.toml`). Run `cargo xtask --help`.
 
+mod bench;
 mod cmd;
 mod manifest;
 mod new_plugin;
@@ -27,8 +28,18 @@ Commands:
                       then cargo test --workspace --doc
   lint                cargo fmt --all --check, then
                       cargo clippy --workspace --all-targets -- -D warnings
-  bench [NAME]        plugins, then cargo bench -p resilience-host -p resilience-tests
-                      (--bench NAME: resilience, plugin_call or journal)
+  bench [--smoke] [NAME]
+                      plugins, the release host binary, then every benchmark (or NAME:
+                      compare, plugin_call, pooling, resilience, host_process, journal),
+                      each a `cargo bench --bench NAME`; the tables and the machine go to
+                      bench/results.md (one NAME: target/bench-one.md). --smoke: a few
+                      hundred calls and 3 s outages, results to target/bench-smoke.md
+                      (CI: checks they run and their counters add up, not timings)
+  soak [ARGS]         plugins, the release host binary, then the soak: steady load with
+                      random faults against every venue plugin; fails unless every call
+                      was answered, counters add up and memory stayed bounded
+                      (ARGS: --minutes F (default 10), --callers N, --seed S,
+                      --max-growth-mib M)
   demo [ARGS]         plugins, then the host with every plugin against simulated venues
                       on loopback with scripted faults, a mixed workload and a live summary;
                       /metrics stays up (ARGS: --calls N, --duration SECS, --listen ADDR)
@@ -82,11 +93,22 @@ fn dispatch(args: &[String]) -> Result<()> {
         ("run", extra) => run(&root, extra),
         ("test", []) => test(&root),
         ("lint", []) => lint(&root),
-        ("bench", []) => bench(&root, None),
-        ("bench", [name]) if !name.starts_with('-') => bench(&root, Some(name)),
+        ("bench", args) => {
+            let smoke = args.contains(&"--smoke");
+            let names: Vec<&str> = args.iter().copied().filter(|a| *a != "--smoke").collect();
+            match names.as_slice() {
+                [] => bench(&root, smoke, None),
+                [name] if !name.starts_with('-') => bench(&root, smoke, Some(name)),
+                _ => bail!(
+                    "unexpected arguments for `bench`: {}; see `cargo xtask --help`",
+                    rest.join(" ")
+                ),
+            }
+        }
+        ("soak", extra) => soak(&root, extra),
         ("new-plugin", [name]) => new_plugin::run(&root, name),
         ("demo", extra) => demo(&root, extra),
-        ("plugins" | "test" | "lint" | "bench" | "new-plugin", _) => {
+        ("plugins" | "test" | "lint" | "new-plugin", _) => {
             bail!(
                 "unexpected arguments for `{command}`: {}; see `cargo xtask --help`",
                 rest.join(" ")
@@ -198,20 +220,24 @@ fn lint(root: &Path) -> Result<()> {
     ])
 }
 
-/// `cargo xtask bench [NAME]`.
-fn bench(root: &Path, name: Option<&str>) -> Result<()> {
+/// `cargo xtask bench [--smoke] [NAME]`.
+fn bench(root: &Path, smoke: bool, name: Option<&str>) -> Result<()> {
     steps(&[
         ("plugins", &|| plugins::build(root, false)),
-        ("bench", &|| {
-            // Host benches live in resilience-host; the journal bench (it needs
-            // the test support's PostgreSQL cluster) in resilience-tests.
-            let mut c = cmd::cargo(root);
-            c.args(["bench", "-p", "resilience-host", "-p", "resilience-tests"]);
-            match name {
-                Some(name) => c.args(["--bench", name]),
-                None => c.arg("--benches"),
-            };
-            cmd::run(&mut c)
-        }),
+        ("release host binary", &|| bench::build_release_host(root)),
+        ("benches", &|| bench::bench(root, smoke, name)),
+    ])
+}
+
+/// `cargo xtask soak [ARGS]`.
+fn soak(root: &Path, extra: &[&str]) -> Result<()> {
+    let extra = match extra.split_first() {
+        Some((&"--", rest)) => rest,
+        _ => extra,
+    };
+    steps(&[
+        ("plugins", &|| plugins::build(root, false)),
+        ("release host binary", &|| bench::build_release_host(root)),
+        ("soak", &|| bench::soak(root, extra)),
     ])
 }

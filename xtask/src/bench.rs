@@ -1,0 +1,225 @@
+//! `cargo xtask bench` and `cargo xtask soak`: every benchmark as its own
+//! `cargo bench` run (each prints a markdown table on stdout, progress on
+//! stderr), collected with the machine's description into `bench/results.md`;
+//! the soak against the release host binary.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd;
+
+/// One benchmark: name, package, title, what it measures.
+struct Bench {
+    name: &'static str,
+    package: &'static str,
+    title: &'static str,
+    about: &'static str,
+}
+
+const BENCHES: &[Bench] = &[
+    Bench {
+        name: "compare",
+        package: "resilience-tests",
+        title: "host vs the alternatives (throughput and latency)",
+        about: "Loopback mock upstream in the same process; three interleaved rounds per level. Paths: a pooled \
+                hyper client (the physical limit), reqwest + reqwest-middleware + reqwest-retry (2 retries, \
+                exponential backoff), the host's plugin path in-process (`App::call` of the echo plugin's \
+                `send`: instance, capability checks, breaker, budget, pool permit, metrics), and the host API end \
+                to end (`POST /v1/venues/v/send` over loopback HTTP). Host pool and instance bounds are raised to \
+                256. The mock's request count equals the calls made (checked).",
+    },
+    Bench {
+        name: "plugin_call",
+        package: "resilience-host",
+        title: "plugin calls and start-up",
+        about: "The template's `ping` (no I/O) through `App::call`.",
+    },
+    Bench {
+        name: "pooling",
+        package: "resilience-tests",
+        title: "pooled vs unpooled connections over TLS (the seed's scenario)",
+        about: "100 concurrent callers, HTTPS mock (rustls, throwaway CA via the venue's `tls_ca_file`) behind a \
+                link with 50 ms round-trip time: TCP connect costs one RTT and every byte half an RTT each way, \
+                so a TLS handshake costs what it would over a network. Three interleaved runs per client.",
+    },
+    Bench {
+        name: "resilience",
+        package: "resilience-host",
+        title: "failures, failover and the breaker",
+        about: "The host pipeline (`Upstream::send`) against loopback mocks with scripted 503s and resets.",
+    },
+    Bench {
+        name: "host_process",
+        package: "resilience-tests",
+        title: "the host as a process: CPU during an outage, resident memory",
+        about: "The release binary, measured from `/proc` (utime + stime, VmRSS). Outage: every answer 503, a \
+                steady 200 calls/s through the API, the seed's retry settings (4 attempts, 0.5 s base, x2) with \
+                the breaker (5 failures, 30 s open) and without it. Memory: TON, Binance, Polymarket, Chainlink \
+                and template loaded, 1,000 concurrent API calls to simulated venues answering after 2 s.",
+    },
+    Bench {
+        name: "journal",
+        package: "resilience-tests",
+        title: "journal (PostgreSQL 15, throwaway cluster)",
+        about: "The journal's own lookup query through the deadpool pool vs a connection per query.",
+    },
+];
+
+/// `cargo xtask bench [--smoke] [NAME]`.
+pub fn bench(root: &Path, smoke: bool, only: Option<&str>) -> Result<()> {
+    let selected: Vec<&Bench> = match only {
+        Some(name) => {
+            let b = BENCHES.iter().find(|b| b.name == name).with_context(|| {
+                let names: Vec<&str> = BENCHES.iter().map(|b| b.name).collect();
+                format!("no bench named `{name}`; benches: {}", names.join(", "))
+            })?;
+            vec![b]
+        }
+        None => BENCHES.iter().collect(),
+    };
+    let mut report = String::new();
+    for (i, b) in selected.iter().enumerate() {
+        eprintln!("==> bench {}/{}: {}", i + 1, selected.len(), b.name);
+        let mut c = cmd::cargo(root);
+        c.args(["bench", "-q", "-p", b.package, "--bench", b.name])
+            .env("RESILIENCE_PLUGINS_PREBUILT", "1")
+            .stdout(Stdio::piped());
+        if smoke {
+            c.env("RESILIENCE_BENCH_SMOKE", "1");
+        }
+        let out = run_captured(&mut c)?;
+        if !out.lines().any(|l| l.starts_with("|---")) {
+            bail!("bench {} printed no result table", b.name);
+        }
+        let _ = write!(
+            report,
+            "\n## {} (`{}`)\n\n{}\n\n{}\n",
+            b.title,
+            b.name,
+            b.about,
+            out.trim()
+        );
+    }
+    let header = format!(
+        "# Benchmark results\n\n\
+         Produced by `cargo xtask bench` (one: `cargo xtask bench NAME`) on {}. Loopback only, bounded in \
+         count and time. Every figure is measured beside its baseline in the same run; the machine is shared \
+         and noisy, so read the ratios rather than the absolute figures.\n\n\
+         Machine: {}.\n",
+        today(),
+        machine()
+    );
+    let path = if smoke || only.is_some() {
+        root.join("target").join(if smoke {
+            "bench-smoke.md"
+        } else {
+            "bench-one.md"
+        })
+    } else {
+        root.join("bench").join("results.md")
+    };
+    std::fs::create_dir_all(path.parent().unwrap_or(root))?;
+    std::fs::write(&path, format!("{header}{report}"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("==> results written to {}", path.display());
+    Ok(())
+}
+
+/// Run `c` (stdout piped), echo its stdout, and return it.
+fn run_captured(c: &mut Command) -> Result<String> {
+    let line = cmd::display(c);
+    eprintln!("$ {line}");
+    let out = c
+        .spawn()
+        .with_context(|| format!("cannot start `{line}`"))?
+        .wait_with_output()
+        .with_context(|| format!("waiting for `{line}`"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    print!("{text}");
+    if !out.status.success() {
+        return Err(cmd::Failed {
+            command: line,
+            status: out.status,
+        }
+        .into());
+    }
+    Ok(text)
+}
+
+/// `cargo xtask soak [ARGS]`: the soak binary (release) against the release host.
+pub fn soak(root: &Path, args: &[&str]) -> Result<()> {
+    let mut c = cmd::cargo(root);
+    c.args([
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "resilience-tests",
+        "--bin",
+        "soak",
+        "--",
+    ])
+    .args(args)
+    .env("RESILIENCE_PLUGINS_PREBUILT", "1");
+    cmd::run(&mut c)
+}
+
+/// `cargo build --release -p resilience-host`: the binary the process benches
+/// and the soak start.
+pub fn build_release_host(root: &Path) -> Result<()> {
+    cmd::run(cmd::cargo(root).args([
+        "build",
+        "--release",
+        "-p",
+        "resilience-host",
+        "--bin",
+        "resilience-host",
+    ]))
+}
+
+fn today() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "(date unknown)".into())
+}
+
+/// Cores, CPU model, memory, kernel, rustc.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or("unknown".into(), |kib| {
+            format!("{:.0} GiB", kib / 1024.0 / 1024.0)
+        });
+    let output = |p: &str, a: &[&str]| {
+        Command::new(p)
+            .args(a)
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{cores} cores ({model}), {mem_gib} RAM, {}, {}",
+        output("uname", &["-sr"]),
+        output("rustc", &["--version"])
+    )
+}
