@@ -15,6 +15,7 @@ pub mod cache;
 pub mod pool;
 pub mod quarantine;
 pub mod state;
+pub mod ticker;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use self::bindings::{Info, Venue, VenuePre};
 use self::pool::{Call, InstancePool, Reply};
 use self::quarantine::Quarantine;
 use self::state::StoreState;
+use self::ticker::EpochTicker;
 use crate::config::{PluginLimits, PluginsConfig};
 
 /// How often the epoch advances; the granularity of CPU deadlines.
@@ -64,6 +66,7 @@ pub struct LoadedPlugin {
     pub limits: PluginLimits,
     /// Shared by every venue using the plugin.
     pub quarantine: Arc<Quarantine>,
+    ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -84,6 +87,7 @@ impl LoadedPlugin {
             self.pre.clone(),
             self.limits,
             Arc::clone(&self.quarantine),
+            self.ticker.clone(),
         )
     }
 
@@ -98,6 +102,7 @@ pub struct PluginEngine {
     engine: Engine,
     linker: Linker<StoreState>,
     config: PluginsConfig,
+    ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for PluginEngine {
@@ -143,7 +148,7 @@ impl PluginEngine {
 
         let engine =
             Engine::new(&cfg).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e}"))?;
-        spawn_epoch_ticker(&engine);
+        let ticker = EpochTicker::spawn(&engine);
 
         let mut linker: Linker<StoreState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -154,6 +159,7 @@ impl PluginEngine {
             engine,
             linker,
             config: config.clone(),
+            ticker,
         })
     }
 
@@ -262,6 +268,7 @@ impl PluginEngine {
             pre.clone(),
             defaults,
             Arc::new(Quarantine::new("(loading)", 0, Duration::ZERO)),
+            self.ticker.clone(),
         );
         let info = match probe
             .run(None, Call::Describe, Duration::from_secs(5))
@@ -293,6 +300,7 @@ impl PluginEngine {
                 limits.quarantine_after_traps,
                 Duration::from_millis(limits.quarantine_window_ms),
             )),
+            ticker: self.ticker.clone(),
             info,
             imports,
             pre,
@@ -330,23 +338,4 @@ fn validate_info(info: &Info) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Advance the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-fn spawn_epoch_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("wasm-epoch".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(EPOCH_TICK);
-                match weak.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the epoch ticker; CPU deadlines will not fire");
-    }
 }

@@ -22,6 +22,7 @@ use wasmtime::Store;
 use super::bindings::{Info, Venue, VenueError, VenuePre};
 use super::quarantine::Quarantine;
 use super::state::StoreState;
+use super::ticker::EpochTicker;
 use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
 use crate::error::CallError;
@@ -78,6 +79,7 @@ pub struct InstancePool {
     traps: AtomicU64,
     invocations: AtomicU64,
     deadline_hits: AtomicU64,
+    ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for InstancePool {
@@ -95,6 +97,7 @@ impl InstancePool {
         pre: VenuePre<StoreState>,
         limits: PluginLimits,
         quarantine: Arc<Quarantine>,
+        ticker: EpochTicker,
     ) -> Self {
         Self {
             plugin: plugin.to_string(),
@@ -107,6 +110,7 @@ impl InstancePool {
             traps: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
             deadline_hits: AtomicU64::new(0),
+            ticker,
         }
     }
 
@@ -147,6 +151,8 @@ impl InstancePool {
             return Err(CallError::Plugin(self.quarantine.message()));
         }
         let permit = self.acquire(wait).await?;
+        // Epoch ticks (CPU deadline, yields) run while guest code may run.
+        let _ticking = self.ticker.enter();
         let mut warm = match self.take_idle() {
             Some(w) => w,
             None => self.instantiate().await?,
@@ -213,6 +219,7 @@ impl InstancePool {
     /// metering (the engine must have `consume_fuel` on): returns the info,
     /// the fuel the call used, and the peak linear memory of the instance.
     pub async fn describe_metered(&self) -> Result<(Info, u64, usize), CallError> {
+        let _ticking = self.ticker.enter();
         let mut warm = self.instantiate().await?;
         const START: u64 = u64::MAX / 2;
         warm.store
