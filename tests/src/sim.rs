@@ -17,10 +17,11 @@ use crate::faults::refused_addr;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Faults {
     /// The demo's script: TON's first endpoint is dead (failover) and its
-    /// second has latency spikes; Binance answers its first 9
-    /// requests with 503 (retries, then the breaker opens and recovers); Polymarket rate-limits
-    /// its first 3 requests with `429 Retry-After: 1`; Chainlink's first
-    /// provider is overloaded (JSON-RPC -32005: failover to the second).
+    /// second has latency spikes; Binance answers its first 9 requests with
+    /// 503 (retries, then the breaker opens and recovers); Polymarket
+    /// rate-limits its first 3 requests with `429 Retry-After: 1`;
+    /// Chainlink's first provider is overloaded (JSON-RPC -32005: failover
+    /// to the second).
     Demo,
     /// Steady random faults from a seed (deterministic per request number):
     /// every venue answers 3% of requests with 503 (TON's first endpoint
