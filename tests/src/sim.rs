@@ -17,7 +17,7 @@ use crate::faults::refused_addr;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Faults {
     /// The demo's script: TON's first endpoint is dead (failover) and its
-    /// second has latency spikes; Binance answers its first 9 requests with
+    /// second has latency spikes; Binance answers its first 8 requests with
     /// 503 (retries, then the breaker opens and recovers); Polymarket
     /// rate-limits its first 3 requests with `429 Retry-After: 1`;
     /// Chainlink's first provider is overloaded (JSON-RPC -32005: failover
@@ -250,7 +250,7 @@ impl Sim {
                     spike: ms(300),
                     base: ms(5),
                 },
-                Plan::First { n: 9, status: 503 },
+                Plan::First { n: 8, status: 503 },
                 Plan::First { n: 3, status: 429 },
                 Plan::Overloaded,
                 Plan::Delay(Duration::ZERO),
@@ -283,7 +283,7 @@ impl Sim {
             "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{ton1}/api/v2\", \"{ton2}/api/v2\"]\ntimeout_ms = {timeout_ms}\n\
              retry = {{ max_attempts = 3, base_delay_ms = 50 }}\n{venue_extra}\n\
              [venues.binance]\nplugin = \"binance\"\nendpoints = [\"{binance}\"]\ntimeout_ms = {timeout_ms}\n\
-             retry = {{ max_attempts = 3, base_delay_ms = 20 }}\nbreaker = {{ failure_threshold = 8, success_threshold = 2, open_ms = 1500 }}\n\
+             retry = {{ max_attempts = 3, base_delay_ms = 20 }}\nbreaker = {{ failure_threshold = 8, success_threshold = 2, open_ms = 1000 }}\n\
              secrets = {{ api_key = {{ env = \"SIM_KEY\" }}, api_secret = {{ env = \"SIM_SECRET\" }} }}\n{venue_extra}\n\
              [venues.polymarket]\nplugin = \"polymarket\"\nendpoints = [\"{poly}\"]\ntimeout_ms = {timeout_ms}\n\
              retry = {{ max_attempts = 3, base_delay_ms = 20 }}\n\

@@ -3,11 +3,12 @@
 //! faults, a mixed workload, a live summary, and `/metrics` left up.
 //!
 //! Faults: TON's first endpoint is dead (connections refused: failover) and
-//! its second has latency spikes; Binance answers its first 9 funding-rate
+//! its second has latency spikes; Binance answers its first 8 funding-rate
 //! requests with 503 (retries, then the breaker); Polymarket rate-limits now
 //! and then with `429 Retry-After: 1`; Chainlink's first provider is
 //! overloaded (JSON-RPC -32005: failover to the second).
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -63,7 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse(&config_text(dir.path(), "", &sim.config), false, &env)?;
     let app = Arc::new(App::build(config, &env).await?);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
-    eprintln!("host API on http://{listen} (try /metrics, /v1/stats, /health)");
+    let addr = listener.local_addr()?;
+    eprintln!("host API on http://{addr} (try /metrics, /v1/stats, /health)");
     let served = app.clone();
     tokio::spawn(async move { api::serve(served, listener, std::future::pending()).await });
 
@@ -86,18 +88,39 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         let n = done.load(Ordering::Relaxed).min(calls);
         let bar = (n * 30 / calls.max(1)) as usize;
+        // A live screen on a terminal; one line per second in a log.
+        let clear = if std::io::stderr().is_terminal() {
+            "\x1b[2J\x1b[H"
+        } else {
+            ""
+        };
         eprint!(
-            "\x1b[2J\x1b[H[{}{}] {n}/{calls} calls, {:.1} s\n\n{}",
+            "{clear}[{}{}] {n}/{calls} calls, {:.1} s\n\n{}",
             "=".repeat(bar),
             " ".repeat(30 - bar),
             started.elapsed().as_secs_f64(),
             summary(&app)
         );
     }
+    for w in workers {
+        w.await?;
+    }
     println!(
         "\nfinal summary after {calls} calls in {:.1} s:\n\n{}",
         started.elapsed().as_secs_f64(),
         summary(&app)
+    );
+    // Every call was counted once, whatever its outcome.
+    let stats = app.stats_json();
+    let counted: u64 = stats["venues"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, v)| v["total"].as_u64().unwrap_or(0))
+        .sum();
+    anyhow::ensure!(
+        counted == calls,
+        "the host counted {counted} calls, the workload made {calls}"
     );
     match duration {
         Some(s) => {
