@@ -379,7 +379,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
         };
         let started = tokio::time::Instant::now();
         let result = scope.venue.send(req, scope.deadline).await;
-        self.host_wait += started.elapsed();
+        self.resumed_after(started.elapsed());
         result
     }
 
@@ -389,7 +389,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
         };
         let started = tokio::time::Instant::now();
         let result = scope.venue.send_all(reqs, scope.deadline).await;
-        self.host_wait += started.elapsed();
+        self.resumed_after(started.elapsed());
         result
     }
 

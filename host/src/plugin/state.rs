@@ -31,6 +31,10 @@ pub struct StoreState {
     /// host (network), which does not count against the CPU budget.
     call_started: Option<Instant>,
     pub(crate) host_wait: Duration,
+    /// When the guest last started running: the call's start, or its return
+    /// from a host wait. A guest that just came back from the network has not
+    /// been hogging a worker, so the epoch callback does not make it yield.
+    running_since: Option<Instant>,
     /// Nanoseconds the guest spent yielded to tokio at epoch ticks (written
     /// by the yield future, which cannot borrow the store).
     yielded_ns: Arc<AtomicU64>,
@@ -79,6 +83,7 @@ impl StoreState {
             call: None,
             call_started: None,
             host_wait: Duration::ZERO,
+            running_since: None,
             yielded_ns: Arc::new(AtomicU64::new(0)),
             cpu_budget: Duration::from_millis(limits.cpu_ms),
             cpu_exceeded: None,
@@ -88,10 +93,19 @@ impl StoreState {
     /// Start a call on behalf of `scope`'s venue.
     pub fn begin_call(&mut self, scope: Option<CallScope>) {
         self.call = scope;
-        self.call_started = Some(Instant::now());
+        let now = Instant::now();
+        self.call_started = Some(now);
+        self.running_since = Some(now);
         self.host_wait = Duration::ZERO;
         self.yielded_ns.store(0, Ordering::Relaxed);
         self.cpu_exceeded = None;
+    }
+
+    /// The guest is back from a host call that waited `waited` (network):
+    /// the wait does not count against its CPU budget.
+    pub fn resumed_after(&mut self, waited: Duration) {
+        self.host_wait += waited;
+        self.running_since = Some(Instant::now());
     }
 
     /// End the current call; the instance keeps no venue between calls.
@@ -140,6 +154,15 @@ impl StoreState {
         if used > state.cpu_budget {
             state.cpu_exceeded = Some(used);
             return Ok(UpdateDeadline::Interrupt);
+        }
+        // A guest that has run for less than a tick since it started or came
+        // back from the network is not hogging the worker: yielding it would
+        // only add a reschedule to every I/O-bound call that spans a tick.
+        if state
+            .running_since
+            .is_some_and(|t| t.elapsed() < super::EPOCH_TICK)
+        {
+            return Ok(UpdateDeadline::Continue(1));
         }
         // tokio's `yield_now` defers the wake-up until the scheduler has run
         // other tasks and polled its I/O and timer drivers; a plain
