@@ -8,6 +8,10 @@
 //!   instance, capability checks, breaker, budget, pool, metrics);
 //! - host API end to end: `POST /v1/venues/v/send` over loopback HTTP.
 //!
+//! Then the same failures for both: 50% of the primary's answers are 503 or
+//! a reset; the host fails over to two healthy endpoints, reqwest-retry
+//! retries its one URL (it has no failover): success rate and attempts.
+//!
 //! Each level runs three rounds with the order of the paths rotated, so drift
 //! on a shared machine hits every path alike. The mock's request counter
 //! must equal the calls made (every call is one request: nothing lost,
@@ -294,5 +298,80 @@ fn main() {
             "| added p50 per call <= 10 us over direct hyper (1 caller) | {added:+.1} us | {} |",
             met(added <= 10.0)
         );
+        println!();
+        println!("{}", chaos(smoke).await);
     });
+}
+
+/// The same 50% failures (half 503, half reset) on the primary for the host
+/// (three endpoints: failover) and for reqwest-retry (one URL: it has no
+/// failover), 32 callers, retries on both sides with 1-20 ms backoff.
+async fn chaos(smoke: bool) -> String {
+    let calls: u64 = if smoke { 500 } else { 10_000 };
+    let flaky = || {
+        MockVenue::start(Arc::new(|n| {
+            let c = support::coin(7, n);
+            if c < 0.25 {
+                Answer::ServiceUnavailable
+            } else if c < 0.5 {
+                Answer::Reset
+            } else {
+                Answer::Ok
+            }
+        }))
+    };
+    let (host_primary, reqwest_primary) = (flaky().await, flaky().await);
+    let good1 = MockVenue::start(Arc::new(|_| Answer::Ok)).await;
+    let good2 = MockVenue::start(Arc::new(|_| Answer::Ok)).await;
+    let host = TestHost::start(
+        &["echo"],
+        "max_instances = 64",
+        &format!(
+            "[venues.v]\nplugin = \"echo\"\nendpoints = [{:?}, {:?}, {:?}]\ntimeout_ms = 1000\n\
+             retry = {{ max_attempts = 3, base_delay_ms = 1, max_delay_ms = 20, jitter = 0.2 }}\n\
+             breaker = {{ failure_threshold = 5, success_threshold = 3, open_ms = 500, failure_rate = 0.3, window = 20, min_calls = 10 }}\n\
+             pool = {{ max_connections_per_host = 64 }}\n",
+            host_primary.url(),
+            good1.url(),
+            good2.url()
+        ),
+    )
+    .await;
+    let reqwest = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy(
+            ExponentialBackoff::builder()
+                .retry_bounds(Duration::from_millis(1), Duration::from_millis(20))
+                .build_with_max_retries(2),
+        ))
+        .build();
+    let clients = Clients {
+        upstream: reqwest_primary.url(),
+        hyper: Client::builder(TokioExecutor::new()).build_http(),
+        api_client: Client::builder(TokioExecutor::new()).build_http(),
+        reqwest,
+        host: Arc::new(host),
+    };
+    let (_, _, host_failed) = run(&clients, Path::Plugin, 32, calls).await;
+    let host_attempts = [&host_primary, &good1, &good2]
+        .iter()
+        .map(|m| m.requests.load(Ordering::SeqCst))
+        .sum::<u64>();
+    let (_, _, reqwest_failed) = run(&clients, Path::Reqwest, 32, calls).await;
+    let reqwest_attempts = reqwest_primary.requests.load(Ordering::SeqCst);
+    let pct = |failed: u64| 100.0 * (calls - failed) as f64 / calls as f64;
+    let (host_per_call, reqwest_per_call) = (
+        host_attempts as f64 / calls as f64,
+        reqwest_attempts as f64 / calls as f64,
+    );
+    format!(
+        "| 50% failures (503 or reset) on the primary, {calls} calls, 32 callers | success | attempts per call |\n\
+         |---|---|---|\n\
+         | host plugin path (3 endpoints: failover, breaker, 3 attempts) | {:.2}% | {host_per_call:.3} |\n\
+         | reqwest + reqwest-retry (one URL, 3 attempts; baseline) | {:.2}% | {reqwest_per_call:.3} |\n\
+         | host vs reqwest-retry | {:+.2} points | {:.2}x the attempts |",
+        pct(host_failed),
+        pct(reqwest_failed),
+        pct(host_failed) - pct(reqwest_failed),
+        host_per_call / reqwest_per_call,
+    )
 }

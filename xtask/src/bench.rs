@@ -29,7 +29,9 @@ const BENCHES: &[Bench] = &[
                 exponential backoff), the host's plugin path in-process (`App::call` of the echo plugin's \
                 `send`: instance, capability checks, breaker, budget, pool permit, metrics), and the host API end \
                 to end (`POST /v1/venues/v/send` over loopback HTTP). Host pool and instance bounds are raised to \
-                256. The mock's request count equals the calls made (checked).",
+                256. The mock's request count equals the calls made (checked). Then the same failures for the host \
+                and reqwest-retry: half the primary's answers 503 or a reset; the host fails over to two \
+                healthy endpoints, reqwest-retry retries its one URL (it has no failover).",
     },
     Bench {
         name: "plugin_call",
