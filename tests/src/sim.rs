@@ -323,7 +323,8 @@ impl Sim {
         uri
     }
 
-    /// Requests the simulated venues answered so far (all of them).
+    /// Requests the simulated venues have received so far (a slow venue
+    /// counts a request on arrival, before its delay).
     pub fn answered(&self) -> u64 {
         self.answered
             .iter()
