@@ -106,7 +106,7 @@ enum Plan {
 }
 
 /// Deterministic uniform in [0, 1) for request `n` (xorshift of seed and n).
-pub fn coin(seed: u64, n: u64) -> f64 {
+fn coin(seed: u64, n: u64) -> f64 {
     let mut x = seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D;
     x ^= x << 13;
     x ^= x >> 7;

@@ -40,8 +40,8 @@ pub struct EpochTicker {
 /// Held while guest code may run; ticks continue until it is dropped.
 #[derive(Debug)]
 #[must_use = "the ticker runs only while the guard is held"]
-pub struct Active {
-    shared: Arc<Shared>,
+pub struct Active<'a> {
+    shared: &'a Shared,
 }
 
 impl EpochTicker {
@@ -61,7 +61,7 @@ impl EpochTicker {
 
     /// Mark a guest entry; the ticker runs (waking if parked) until the
     /// guard is dropped.
-    pub fn enter(&self) -> Active {
+    pub fn enter(&self) -> Active<'_> {
         if self.shared.active.fetch_add(1, Ordering::SeqCst) == 0 {
             // Only the 0 -> 1 transition can find the thread parked.
             let parked = self.shared.parked.lock().unwrap_or_else(|p| p.into_inner());
@@ -70,22 +70,24 @@ impl EpochTicker {
             }
         }
         Active {
-            shared: Arc::clone(&self.shared),
+            shared: &self.shared,
         }
     }
 
     /// Epoch increments so far.
-    pub fn ticks(&self) -> u64 {
+    #[cfg(test)]
+    fn ticks(&self) -> u64 {
         self.shared.ticks.load(Ordering::Relaxed)
     }
 
     /// Whether the thread is parked (no guest has run for a while).
-    pub fn is_parked(&self) -> bool {
+    #[cfg(test)]
+    fn is_parked(&self) -> bool {
         *self.shared.parked.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-impl Drop for Active {
+impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.shared.active.fetch_sub(1, Ordering::SeqCst);
     }
