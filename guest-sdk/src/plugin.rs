@@ -40,10 +40,23 @@ pub trait Plugin: Default + 'static {
 
     /// For mutating operations: choose the idempotency key (the client order
     /// id) and complete the params before the host journals the intent.
-    /// The default keeps the params and has no key.
-    fn prepare(&mut self, _operation: &str, params: Value) -> Result<Prepared, VenueError> {
+    ///
+    /// `caller_key` is the caller's `Idempotency-Key` header, when it sent
+    /// one. The host sends an order at most once per key, so the key must be
+    /// the same when the caller retries: derive the venue's client order id
+    /// from `caller_key` deterministically (never from the clock or a random
+    /// source) when the caller gives one. The host refuses a mutating call
+    /// for which `prepare` returns no key.
+    ///
+    /// The default keeps the params and uses the caller's key as is.
+    fn prepare(
+        &mut self,
+        _operation: &str,
+        params: Value,
+        caller_key: Option<&str>,
+    ) -> Result<Prepared, VenueError> {
         Ok(Prepared {
-            idempotency_key: None,
+            idempotency_key: caller_key.map(str::to_string),
             params,
         })
     }
@@ -339,8 +352,11 @@ impl<P: Plugin> Runtime<P> {
         operation: &str,
         params: &str,
     ) -> Result<adapter::Prepared, VenueError> {
-        let params = parse_object(params)?;
-        let prepared = self.plugin.prepare(operation, params)?;
+        let mut params = parse_object(params)?;
+        let caller_key = take_caller_key(&mut params)?;
+        let prepared = self
+            .plugin
+            .prepare(operation, params, caller_key.as_deref())?;
         Ok(adapter::Prepared {
             idempotency_key: prepared.idempotency_key,
             params: prepared.params.to_string(),
@@ -364,6 +380,24 @@ impl<P: Plugin> Runtime<P> {
         self.plugin
             .reconcile(operation, params, key)
             .map(|o| o.map(|v| v.to_string()))
+    }
+}
+
+/// The params member in which the host passes the caller's
+/// `Idempotency-Key` to `prepare` (WIT 0.1 has no argument for it).
+pub const CALLER_KEY_PARAM: &str = "$idempotency_key";
+
+/// Remove [`CALLER_KEY_PARAM`] from `params` and return it.
+fn take_caller_key(params: &mut Value) -> Result<Option<String>, VenueError> {
+    let Some(map) = params.as_object_mut() else {
+        return Ok(None);
+    };
+    match map.remove(CALLER_KEY_PARAM) {
+        None => Ok(None),
+        Some(Value::String(k)) => Ok(Some(k)),
+        Some(_) => Err(VenueError::invalid(format!(
+            "{CALLER_KEY_PARAM}: expected a string"
+        ))),
     }
 }
 

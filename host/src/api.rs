@@ -116,12 +116,25 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
                 (Method::GET, ["stats"]) => json_response(StatusCode::OK, &app.stats_json()),
                 (Method::GET, ["journal"]) => {
                     let q = req.uri().query();
-                    let state = query_param(q, "state");
-                    let limit = query_param(q, "limit")
-                        .and_then(|l| l.parse::<u32>().ok())
-                        .unwrap_or(100)
-                        .min(10_000);
-                    match app.journal_json(state.as_deref(), limit).await {
+                    let (venue, state, cursor) = (
+                        query_param(q, "venue"),
+                        query_param(q, "state"),
+                        query_param(q, "cursor"),
+                    );
+                    let limit = match query_param(q, "limit").map(|l| l.parse::<u32>()) {
+                        None => 100,
+                        Some(Ok(l)) if (1..=1000).contains(&l) => l,
+                        Some(_) => {
+                            let e = CallError::InvalidParams(
+                                "limit must be a whole number from 1 to 1000".into(),
+                            );
+                            return error_response(&e, None, None);
+                        }
+                    };
+                    match app
+                        .journal_json(venue.as_deref(), state.as_deref(), limit, cursor.as_deref())
+                        .await
+                    {
                         Ok(v) => json_response(StatusCode::OK, &v),
                         Err(e) => error_response(&e, None, None),
                     }
@@ -141,8 +154,15 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
                 }
                 (Method::POST, ["venues", venue, operation]) => {
                     let (venue, operation) = (venue.to_string(), operation.to_string());
+                    let key = match idempotency_key(&req) {
+                        Ok(k) => k,
+                        Err(e) => return error_response(&e, Some(&venue), Some(&operation)),
+                    };
                     match read_params(app, req).await {
-                        Ok(params) => match app.call(&venue, &operation, &params).await {
+                        Ok(params) => match app
+                            .call_keyed(&venue, &operation, &params, key.as_deref())
+                            .await
+                        {
                             Ok(result) => json_response(StatusCode::OK, &result),
                             Err(e) => error_response(&e, Some(&venue), Some(&operation)),
                         },
@@ -179,6 +199,18 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(req: &Request<Incoming>) -> Result<Option<String>, CallError> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .map_err(|_| CallError::InvalidParams("Idempotency-Key must be visible ASCII".into()))?;
+    crate::app::check_idempotency_key(key)?;
+    Ok(Some(key.to_string()))
 }
 
 /// Read the body as a JSON object; an empty body is `{}`.

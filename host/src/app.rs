@@ -1,6 +1,10 @@
 //! The assembled host: config, plugins and venues, and the one entry point
 //! for a venue call ([`App::call`]) shared by the HTTP API and the CLI.
 
+mod orders;
+
+pub use orders::{IDEMPOTENCY_KEY_PARAM, check_idempotency_key};
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -12,7 +16,8 @@ use tracing::Instrument;
 use crate::capabilities::{CallScope, VenueContext};
 use crate::config::{Config, ConfigError, Env};
 use crate::error::CallError;
-use crate::journal::{self, Begin, Entry, Journal, Outcome as JournalOutcome, State};
+use crate::journal::protocol::Protocol;
+use crate::journal::{self, Journal};
 use crate::metrics::{Metrics, OpMetrics, UNDECLARED, UNKNOWN_VENUE};
 use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, InstancePool, Reply};
@@ -28,6 +33,8 @@ use crate::upstream::Upstream;
 pub struct VenueShared {
     pub ctx: Arc<VenueContext>,
     pub deadline: Duration,
+    /// `reconcile_settle_ms`: when a reconcile's "not found" becomes proof.
+    pub settle: Duration,
     pub stats: CallStats,
     /// Active health probes that succeeded / failed.
     pub probes_ok: AtomicU64,
@@ -92,6 +99,8 @@ pub struct App {
     reloading: tokio::sync::Mutex<()>,
     /// The journal of mutating calls (embedded store or PostgreSQL).
     pub journal: Arc<Journal>,
+    /// The journal protocol over it (at most one order per key).
+    protocol: Protocol,
 }
 
 impl std::fmt::Debug for App {
@@ -186,6 +195,10 @@ impl App {
                 Arc::new(VenueShared {
                     ctx: Arc::new(ctx),
                     deadline: Duration::from_millis(vc.deadline_ms),
+                    settle: Duration::from_millis(
+                        vc.reconcile_settle_ms
+                            .unwrap_or(vc.timeout_ms.saturating_add(10_000)),
+                    ),
                     stats: CallStats::default(),
                     probes_ok: AtomicU64::new(0),
                     probes_failed: AtomicU64::new(0),
@@ -224,6 +237,7 @@ impl App {
             metrics,
             unknown_venue,
             reloading: tokio::sync::Mutex::new(()),
+            protocol: Protocol::new(Arc::clone(&journal)),
             journal,
         };
         let loaded = app.assemble(plugins, load_errors, None);
@@ -361,6 +375,19 @@ impl App {
         operation: &str,
         params: &Value,
     ) -> Result<Value, CallError> {
+        self.call_keyed(venue, operation, params, None).await
+    }
+
+    /// [`App::call`] with the caller's idempotency key (the API's
+    /// `Idempotency-Key` header). Mutating operations pass it to `prepare`;
+    /// read-only ones ignore it (they are safe to repeat).
+    pub async fn call_keyed(
+        &self,
+        venue: &str,
+        operation: &str,
+        params: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, CallError> {
         let loaded = self.loaded();
         let Some(v) = loaded.venues.get(venue) else {
             let err = match loaded.broken.get(venue) {
@@ -387,88 +414,19 @@ impl App {
             ));
         }
         let span = tracing::info_span!("call", venue = %venue, operation = %operation);
-        let mutating = op.mutating;
         let started = tokio::time::Instant::now();
         let deadline = Deadline::after(v.deadline);
-        let scope = CallScope {
-            venue: Arc::clone(&v.ctx),
-            deadline,
-        };
-        // The journaled key of this call, once its intent is recorded; the
-        // outcome is recorded after the call, deadline or not.
-        let journaled: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let work = async {
-            let mut params_text = params.to_string();
-            if mutating {
-                let reply = v
-                    .pool
-                    .run(
-                        Some(scope.clone()),
-                        Call::Prepare {
-                            operation,
-                            params: &params_text,
-                        },
-                        deadline.remaining(),
-                    )
-                    .await?;
-                let Reply::Prepared(prepared) = reply else {
-                    return Err(CallError::Plugin("prepare returned the wrong reply".into()));
-                };
-                let prepared = prepared.map_err(venue_error)?;
-                tracing::debug!(idempotency_key = ?prepared.idempotency_key, "prepared mutating call");
-                params_text = prepared.params;
-                if let Some(key) = prepared.idempotency_key {
-                    match self
-                        .journal
-                        .begin(venue, operation, &key, &params_text)
-                        .await
-                    {
-                        Ok(Begin::New) => {}
-                        Ok(Begin::Existing(entry)) => {
-                            if let Some(recorded) =
-                                self.replay(v, &scope, *entry, &params_text).await?
-                            {
-                                return Ok(recorded);
-                            }
-                            // The venue never saw the earlier attempt: send it now.
-                        }
-                        Err(e) => {
-                            return Err(CallError::Unavailable(format!(
-                                "{e}; mutating calls need the journal (read-only calls still work)"
-                            )));
-                        }
-                    }
-                    if let Ok(mut j) = journaled.lock() {
-                        *j = Some(key);
-                    }
-                }
+            if op.mutating {
+                self.order(v, operation, params, idempotency_key, deadline)
+                    .await
+            } else {
+                let scope = CallScope::new(Arc::clone(&v.ctx), deadline);
+                invoke_json(v, &scope, operation, &params.to_string()).await
             }
-            let reply = v
-                .pool
-                .run(
-                    Some(scope.clone()),
-                    Call::Invoke {
-                        operation,
-                        params: &params_text,
-                    },
-                    deadline.remaining(),
-                )
-                .await?;
-            let Reply::Json(result) = reply else {
-                return Err(CallError::Plugin("invoke returned the wrong reply".into()));
-            };
-            let text = result.map_err(venue_error)?;
-            let limit = v.plugin.limits.max_output_bytes;
-            if text.len() > limit {
-                return Err(CallError::Plugin(format!(
-                    "plugin returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
-                    text.len()
-                )));
-            }
-            serde_json::from_str::<Value>(&text).map_err(|e| {
-                CallError::Plugin(format!("plugin returned a result that is not JSON: {e}"))
-            })
         };
+        // A journaled call runs on in its own task past this timeout, and
+        // records its outcome; only the caller stops waiting.
         let result = match tokio::time::timeout(v.deadline, work.instrument(span.clone())).await {
             Ok(r) => r,
             Err(_) => Err(CallError::Timeout(format!(
@@ -476,14 +434,6 @@ impl App {
                 v.deadline.as_millis()
             ))),
         };
-        let key = journaled.lock().ok().and_then(|mut j| j.take());
-        if let Some(key) = key {
-            let outcome = journal_outcome(&result);
-            if let Err(e) = self.journal.finish(venue, &key, &outcome).await {
-                // The intent stays pending; start-up reconciliation resolves it.
-                tracing::error!(venue = %venue, key = %key, error = %e, "could not record the outcome of a journaled call");
-            }
-        }
         let took = started.elapsed();
         let outcome = match &result {
             Ok(_) => Ok(()),
@@ -499,166 +449,6 @@ impl App {
             Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
         });
         result
-    }
-
-    /// A call whose key is already journaled: the recorded outcome, or
-    /// `None` when the venue never saw the earlier attempt (send again).
-    async fn replay(
-        &self,
-        v: &VenueRuntime,
-        scope: &CallScope,
-        entry: Entry,
-        params_text: &str,
-    ) -> Result<Option<Value>, CallError> {
-        if entry.digest != journal::digest(params_text) {
-            return Err(CallError::Conflict(format!(
-                "idempotency key {:?} was already used for {} with different params",
-                entry.key, entry.operation
-            )));
-        }
-        match entry.state {
-            State::Succeeded => {
-                let text = entry.result.unwrap_or_else(|| "null".into());
-                return serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| CallError::Plugin(format!("journaled result is not JSON: {e}")));
-            }
-            // A definite failure means the venue holds no order under this
-            // key (it refused it, or it never left): sending again is safe.
-            State::Failed => return Ok(None),
-            State::Pending => {
-                let age = journal::now_ms().saturating_sub(entry.updated_ms);
-                if age < v.deadline.as_millis() as i64 {
-                    return Err(CallError::Conflict(format!(
-                        "a call with idempotency key {:?} is in flight",
-                        entry.key
-                    )));
-                }
-            }
-            State::InDoubt => {}
-        }
-        match self.reconcile_entry(v, scope, &entry).await {
-            Ok(Some(value)) => Ok(Some(value)),
-            Ok(None) => Ok(None),
-            Err(e) => Err(CallError::Conflict(format!(
-                "the outcome of idempotency key {:?} is unknown and could not be reconciled: {e}",
-                entry.key
-            ))),
-        }
-    }
-
-    /// Ask the plugin what became of a pending or in-doubt intent, and record
-    /// the answer: `Some(result)` (the venue has it) or `None` (never seen,
-    /// recorded as failed `not_sent`).
-    async fn reconcile_entry(
-        &self,
-        v: &VenueRuntime,
-        scope: &CallScope,
-        entry: &Entry,
-    ) -> Result<Option<Value>, CallError> {
-        let reply = v
-            .pool
-            .run(
-                Some(scope.clone()),
-                Call::Reconcile {
-                    operation: &entry.operation,
-                    params: &entry.params,
-                    key: &entry.key,
-                },
-                scope.deadline.remaining(),
-            )
-            .await?;
-        let Reply::Reconciled(found) = reply else {
-            return Err(CallError::Plugin(
-                "reconcile returned the wrong reply".into(),
-            ));
-        };
-        match found.map_err(venue_error)? {
-            Some(text) => {
-                let value = serde_json::from_str(&text)
-                    .map_err(|e| CallError::Plugin(format!("reconcile returned non-JSON: {e}")))?;
-                self.journal
-                    .finish(
-                        &entry.venue,
-                        &entry.key,
-                        &JournalOutcome::Succeeded { result: text },
-                    )
-                    .await
-                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
-                tracing::info!(venue = %entry.venue, key = %entry.key, "journal: reconciled, the venue has it");
-                Ok(Some(value))
-            }
-            None => {
-                self.journal
-                    .finish(
-                        &entry.venue,
-                        &entry.key,
-                        &JournalOutcome::Failed {
-                            kind: "not_sent".into(),
-                            message: "reconciled: the venue never received it".into(),
-                        },
-                    )
-                    .await
-                    .map_err(|e| CallError::Unavailable(e.to_string()))?;
-                tracing::info!(venue = %entry.venue, key = %entry.key, "journal: reconciled, the venue never saw it");
-                Ok(None)
-            }
-        }
-    }
-
-    /// Reconcile every in-doubt intent, and pending ones older than their
-    /// venue's deadline (left by a crash), through the plugins. Run at
-    /// start-up. Returns how many were resolved.
-    pub async fn reconcile_journal(&self) -> usize {
-        let loaded = self.loaded();
-        let mut resolved = 0;
-        for state in [State::InDoubt, State::Pending] {
-            let entries = match self.journal.list(Some(state), 10_000).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "journal: cannot list intents to reconcile");
-                    return resolved;
-                }
-            };
-            for entry in entries {
-                let Some(v) = loaded.venues.get(&entry.venue) else {
-                    continue;
-                };
-                let age = journal::now_ms().saturating_sub(entry.updated_ms);
-                if state == State::Pending && age < v.deadline.as_millis() as i64 {
-                    continue; // possibly in flight on another replica
-                }
-                let scope = CallScope {
-                    venue: Arc::clone(&v.ctx),
-                    deadline: Deadline::after(v.deadline),
-                };
-                match self.reconcile_entry(v, &scope, &entry).await {
-                    Ok(_) => resolved += 1,
-                    Err(e) => {
-                        tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not reconcile; will retry at the next start")
-                    }
-                }
-            }
-        }
-        resolved
-    }
-
-    /// `GET /v1/journal?state=...`.
-    pub async fn journal_json(&self, state: Option<&str>, limit: u32) -> Result<Value, CallError> {
-        let state = match state {
-            None => None,
-            Some(s) => Some(State::parse(s).ok_or_else(|| {
-                CallError::InvalidParams(format!(
-                    "state must be pending, succeeded, failed or in_doubt, not {s:?}"
-                ))
-            })?),
-        };
-        let entries = self
-            .journal
-            .list(state, limit)
-            .await
-            .map_err(|e| CallError::Unavailable(e.to_string()))?;
-        Ok(json!({ "backend": self.journal.backend(), "entries": entries }))
     }
 
     /// Start the configured active health probes. Each runs its operation
@@ -878,29 +668,35 @@ pub fn venue_error(e: VenueError) -> CallError {
     }
 }
 
-/// How a journaled call ended: a definite failure (the venue said no, or the
-/// request never left) or an unknown outcome.
-fn journal_outcome(result: &Result<Value, CallError>) -> JournalOutcome {
-    match result {
-        Ok(v) => JournalOutcome::Succeeded {
-            result: v.to_string(),
-        },
-        Err(e) => {
-            let (kind, message) = (e.kind().to_string(), e.to_string());
-            match e {
-                // The request may have reached the venue and the answer was
-                // lost, unreadable, or a server error saying "unknown".
-                CallError::Timeout(_)
-                | CallError::Connection(_)
-                | CallError::Parse(_)
-                | CallError::Plugin(_) => JournalOutcome::InDoubt { kind, message },
-                CallError::Upstream { status, .. } if *status >= 500 => {
-                    JournalOutcome::InDoubt { kind, message }
-                }
-                _ => JournalOutcome::Failed { kind, message },
-            }
-        }
+/// Run `invoke` on an instance and check its output: at most
+/// `max_output_bytes` of JSON.
+async fn invoke_json(
+    v: &VenueRuntime,
+    scope: &CallScope,
+    operation: &str,
+    params: &str,
+) -> Result<Value, CallError> {
+    let reply = v
+        .pool
+        .run(
+            Some(scope.clone()),
+            Call::Invoke { operation, params },
+            scope.deadline.remaining(),
+        )
+        .await?;
+    let Reply::Json(result) = reply else {
+        return Err(CallError::Plugin("invoke returned the wrong reply".into()));
+    };
+    let text = result.map_err(venue_error)?;
+    let limit = v.plugin.limits.max_output_bytes;
+    if text.len() > limit {
+        return Err(CallError::Plugin(format!(
+            "plugin returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
+            text.len()
+        )));
     }
+    serde_json::from_str::<Value>(&text)
+        .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
 }
 
 /// The PostgreSQL journal when `journal.url_env` is set, else the embedded store.

@@ -24,6 +24,7 @@ use http::{HeaderName, HeaderValue};
 use sha2::Sha256;
 
 use crate::config::{PluginLimits, Secret};
+use crate::journal::protocol::{SendLedger, is_refusal};
 use crate::plugin::bindings::{
     self, LogLevel, Method, RateLimited, Request, Response, SendError, UsageReport,
 };
@@ -38,6 +39,18 @@ pub struct CallScope {
     pub venue: Arc<VenueContext>,
     /// Every `send` of the call finishes by this instant.
     pub deadline: Deadline,
+    /// For a journaled call: its non-idempotent requests that may have left.
+    pub sends: Option<Arc<SendLedger>>,
+}
+
+impl CallScope {
+    pub fn new(venue: Arc<VenueContext>, deadline: Deadline) -> Self {
+        Self {
+            venue,
+            deadline,
+            sends: None,
+        }
+    }
 }
 
 /// Most requests one `send-all` may carry.
@@ -91,10 +104,26 @@ impl VenueContext {
         self.usage.lock().map(|u| u.clone()).unwrap_or_default()
     }
 
-    /// Check, fill in secrets, and send one plugin request.
-    pub async fn send(&self, req: Request, deadline: Deadline) -> Result<Response, SendError> {
+    /// Check, fill in secrets, and send one plugin request. A non-idempotent
+    /// request is counted in `sends` before it is handed over, and uncounted
+    /// only on proof (see [`SendLedger`]).
+    pub async fn send(
+        &self,
+        req: Request,
+        deadline: Deadline,
+        sends: Option<&SendLedger>,
+    ) -> Result<Response, SendError> {
         let out = self.outbound(req)?;
-        match self.upstream.send(out, deadline).await {
+        let counted = sends.filter(|_| !out.idempotent).map(SendLedger::begin);
+        let result = self.upstream.send(out, deadline).await;
+        if let Some(send) = counted {
+            match &result {
+                Ok(resp) if is_refusal(resp.status) => send.refused(),
+                Err(f) if !f.may_have_left() => send.not_sent(),
+                _ => {}
+            }
+        }
+        match result {
             Ok(resp) => Ok(Response {
                 status: resp.status,
                 headers: resp.headers,
@@ -109,6 +138,7 @@ impl VenueContext {
         self: &Arc<Self>,
         reqs: Vec<Request>,
         deadline: Deadline,
+        sends: Option<&Arc<SendLedger>>,
     ) -> Vec<Result<Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
             let msg = format!(
@@ -124,7 +154,8 @@ impl VenueContext {
         let n = reqs.len();
         for (i, req) in reqs.into_iter().enumerate() {
             let ctx = Arc::clone(self);
-            set.spawn(async move { (i, ctx.send(req, deadline).await) });
+            let sends = sends.cloned();
+            set.spawn(async move { (i, ctx.send(req, deadline, sends.as_deref()).await) });
         }
         let mut out: Vec<Option<Result<Response, SendError>>> = (0..n).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
@@ -352,8 +383,8 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 
 fn to_send_error(f: SendFailure) -> SendError {
     match f {
-        SendFailure::Timeout(m) => SendError::Timeout(m),
-        SendFailure::Connection(m) => SendError::Connection(m),
+        SendFailure::Timeout { message, .. } => SendError::Timeout(message),
+        SendFailure::Connection { message, .. } => SendError::Connection(message),
         SendFailure::CircuitOpen(m) => SendError::CircuitOpen(m),
         SendFailure::RateLimited {
             message,
@@ -378,7 +409,10 @@ impl bindings::resilience::venue::host::Host for StoreState {
             return Err(no_venue());
         };
         let started = tokio::time::Instant::now();
-        let result = scope.venue.send(req, scope.deadline).await;
+        let result = scope
+            .venue
+            .send(req, scope.deadline, scope.sends.as_deref())
+            .await;
         self.resumed_after(started.elapsed());
         result
     }
@@ -388,7 +422,10 @@ impl bindings::resilience::venue::host::Host for StoreState {
             return reqs.iter().map(|_| Err(no_venue())).collect();
         };
         let started = tokio::time::Instant::now();
-        let result = scope.venue.send_all(reqs, scope.deadline).await;
+        let result = scope
+            .venue
+            .send_all(reqs, scope.deadline, scope.sends.as_ref())
+            .await;
         self.resumed_after(started.elapsed());
         result
     }

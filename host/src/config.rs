@@ -255,7 +255,7 @@ impl Default for PluginLimits {
 }
 
 /// The journal of mutating operations (see `journal`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
     /// Environment variable with a PostgreSQL URL; without it the embedded store is used.
@@ -267,6 +267,41 @@ pub struct JournalConfig {
     pub tls_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub pool: DbPoolConfig,
+    /// Days `succeeded` and `failed` entries are kept (`pending` and
+    /// `in_doubt` ones are never deleted).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// How often the sweeper expires leases, reconciles in-doubt intents
+    /// and prunes.
+    #[serde(default = "default_sweep_interval_ms")]
+    pub sweep_interval_ms: u64,
+    /// In-doubt intents reconciled per sweep at most (the sweeper's rate bound).
+    #[serde(default = "default_sweep_batch")]
+    pub sweep_batch: u32,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            url_env: None,
+            path: None,
+            tls_ca_file: None,
+            pool: DbPoolConfig::default(),
+            retention_days: default_retention_days(),
+            sweep_interval_ms: default_sweep_interval_ms(),
+            sweep_batch: default_sweep_batch(),
+        }
+    }
+}
+
+fn default_retention_days() -> u32 {
+    7
+}
+fn default_sweep_interval_ms() -> u64 {
+    5_000
+}
+fn default_sweep_batch() -> u32 {
+    50
 }
 
 impl JournalConfig {
@@ -325,6 +360,11 @@ pub struct VenueConfig {
     pub tls_ca_file: Option<PathBuf>,
     #[serde(default = "default_deadline_ms")]
     pub deadline_ms: u64,
+    /// Journaled orders: how long after the last possible send a reconcile
+    /// lookup's "not found" is still not proof that the venue never took
+    /// the order (requests in flight, the venue's clock tolerance such as
+    /// Binance's `recvWindow`). Default `timeout_ms` + 10 s.
+    pub reconcile_settle_ms: Option<u64>,
     #[serde(default)]
     pub retry: RetryConfig,
     #[serde(default)]
@@ -652,6 +692,12 @@ impl Config {
                 "must be positive",
             ));
         }
+        if self.journal.sweep_interval_ms == 0 || self.journal.sweep_batch == 0 {
+            return Err(ConfigError::new(
+                "journal.sweep_interval_ms",
+                "journal.sweep_interval_ms and journal.sweep_batch must be positive",
+            ));
+        }
         if let Some(env) = &self.server.auth_token_env
             && env.trim().is_empty()
         {
@@ -683,6 +729,18 @@ impl Config {
             }
             if v.timeout_ms == 0 {
                 return Err(ConfigError::new(key("timeout_ms"), "must be positive"));
+            }
+            if let Some(settle) = v.reconcile_settle_ms
+                && settle < v.timeout_ms
+            {
+                return Err(ConfigError::new(
+                    key("reconcile_settle_ms"),
+                    format!(
+                        "must be at least timeout_ms ({} ms): a request sent just before the end \
+                         of an attempt may still reach the venue that long after; got {settle} ms",
+                        v.timeout_ms
+                    ),
+                ));
             }
             if v.deadline_ms < v.timeout_ms {
                 return Err(ConfigError::new(
@@ -975,6 +1033,7 @@ fn inherit_defaults(tree: &mut Value) -> Result<(), ConfigError> {
     const INHERITABLE: &[&str] = &[
         "timeout_ms",
         "deadline_ms",
+        "reconcile_settle_ms",
         "retry",
         "breaker",
         "pool",

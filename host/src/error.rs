@@ -17,7 +17,7 @@
 //! | `CircuitOpen`      | `circuit_open`      | 503    |
 //! | `Timeout`          | `timeout`           | 504    |
 //! | `Plugin`           | `plugin`            | 500    |
-//! | `Conflict`         | `conflict`          | 409 (idempotency key in flight, in doubt, or reused with other params) |
+//! | `Conflict`         | `conflict`          | 409 (idempotency key in flight, in doubt, or reused with other params; `retry_after_ms` and `Retry-After` when waiting helps) |
 //! | `Unavailable`      | `unavailable`       | 503 (the journal cannot record a mutating call) |
 
 use http::StatusCode;
@@ -61,8 +61,12 @@ pub enum CallError {
     Timeout(String),
     #[error("plugin failed: {0}")]
     Plugin(String),
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict: {message}")]
+    Conflict {
+        message: String,
+        /// When a retry with the same key may get a different answer.
+        retry_after_ms: Option<u64>,
+    },
     #[error("unavailable: {0}")]
     Unavailable(String),
 }
@@ -85,7 +89,7 @@ impl CallError {
             CallError::CircuitOpen(_) => "circuit_open",
             CallError::Timeout(_) => "timeout",
             CallError::Plugin(_) => "plugin",
-            CallError::Conflict(_) => "conflict",
+            CallError::Conflict { .. } => "conflict",
             CallError::Unavailable(_) => "unavailable",
         }
     }
@@ -107,7 +111,7 @@ impl CallError {
             CallError::CircuitOpen(_) => StatusCode::SERVICE_UNAVAILABLE,
             CallError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             CallError::Plugin(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            CallError::Conflict(_) => StatusCode::CONFLICT,
+            CallError::Conflict { .. } => StatusCode::CONFLICT,
             CallError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -116,6 +120,10 @@ impl CallError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             CallError::RateLimited {
+                retry_after_ms: Some(ms),
+                ..
+            }
+            | CallError::Conflict {
                 retry_after_ms: Some(ms),
                 ..
             } => Some(ms.div_ceil(1000).max(1)),
@@ -136,7 +144,8 @@ impl CallError {
                 err["upstream_status"] = json!(status);
                 err["code"] = json!(code);
             }
-            CallError::RateLimited { retry_after_ms, .. } => {
+            CallError::RateLimited { retry_after_ms, .. }
+            | CallError::Conflict { retry_after_ms, .. } => {
                 err["retry_after_ms"] = json!(retry_after_ms);
             }
             _ => {}

@@ -153,22 +153,14 @@ async fn serve(
     );
     let app = Arc::new(app);
     let probes = app.spawn_health_probes();
-    // Resolve intents left in doubt by an earlier run, without delaying start-up.
-    let reconciling = Arc::clone(&app);
-    tokio::spawn(async move {
-        let n = reconciling.reconcile_journal().await;
-        if n > 0 {
-            tracing::info!(
-                resolved = n,
-                "journal: reconciled intents left by an earlier run"
-            );
-        }
-    });
+    // Settles intents left by an earlier run at once, then sweeps on an interval.
+    let sweeper = app.spawn_journal_sweeper();
     spawn_reload_on_sighup(Arc::clone(&app));
     api::serve(app, listener, shutdown_signal()).await?;
     for p in probes {
         p.abort();
     }
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -69,10 +69,11 @@ pub struct UpstreamResponse {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendFailure {
-    #[error("timeout: {0}")]
-    Timeout(String),
-    #[error("connection: {0}")]
-    Connection(String),
+    /// `sent`: the request may have been written (see [`SendFailure::may_have_left`]).
+    #[error("timeout: {message}")]
+    Timeout { message: String, sent: bool },
+    #[error("connection: {message}")]
+    Connection { message: String, sent: bool },
     #[error("circuit open: {0}")]
     CircuitOpen(String),
     #[error("rate limited: {message}")]
@@ -82,6 +83,19 @@ pub enum SendFailure {
     },
     #[error("denied: {0}")]
     Denied(String),
+}
+
+impl SendFailure {
+    /// Whether the request may have reached the venue. Breaker, rate-limit
+    /// and policy refusals happen before anything is written.
+    pub fn may_have_left(&self) -> bool {
+        match self {
+            SendFailure::Timeout { sent, .. } | SendFailure::Connection { sent, .. } => *sent,
+            SendFailure::CircuitOpen(_)
+            | SendFailure::RateLimited { .. }
+            | SendFailure::Denied(_) => false,
+        }
+    }
 }
 
 type HttpClient = Client<HttpsConnector<CountingConnector>, Full<Bytes>>;
@@ -292,9 +306,10 @@ impl Upstream {
             let ep = &self.endpoints[idx];
             let budget = deadline.cap(self.timeout);
             if budget.is_zero() {
-                return Err(SendFailure::Timeout(format!(
-                    "the call's deadline passed before attempt {attempt}"
-                )));
+                return Err(SendFailure::Timeout {
+                    message: format!("the call's deadline passed before attempt {attempt}"),
+                    sent: false,
+                });
             }
             // Everything logged during the attempt carries its number and endpoint.
             let span = tracing::debug_span!("attempt", n = attempt, endpoint = %ep.display);
@@ -534,10 +549,19 @@ fn fill_secrets(
     Ok(out)
 }
 
+/// The last attempt's result. A request is retried after a possible send
+/// only when it is idempotent, so for a non-idempotent one the last
+/// attempt's `sent` says whether any attempt may have reached the venue.
 fn finish(result: Result<UpstreamResponse, AttemptError>) -> Result<UpstreamResponse, SendFailure> {
     result.map_err(|e| match e.outcome {
-        Outcome::Timeout => SendFailure::Timeout(e.message),
-        _ => SendFailure::Connection(e.message),
+        Outcome::Timeout => SendFailure::Timeout {
+            message: e.message,
+            sent: e.sent,
+        },
+        _ => SendFailure::Connection {
+            message: e.message,
+            sent: e.sent,
+        },
     })
 }
 

@@ -232,6 +232,39 @@ impl<P: Plugin> Instance<P> {
         operation: &str,
         params: Value,
     ) -> Result<Prepared, VenueError> {
+        self.prepare_keyed(mock, operation, params, None)
+    }
+
+    /// [`Instance::prepare`] for a caller that sent an `Idempotency-Key`,
+    /// passed the way the host passes it.
+    ///
+    /// ```
+    /// # use resilience_guest::prelude::*;
+    /// # #[derive(Default)] struct V;
+    /// # impl Plugin for V { const NAME: &'static str = "v"; const VERSION: &'static str = "0";
+    /// #     fn operations() -> Operations<Self> { Operations::new() } }
+    /// let mock = resilience_guest::testing::MockHost::new();
+    /// let mut instance = resilience_guest::testing::Instance::<V>::new();
+    /// let prepared = instance
+    ///     .prepare_keyed(&mock, "order", serde_json::json!({"a": 1}), Some("k-1"))
+    ///     .unwrap();
+    /// // The default `Plugin::prepare` journals the caller's key as is.
+    /// assert_eq!(prepared.idempotency_key.as_deref(), Some("k-1"));
+    /// assert_eq!(prepared.params, serde_json::json!({"a": 1}));
+    /// ```
+    pub fn prepare_keyed(
+        &mut self,
+        mock: &MockHost,
+        operation: &str,
+        mut params: Value,
+        caller_key: Option<&str>,
+    ) -> Result<Prepared, VenueError> {
+        if let (Some(key), Some(map)) = (caller_key, params.as_object_mut()) {
+            map.insert(
+                crate::plugin::CALLER_KEY_PARAM.to_string(),
+                Value::String(key.to_string()),
+            );
+        }
         let params = params.to_string();
         let prepared = mock.run(|| self.runtime.prepare(operation, &params))?;
         Ok(Prepared {

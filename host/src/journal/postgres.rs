@@ -28,8 +28,7 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use super::sqlite::columns;
-use super::{Begin, Entry, JournalError, Outcome, PoolStats, State, digest, now_ms};
+use super::{Claim, Entry, Intent, JournalError, ListQuery, Outcome, PoolStats, State};
 use crate::config::DbPoolConfig;
 
 const MIGRATIONS: &[&str] = &[
@@ -49,7 +48,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (venue, key)
     );
     CREATE INDEX IF NOT EXISTS resilience_journal_state ON resilience_journal (state, created_ms);",
+    // v2: claims (attempt), leases and settle windows, all on the database's
+    // clock. Rows from v1 get a lease and a settle window of two minutes from
+    // their last update, so a v1 `pending` row is reconciled, never trusted.
+    "ALTER TABLE resilience_journal ADD COLUMN IF NOT EXISTS attempt BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE resilience_journal ADD COLUMN IF NOT EXISTS lease_until_ms BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE resilience_journal ADD COLUMN IF NOT EXISTS settle_ms BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE resilience_journal ADD COLUMN IF NOT EXISTS settle_at_ms BIGINT NOT NULL DEFAULT 0;
+    UPDATE resilience_journal SET lease_until_ms = updated_ms + 120000, settle_ms = 120000,
+        settle_at_ms = updated_ms + 120000;
+    CREATE INDEX IF NOT EXISTS resilience_journal_updated ON resilience_journal (state, updated_ms);
+    CREATE INDEX IF NOT EXISTS resilience_journal_venue ON resilience_journal (venue, created_ms);",
 ];
+
+/// The database's clock in ms since the Unix epoch: every time in the
+/// journal comes from here, so replicas with skewed clocks agree.
+const NOW: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 #[derive(Debug, Clone)]
 pub struct PgJournal {
@@ -215,104 +229,228 @@ impl PgJournal {
         err(e)
     }
 
-    pub async fn begin(
+    /// Run one prepared statement, returning its rows.
+    async fn rows(
         &self,
-        venue: &str,
-        operation: &str,
-        key: &str,
-        params: &str,
-    ) -> Result<Begin, JournalError> {
+        sql: &str,
+        args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, JournalError> {
         self.migrate().await?;
         let c = self.conn().await?;
-        let now = now_ms();
-        let stmt = c
-            .prepare_cached(
-                "INSERT INTO resilience_journal (venue, key, operation, params, digest, state, created_ms, updated_ms)
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (venue, key) DO NOTHING",
+        let stmt = c.prepare_cached(sql).await.map_err(|e| self.fail(e))?;
+        c.query(&stmt, args).await.map_err(|e| self.fail(e))
+    }
+
+    pub async fn claim(&self, i: &Intent<'_>) -> Result<Claim, JournalError> {
+        // Insert, else re-claim a failed intent, else read the row as it is:
+        // each step one atomic statement (the primary key decides the insert,
+        // the UPDATE's row lock and WHERE decide the re-claim), so of any
+        // number of concurrent claims exactly one wins.
+        let inserted = self
+            .rows(
+                &format!(
+                    "INSERT INTO resilience_journal (venue, key, operation, params, digest, state,
+                        created_ms, updated_ms, attempt, lease_until_ms, settle_ms, settle_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', {NOW}, {NOW}, 1, {NOW} + $6, $7, 0)
+                     ON CONFLICT (venue, key) DO NOTHING RETURNING attempt"
+                ),
+                &[
+                    &i.venue,
+                    &i.key,
+                    &i.operation,
+                    &i.params,
+                    &i.digest,
+                    &i.lease_ms,
+                    &i.settle_ms,
+                ],
             )
-            .await
-            .map_err(|e| self.fail(e))?;
-        let n = c
-            .execute(
-                &stmt,
-                &[&venue, &key, &operation, &params, &digest(params), &now],
-            )
-            .await
-            .map_err(|e| self.fail(e))?;
-        if n == 1 {
-            return Ok(Begin::New);
+            .await?;
+        if !inserted.is_empty() {
+            return Ok(Claim::Won {
+                attempt: 1,
+                params: i.params.to_string(),
+            });
         }
-        self.get_with(&c, venue, key)
-            .await?
-            .map(|e| Begin::Existing(Box::new(e)))
-            .ok_or_else(|| err("intent vanished"))
+        let reclaimed = self
+            .rows(
+                &format!(
+                    "UPDATE resilience_journal SET state = 'pending', attempt = attempt + 1,
+                        lease_until_ms = {NOW} + $5, settle_ms = $6, result = NULL, error_kind = NULL,
+                        error_message = NULL, updated_ms = {NOW}
+                     WHERE venue = $1 AND key = $2 AND state = 'failed' AND operation = $3 AND digest = $4
+                     RETURNING attempt, params"
+                ),
+                &[&i.venue, &i.key, &i.operation, &i.digest, &i.lease_ms, &i.settle_ms],
+            )
+            .await?;
+        if let Some(r) = reclaimed.first() {
+            return Ok(Claim::Won {
+                attempt: r.get(0),
+                params: r.get(1),
+            });
+        }
+        let rows = self
+            .rows(
+                &format!(
+                    concat!(
+                        "SELECT ",
+                        entry_columns!(),
+                        ", {NOW} FROM resilience_journal WHERE venue = $1 AND key = $2"
+                    ),
+                    NOW = NOW
+                ),
+                &[&i.venue, &i.key],
+            )
+            .await?;
+        let r = rows.first().ok_or_else(|| err("intent vanished"))?;
+        Ok(Claim::Existing {
+            entry: Box::new(entry(r)),
+            now_ms: r.get(14),
+        })
     }
 
     pub async fn finish(
         &self,
         venue: &str,
         key: &str,
+        attempt: i64,
         outcome: &Outcome,
-    ) -> Result<(), JournalError> {
-        self.migrate().await?;
-        let c = self.conn().await?;
-        let (state, result, kind, message) = columns(outcome);
-        let stmt = c
-            .prepare_cached(
-                "UPDATE resilience_journal SET state = $3, result = $4, error_kind = $5, error_message = $6, updated_ms = $7
-                 WHERE venue = $1 AND key = $2",
+    ) -> Result<bool, JournalError> {
+        let (state, result, kind, message) = outcome.columns();
+        let rows = self
+            .rows(
+                &format!(
+                    "UPDATE resilience_journal SET state = $4, result = $5, error_kind = $6, error_message = $7,
+                        updated_ms = {NOW},
+                        settle_at_ms = CASE WHEN $4 = 'in_doubt' THEN {NOW} + settle_ms ELSE settle_at_ms END
+                     WHERE venue = $1 AND key = $2 AND attempt = $3 AND state = 'pending' RETURNING 1"
+                ),
+                &[&venue, &key, &attempt, &state, &result, &kind, &message],
             )
-            .await
-            .map_err(|e| self.fail(e))?;
-        c.execute(
-            &stmt,
-            &[&venue, &key, &state, &result, &kind, &message, &now_ms()],
-        )
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(())
+            .await?;
+        Ok(rows.len() == 1)
     }
 
-    pub async fn list(&self, state: Option<State>, limit: u32) -> Result<Vec<Entry>, JournalError> {
-        self.migrate().await?;
-        let c = self.conn().await?;
-        let rows = c
-            .query(
-                concat!("SELECT ", entry_columns!(), "
-                 FROM resilience_journal WHERE ($1::TEXT IS NULL OR state = $1) ORDER BY created_ms, venue, key LIMIT $2"),
-                &[&state.map(State::as_str), &i64::from(limit)],
+    pub async fn resolve(
+        &self,
+        venue: &str,
+        key: &str,
+        attempt: i64,
+        outcome: &Outcome,
+    ) -> Result<bool, JournalError> {
+        let (state, result, kind, message) = outcome.columns();
+        let rows = self
+            .rows(
+                &format!(
+                    "UPDATE resilience_journal SET state = $4, result = $5, error_kind = $6, error_message = $7,
+                        updated_ms = {NOW}
+                     WHERE venue = $1 AND key = $2 AND attempt = $3 AND state = 'in_doubt'
+                       AND ($4 <> 'failed' OR settle_at_ms <= {NOW}) RETURNING 1"
+                ),
+                &[&venue, &key, &attempt, &state, &result, &kind, &message],
             )
-            .await
-            .map_err(|e| self.fail(e))?;
+            .await?;
+        Ok(rows.len() == 1)
+    }
+
+    pub async fn reclaim(
+        &self,
+        venue: &str,
+        key: &str,
+        attempt: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Claim>, JournalError> {
+        let rows = self
+            .rows(
+                &format!(
+                    "UPDATE resilience_journal SET state = 'pending', attempt = attempt + 1,
+                        lease_until_ms = {NOW} + $4, result = NULL, error_kind = NULL, error_message = NULL,
+                        updated_ms = {NOW}
+                     WHERE venue = $1 AND key = $2 AND attempt = $3 AND state = 'in_doubt'
+                       AND settle_at_ms <= {NOW}
+                     RETURNING attempt, params"
+                ),
+                &[&venue, &key, &attempt, &lease_ms],
+            )
+            .await?;
+        Ok(rows.first().map(|r| Claim::Won {
+            attempt: r.get(0),
+            params: r.get(1),
+        }))
+    }
+
+    pub async fn expire_leases(&self) -> Result<u64, JournalError> {
+        let rows = self
+            .rows(
+                &format!(
+                    "UPDATE resilience_journal SET state = 'in_doubt', error_kind = 'lease_expired',
+                        error_message = 'the host holding this call stopped before recording its outcome',
+                        settle_at_ms = lease_until_ms + settle_ms, updated_ms = {NOW}
+                     WHERE state = 'pending' AND lease_until_ms < {NOW} RETURNING 1"
+                ),
+                &[],
+            )
+            .await?;
+        Ok(rows.len() as u64)
+    }
+
+    pub async fn prune(&self, retention_ms: i64) -> Result<u64, JournalError> {
+        let rows = self
+            .rows(
+                &format!(
+                    "DELETE FROM resilience_journal
+                     WHERE state IN ('succeeded', 'failed') AND updated_ms < {NOW} - $1 RETURNING 1"
+                ),
+                &[&retention_ms],
+            )
+            .await?;
+        Ok(rows.len() as u64)
+    }
+
+    pub async fn list(&self, q: &ListQuery) -> Result<Vec<Entry>, JournalError> {
+        let after = q.after.as_ref();
+        let rows = self
+            .rows(
+                concat!(
+                    "SELECT ",
+                    entry_columns!(),
+                    " FROM resilience_journal
+                     WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR venue = $2)
+                       AND ($3::BIGINT IS NULL OR (created_ms, venue, key) > ($3, $4::TEXT, $5::TEXT))
+                     ORDER BY created_ms, venue, key LIMIT $6"
+                ),
+                &[
+                    &q.state.map(State::as_str),
+                    &q.venue,
+                    &after.map(|a| a.created_ms),
+                    &after.map(|a| a.venue.as_str()),
+                    &after.map(|a| a.key.as_str()),
+                    &i64::from(q.limit),
+                ],
+            )
+            .await?;
         Ok(rows.iter().map(entry).collect())
     }
 
     pub async fn get(&self, venue: &str, key: &str) -> Result<Option<Entry>, JournalError> {
-        self.migrate().await?;
-        let c = self.conn().await?;
-        self.get_with(&c, venue, key).await
+        let rows = self
+            .rows(
+                concat!(
+                    "SELECT ",
+                    entry_columns!(),
+                    " FROM resilience_journal WHERE venue = $1 AND key = $2"
+                ),
+                &[&venue, &key],
+            )
+            .await?;
+        Ok(rows.first().map(entry))
     }
 
-    async fn get_with(
-        &self,
-        c: &deadpool_postgres::Object,
-        venue: &str,
-        key: &str,
-    ) -> Result<Option<Entry>, JournalError> {
-        let stmt = c
-            .prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                "
-                 FROM resilience_journal WHERE venue = $1 AND key = $2"
-            ))
-            .await
-            .map_err(|e| self.fail(e))?;
-        let row = c
-            .query_opt(&stmt, &[&venue, &key])
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(row.as_ref().map(entry))
+    pub async fn clock_ms(&self) -> Result<i64, JournalError> {
+        let rows = self.rows(&format!("SELECT {NOW}"), &[]).await?;
+        rows.first()
+            .map(|r| r.get(0))
+            .ok_or_else(|| err("the database returned no clock"))
     }
 
     /// Hold a pooled connection for `secs` inside the database (tests of
@@ -374,5 +512,8 @@ fn entry(r: &tokio_postgres::Row) -> Entry {
         error_message: r.get(8),
         created_ms: r.get(9),
         updated_ms: r.get(10),
+        attempt: r.get(11),
+        lease_until_ms: r.get(12),
+        settle_at_ms: r.get(13),
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Begin, Entry, JournalError, Outcome, PoolStats, State, digest, now_ms};
+use super::{Claim, Entry, Intent, JournalError, ListQuery, Outcome, PoolStats, State, now_ms};
 
 const SCHEMA: &[&str] = &[
     // v1
@@ -27,6 +27,17 @@ const SCHEMA: &[&str] = &[
         PRIMARY KEY (venue, key)
     );
     CREATE INDEX IF NOT EXISTS journal_state ON journal (state, created_ms);",
+    // v2: claims (attempt), leases and settle windows. Rows from v1 get a
+    // lease and a settle window of two minutes from their last update, so a
+    // v1 `pending` row is reconciled, never trusted as "not sent".
+    "ALTER TABLE journal ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE journal ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE journal ADD COLUMN settle_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE journal ADD COLUMN settle_at_ms INTEGER NOT NULL DEFAULT 0;
+    UPDATE journal SET lease_until_ms = updated_ms + 120000, settle_ms = 120000,
+        settle_at_ms = updated_ms + 120000;
+    CREATE INDEX IF NOT EXISTS journal_updated ON journal (state, updated_ms);
+    CREATE INDEX IF NOT EXISTS journal_venue ON journal (venue, created_ms);",
 ];
 
 #[derive(Debug, Clone)]
@@ -72,33 +83,44 @@ impl SqliteJournal {
         .map_err(|e| err(format!("journal task failed: {e}")))?
     }
 
-    pub async fn begin(
-        &self,
-        venue: &str,
-        operation: &str,
-        key: &str,
-        params: &str,
-    ) -> Result<Begin, JournalError> {
-        let (venue, operation, key, params) = (
-            venue.to_string(),
-            operation.to_string(),
-            key.to_string(),
-            params.to_string(),
+    pub async fn claim(&self, i: &Intent<'_>) -> Result<Claim, JournalError> {
+        let (venue, operation, key, params, digest) = (
+            i.venue.to_string(),
+            i.operation.to_string(),
+            i.key.to_string(),
+            i.params.to_string(),
+            i.digest.to_string(),
         );
+        let (lease_ms, settle_ms) = (i.lease_ms, i.settle_ms);
         self.with(move |c| {
             let now = now_ms();
             let inserted = c
                 .execute(
-                    "INSERT OR IGNORE INTO journal (venue, key, operation, params, digest, state, created_ms, updated_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-                    params![venue, key, operation, params, digest(&params), now],
+                    "INSERT OR IGNORE INTO journal (venue, key, operation, params, digest, state,
+                        created_ms, updated_ms, attempt, lease_until_ms, settle_ms, settle_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, 1, ?6 + ?7, ?8, 0)",
+                    params![venue, key, operation, params, digest, now, lease_ms, settle_ms],
                 )
                 .map_err(err)?;
             if inserted == 1 {
-                return Ok(Begin::New);
+                return Ok(Claim::Won { attempt: 1, params });
             }
-            let e = get(c, &venue, &key)?.ok_or_else(|| err("intent vanished"))?;
-            Ok(Begin::Existing(Box::new(e)))
+            let reclaimed = c
+                .query_row(
+                    "UPDATE journal SET state = 'pending', attempt = attempt + 1, lease_until_ms = ?5 + ?6,
+                        settle_ms = ?7, result = NULL, error_kind = NULL, error_message = NULL, updated_ms = ?5
+                     WHERE venue = ?1 AND key = ?2 AND state = 'failed' AND operation = ?3 AND digest = ?4
+                     RETURNING attempt, params",
+                    params![venue, key, operation, digest, now, lease_ms, settle_ms],
+                    |r| Ok(Claim::Won { attempt: r.get(0)?, params: r.get(1)? }),
+                )
+                .optional()
+                .map_err(err)?;
+            if let Some(won) = reclaimed {
+                return Ok(won);
+            }
+            let entry = get(c, &venue, &key)?.ok_or_else(|| err("intent vanished"))?;
+            Ok(Claim::Existing { entry: Box::new(entry), now_ms: now })
         })
         .await
     }
@@ -107,32 +129,127 @@ impl SqliteJournal {
         &self,
         venue: &str,
         key: &str,
+        attempt: i64,
         outcome: &Outcome,
-    ) -> Result<(), JournalError> {
+    ) -> Result<bool, JournalError> {
         let (venue, key, outcome) = (venue.to_string(), key.to_string(), outcome.clone());
         self.with(move |c| {
-            let (state, result, kind, message) = columns(&outcome);
-            c.execute(
-                "UPDATE journal SET state = ?3, result = ?4, error_kind = ?5, error_message = ?6, updated_ms = ?7
-                 WHERE venue = ?1 AND key = ?2",
-                params![venue, key, state, result, kind, message, now_ms()],
-            )
-            .map_err(err)?;
-            Ok(())
+            let (state, result, kind, message) = outcome.columns();
+            let n = c
+                .execute(
+                    "UPDATE journal SET state = ?4, result = ?5, error_kind = ?6, error_message = ?7, updated_ms = ?8,
+                        settle_at_ms = CASE WHEN ?4 = 'in_doubt' THEN ?8 + settle_ms ELSE settle_at_ms END
+                     WHERE venue = ?1 AND key = ?2 AND attempt = ?3 AND state = 'pending'",
+                    params![venue, key, attempt, state, result, kind, message, now_ms()],
+                )
+                .map_err(err)?;
+            Ok(n == 1)
         })
         .await
     }
 
-    pub async fn list(&self, state: Option<State>, limit: u32) -> Result<Vec<Entry>, JournalError> {
+    pub async fn resolve(
+        &self,
+        venue: &str,
+        key: &str,
+        attempt: i64,
+        outcome: &Outcome,
+    ) -> Result<bool, JournalError> {
+        let (venue, key, outcome) = (venue.to_string(), key.to_string(), outcome.clone());
         self.with(move |c| {
-            let mut stmt = c
-                .prepare(
-                    concat!("SELECT ", entry_columns!(), "
-                     FROM journal WHERE (?1 IS NULL OR state = ?1) ORDER BY created_ms, venue, key LIMIT ?2"),
+            let (state, result, kind, message) = outcome.columns();
+            let n = c
+                .execute(
+                    "UPDATE journal SET state = ?4, result = ?5, error_kind = ?6, error_message = ?7, updated_ms = ?8
+                     WHERE venue = ?1 AND key = ?2 AND attempt = ?3 AND state = 'in_doubt'
+                       AND (?4 <> 'failed' OR settle_at_ms <= ?8)",
+                    params![venue, key, attempt, state, result, kind, message, now_ms()],
                 )
                 .map_err(err)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub async fn reclaim(
+        &self,
+        venue: &str,
+        key: &str,
+        attempt: i64,
+        lease_ms: i64,
+    ) -> Result<Option<Claim>, JournalError> {
+        let (venue, key) = (venue.to_string(), key.to_string());
+        self.with(move |c| {
+            let now = now_ms();
+            c.query_row(
+                "UPDATE journal SET state = 'pending', attempt = attempt + 1, lease_until_ms = ?4 + ?5,
+                    result = NULL, error_kind = NULL, error_message = NULL, updated_ms = ?4
+                 WHERE venue = ?1 AND key = ?2 AND attempt = ?3 AND state = 'in_doubt' AND settle_at_ms <= ?4
+                 RETURNING attempt, params",
+                params![venue, key, attempt, now, lease_ms],
+                |r| Ok(Claim::Won { attempt: r.get(0)?, params: r.get(1)? }),
+            )
+            .optional()
+            .map_err(err)
+        })
+        .await
+    }
+
+    pub async fn expire_leases(&self) -> Result<u64, JournalError> {
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE journal SET state = 'in_doubt', error_kind = 'lease_expired',
+                        error_message = 'the host holding this call stopped before recording its outcome',
+                        settle_at_ms = lease_until_ms + settle_ms, updated_ms = ?1
+                     WHERE state = 'pending' AND lease_until_ms < ?1",
+                    params![now_ms()],
+                )
+                .map_err(err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    pub async fn prune(&self, retention_ms: i64) -> Result<u64, JournalError> {
+        self.with(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM journal WHERE state IN ('succeeded', 'failed') AND updated_ms < ?1",
+                    params![now_ms().saturating_sub(retention_ms)],
+                )
+                .map_err(err)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    pub async fn list(&self, q: &ListQuery) -> Result<Vec<Entry>, JournalError> {
+        let q = q.clone();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    entry_columns!(),
+                    " FROM journal
+                     WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR venue = ?2)
+                       AND (?3 IS NULL OR (created_ms, venue, key) > (?3, ?4, ?5))
+                     ORDER BY created_ms, venue, key LIMIT ?6"
+                ))
+                .map_err(err)?;
+            let after = q.after.as_ref();
             let rows = stmt
-                .query_map(params![state.map(State::as_str), limit], row)
+                .query_map(
+                    params![
+                        q.state.map(State::as_str),
+                        q.venue,
+                        after.map(|a| a.created_ms),
+                        after.map(|a| a.venue.as_str()),
+                        after.map(|a| a.key.as_str()),
+                        q.limit
+                    ],
+                    row,
+                )
                 .map_err(err)?;
             rows.map(|r| r.map_err(err)).collect()
         })
@@ -142,6 +259,10 @@ impl SqliteJournal {
     pub async fn get(&self, venue: &str, key: &str) -> Result<Option<Entry>, JournalError> {
         let (venue, key) = (venue.to_string(), key.to_string());
         self.with(move |c| get(c, &venue, &key)).await
+    }
+
+    pub async fn clock_ms(&self) -> Result<i64, JournalError> {
+        Ok(now_ms())
     }
 
     pub fn stats(&self) -> PoolStats {
@@ -155,28 +276,16 @@ impl SqliteJournal {
     }
 }
 
-pub(crate) fn columns(
-    o: &Outcome,
-) -> (&'static str, Option<String>, Option<String>, Option<String>) {
-    match o {
-        Outcome::Succeeded { result } => ("succeeded", Some(result.clone()), None, None),
-        Outcome::Failed { kind, message } => {
-            ("failed", None, Some(kind.clone()), Some(message.clone()))
-        }
-        Outcome::InDoubt { kind, message } => {
-            ("in_doubt", None, Some(kind.clone()), Some(message.clone()))
-        }
-    }
-}
-
 fn migrate(c: &Connection) -> Result<(), JournalError> {
     let version: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(err)?;
     for (i, step) in SCHEMA.iter().enumerate().skip(version.max(0) as usize) {
-        c.execute_batch(step).map_err(err)?;
-        c.pragma_update(None, "user_version", (i + 1) as i64)
-            .map_err(err)?;
+        c.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {step}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        ))
+        .map_err(err)?;
     }
     Ok(())
 }
@@ -186,8 +295,7 @@ fn get(c: &Connection, venue: &str, key: &str) -> Result<Option<Entry>, JournalE
         concat!(
             "SELECT ",
             entry_columns!(),
-            "
-         FROM journal WHERE venue = ?1 AND key = ?2"
+            " FROM journal WHERE venue = ?1 AND key = ?2"
         ),
         params![venue, key],
         row,
@@ -210,24 +318,54 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         error_message: r.get(8)?,
         created_ms: r.get(9)?,
         updated_ms: r.get(10)?,
+        attempt: r.get(11)?,
+        lease_until_ms: r.get(12)?,
+        settle_at_ms: r.get(13)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::Journal;
 
+    /// A v1 store (no claims, leases or settle windows) upgrades in place:
+    /// its `pending` row becomes one whose lease and settle window run two
+    /// minutes past its last update, so it is reconciled, never trusted.
     #[tokio::test]
-    async fn embedded_store_passes_the_journal_suite() {
-        let dir = std::env::temp_dir().join(format!("rh-journal-{}", std::process::id()));
+    async fn a_v1_store_is_migrated_and_its_open_intents_stay_guarded() {
+        let dir = std::env::temp_dir().join(format!("rh-journal-v1-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let j = Journal::Sqlite(SqliteJournal::open(&dir.join("j.db")).unwrap());
-        crate::journal::conformance::run(&j).await;
-        // Reopening keeps everything (and the migration is idempotent).
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("j.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO journal (venue, key, operation, params, digest, state, created_ms, updated_ms)
+                 VALUES ('v', 'k', 'create', '{}', 'd', 'pending', 1000, 1000)",
+                [],
+            )
+            .unwrap();
+        }
+        let j = SqliteJournal::open(&path).unwrap();
+        let e = j.get("v", "k").await.unwrap().unwrap();
+        assert_eq!((e.state, e.attempt), (State::Pending, 1));
+        assert_eq!((e.lease_until_ms, e.settle_at_ms), (121_000, 121_000));
+        assert_eq!(
+            j.expire_leases().await.unwrap(),
+            1,
+            "its lease is long over"
+        );
+        let e = j.get("v", "k").await.unwrap().unwrap();
+        assert_eq!(e.state, State::InDoubt);
         drop(j);
-        let j = Journal::Sqlite(SqliteJournal::open(&dir.join("j.db")).unwrap());
-        assert_eq!(j.list(None, 100).await.unwrap().len(), 5);
+        // Opening again migrates nothing twice.
+        let j = SqliteJournal::open(&path).unwrap();
+        assert_eq!(
+            j.get("v", "k").await.unwrap().unwrap().state,
+            State::InDoubt
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

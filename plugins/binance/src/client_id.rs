@@ -63,6 +63,21 @@ impl IdGenerator {
     }
 }
 
+/// Prefix of ids derived from a caller's `Idempotency-Key`.
+pub const CALLER_PREFIX: &str = "ik-";
+
+/// The client order id for a caller's `Idempotency-Key`: the key itself
+/// when Binance accepts it as an id, else `ik-` and 32 hex digits of its
+/// keccak-256. A pure function, so a retry with the same key sends the same
+/// id and the host recognises it.
+pub fn from_caller_key(key: &str) -> ClientOrderId {
+    if ClientOrderId::check(key) {
+        return ClientOrderId(key.to_string());
+    }
+    let digest = keccak256(key.as_bytes());
+    ClientOrderId(format!("{CALLER_PREFIX}{}", hex_encode(&digest[..16])))
+}
+
 fn base36(mut n: u64) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = Vec::new();

@@ -37,10 +37,13 @@
 //!
 //! # Idempotency
 //!
-//! Every order carries `newClientOrderId`: the caller's `client_order_id`, or
-//! one `prepare` generates (`client_id`). `prepare` returns it as the call's
-//! idempotency key and puts it into the params, so the journaled key, the id
-//! sent and the id `reconcile` looks up are the same.
+//! Every order carries `newClientOrderId`: the caller's `client_order_id`;
+//! else the one derived from the caller's `Idempotency-Key` header (the key
+//! itself when it fits Binance's pattern, else `ik-` and 32 hex digits of its
+//! keccak-256, [`client_id::from_caller_key`]); else one `prepare` generates
+//! (`client_id`; a retry of such a call is a new order). `prepare` returns it
+//! as the call's idempotency key and puts it into the params, so the
+//! journaled key, the id sent and the id `reconcile` looks up are the same.
 //!
 //! Order creation is marked **not** idempotent: the host retries it only when
 //! the failure proves the request never left (connection refused, breaker
@@ -178,7 +181,12 @@ impl Plugin for Binance {
             .schema(json!({"type": "object", "additionalProperties": false}))
     }
 
-    fn prepare(&mut self, operation: &str, params: Value) -> Result<Prepared, VenueError> {
+    fn prepare(
+        &mut self,
+        operation: &str,
+        params: Value,
+        caller_key: Option<&str>,
+    ) -> Result<Prepared, VenueError> {
         // Checking the params here refuses a bad order before it is journaled.
         let given = match operation {
             CREATE_MARKET_ORDER => {
@@ -193,10 +201,20 @@ impl Plugin for Binance {
                 });
             }
         };
-        let id = given.unwrap_or_else(|| {
-            self.ids
-                .next(host::now_ms(), operation, &params.to_string())
-        });
+        let derived = caller_key.map(client_id::from_caller_key);
+        let id = match (given, derived) {
+            (Some(given), Some(derived)) if given != derived => {
+                return Err(VenueError::invalid(format!(
+                    "client_order_id: {:?} differs from {:?}, the id this plugin derives from the \
+                     Idempotency-Key; send one or the other",
+                    given.0, derived.0
+                )));
+            }
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => self
+                .ids
+                .next(host::now_ms(), operation, &params.to_string()),
+        };
         let mut params = params;
         if let Value::Object(map) = &mut params {
             map.insert("client_order_id".into(), Value::String(id.0.clone()));

@@ -771,6 +771,57 @@ fn non_ascii_symbol_is_percent_encoded_before_signing() {
 }
 
 #[test]
+fn prepare_derives_the_client_order_id_from_the_caller_key() {
+    let mock = venue();
+    let params = json!({"symbol": "BTCUSDT", "side": "BUY", "quantity": "1"});
+    let prepare = |params: &Value, key: &str| {
+        Instance::<Binance>::new().prepare_keyed(
+            &mock,
+            "create_market_order",
+            params.clone(),
+            Some(key),
+        )
+    };
+    // A key Binance accepts as an id is the id; the same key twice, the same id.
+    let p = prepare(&params, "hedge-42").unwrap();
+    assert_eq!(p.idempotency_key.as_deref(), Some("hedge-42"));
+    assert_eq!(p.params["client_order_id"], "hedge-42");
+    assert!(
+        p.params.get("$idempotency_key").is_none(),
+        "the SDK strips the member"
+    );
+    // Any other key is hashed into one.
+    let long = "x".repeat(40);
+    for key in ["order #7", long.as_str()] {
+        let (a, b) = (
+            prepare(&params, key).unwrap(),
+            prepare(&params, key).unwrap(),
+        );
+        let id = a.idempotency_key.clone().unwrap();
+        assert!(
+            id.starts_with(client_id::CALLER_PREFIX) && ClientOrderId::check(&id),
+            "{id}"
+        );
+        assert_eq!(a, b, "deterministic");
+    }
+    // A caller id that contradicts the key is refused; an equal one is fine.
+    let mut given = params.clone();
+    given["client_order_id"] = json!("other");
+    assert!(
+        matches!(prepare(&given, "hedge-42"), Err(VenueError::InvalidParams(m)) if m.contains("Idempotency-Key"))
+    );
+    given["client_order_id"] = json!("hedge-42");
+    assert_eq!(
+        prepare(&given, "hedge-42")
+            .unwrap()
+            .idempotency_key
+            .as_deref(),
+        Some("hedge-42")
+    );
+    assert!(mock.requests().is_empty(), "prepare sends nothing");
+}
+
+#[test]
 fn prepare_chooses_the_client_order_id_that_invoke_sends() {
     let mock = venue().respond(
         Method::Post,

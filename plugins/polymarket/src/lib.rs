@@ -42,12 +42,15 @@
 //! completes their params once, before the host journals them: a fresh
 //! `salt` (see [`order::new_salt`]), the V2 `timestamp_ms`, and for a market
 //! order without `price` the worst price read from `/book`. The idempotency
-//! key is the order hash (`0x` + the EIP-712 digest). The signed order is a
+//! key is the caller's `Idempotency-Key` when it sent one (the salt is then
+//! derived from it, [`order::salt_from_key`]), else the order hash (`0x` +
+//! the EIP-712 digest). The signed order is a
 //! pure function of the prepared params and the settings, so a call invoked
 //! again with them posts the very same order, and the exchange contract
 //! tracks fills per order hash: the same order cannot fill twice. POST
 //! `/order` is still marked not idempotent: after a timeout the host asks
-//! `reconcile`, which looks the hash up with GET `/data/order/{hash}` (`Some`
+//! `reconcile`, which rebuilds the order from the journaled params and looks
+//! its hash up with GET `/data/order/{hash}` (`Some`
 //! when found, `None` on 404 or an empty answer). That the CLOB's `orderID`
 //! is this hash is an assumption (py-clob-client-v2 computes the same
 //! `order_hash`; FACTS.md does not say the CLOB uses it as the id); if it is
@@ -158,27 +161,35 @@ impl Plugin for Polymarket {
             .schema(json!({"type": "object", "properties": {"token_id": {"type": "string"}}}))
     }
 
-    fn prepare(&mut self, operation: &str, params: Value) -> Result<Prepared, VenueError> {
-        let (key, params) = match operation {
+    fn prepare(
+        &mut self,
+        operation: &str,
+        params: Value,
+        caller_key: Option<&str>,
+    ) -> Result<Prepared, VenueError> {
+        let salt = caller_key.map(order::salt_from_key);
+        let (hash, params) = match operation {
             CREATE_LIMIT_ORDER => {
                 let mut p: LimitOrderParams = parse_params(params)?;
+                p.salt = p.salt.or(salt);
                 let placement = limit_placement(&mut p)?;
                 (placement.order.hash_hex()?, to_value(&p)?)
             }
             CREATE_MARKET_ORDER => {
                 let mut p: MarketOrderParams = parse_params(params)?;
+                p.salt = p.salt.or(salt);
                 let placement = market_placement(&mut p)?;
                 (placement.order.hash_hex()?, to_value(&p)?)
             }
             _ => {
                 return Ok(Prepared {
-                    idempotency_key: None,
+                    idempotency_key: caller_key.map(str::to_string),
                     params,
                 });
             }
         };
         Ok(Prepared {
-            idempotency_key: Some(key),
+            idempotency_key: Some(caller_key.map_or(hash, str::to_string)),
             params,
         })
     }
@@ -186,20 +197,35 @@ impl Plugin for Polymarket {
     fn reconcile(
         &mut self,
         operation: &str,
-        _params: Value,
-        idempotency_key: &str,
+        params: Value,
+        _idempotency_key: &str,
     ) -> Result<Option<Value>, VenueError> {
-        if operation != CREATE_LIMIT_ORDER && operation != CREATE_MARKET_ORDER {
-            return Err(VenueError::Unsupported(format!(
-                "polymarket: {operation} is not a mutating operation"
-            )));
-        }
-        params::check_order_id(idempotency_key)?;
-        let path = format!("{}{idempotency_key}", api::DATA_ORDER);
+        // The journaled params are complete (salt, timestamp, price), so the
+        // order and its hash are the very ones `invoke` posted.
+        let hash = match operation {
+            CREATE_LIMIT_ORDER => {
+                let mut p: LimitOrderParams = parse_params(params)?;
+                limit_placement(&mut p)?.order.hash_hex()?
+            }
+            CREATE_MARKET_ORDER => {
+                let mut p: MarketOrderParams = parse_params(params)?;
+                if p.price.is_none() {
+                    return Err(VenueError::invalid(
+                        "price: a journaled market order carries the price prepare chose",
+                    ));
+                }
+                market_placement(&mut p)?.order.hash_hex()?
+            }
+            _ => {
+                return Err(VenueError::Unsupported(format!(
+                    "polymarket: {operation} is not a mutating operation"
+                )));
+            }
+        };
+        let path = format!("{}{hash}", api::DATA_ORDER);
         let resp = auth::request(Method::Get, &path, None, Vec::new())?.send()?;
-        Ok(read::maybe_order(&resp)?.map(
-            |order| json!({"order_hash": idempotency_key, "reconciled": true, "order": order}),
-        ))
+        Ok(read::maybe_order(&resp)?
+            .map(|order| json!({"order_hash": hash, "reconciled": true, "order": order})))
     }
 }
 

@@ -389,6 +389,16 @@ pub fn new_salt(seed: &[u8], now_ms: u64) -> u64 {
     u64::from_be_bytes(word) & api::MAX_SALT
 }
 
+/// The salt for a caller's `Idempotency-Key`: the first 8 bytes of its
+/// keccak-256, within [`api::MAX_SALT`]. A pure function, so a retry with the
+/// same key signs the same salt.
+pub fn salt_from_key(key: &str) -> u64 {
+    let h = resilience_guest::hash::keccak256(key.as_bytes());
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&h[..8]);
+    u64::from_be_bytes(word) & api::MAX_SALT
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

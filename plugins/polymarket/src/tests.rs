@@ -599,8 +599,12 @@ fn get_balance_asks_for_collateral_or_a_token() {
 }
 
 #[test]
-fn reconcile_finds_the_order_by_its_hash() {
-    let hash = format!("0x{}", "ab".repeat(32));
+fn reconcile_rebuilds_the_order_from_the_journaled_params_and_looks_its_hash_up() {
+    let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "10"});
+    let prepared = Instance::<Polymarket>::new()
+        .prepare(&venue(), "create_limit_order", params)
+        .unwrap();
+    let hash = prepared.idempotency_key.clone().unwrap();
     let mock = venue()
         .respond(
             Method::Get,
@@ -615,15 +619,21 @@ fn reconcile_finds_the_order_by_its_hash() {
             json!({"error": "not found"}),
         );
     let mut instance = Instance::<Polymarket>::new();
+    // The key the host journaled does not matter: the params name the order.
     let found = instance
-        .reconcile(&mock, "create_limit_order", json!({}), &hash)
+        .reconcile(
+            &mock,
+            "create_limit_order",
+            prepared.params.clone(),
+            "caller-key",
+        )
         .unwrap()
         .unwrap();
     assert_eq!(found["order"]["status"], "MATCHED");
     assert_eq!(found["order_hash"], hash);
     assert_eq!(
         instance
-            .reconcile(&mock, "create_market_order", json!({}), &hash)
+            .reconcile(&mock, "create_limit_order", prepared.params.clone(), &hash)
             .unwrap(),
         None
     );
@@ -632,9 +642,33 @@ fn reconcile_finds_the_order_by_its_hash() {
         Err(VenueError::Unsupported(_))
     ));
     assert!(matches!(
-        instance.reconcile(&mock, "create_limit_order", json!({}), "../x"),
+        instance.reconcile(
+            &mock,
+            "create_market_order",
+            json!({"token_id": TOKEN, "side": "BUY", "amount": "10"}),
+            &hash
+        ),
         Err(VenueError::InvalidParams(_))
     ));
+}
+
+#[test]
+fn a_caller_key_fixes_the_salt_and_is_the_journal_key() {
+    let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "10"});
+    let prepare = |key: &str| {
+        Instance::<Polymarket>::new()
+            .prepare_keyed(&venue(), "create_limit_order", params.clone(), Some(key))
+            .unwrap()
+    };
+    let (a, b) = (prepare("order-7"), prepare("order-7"));
+    assert_eq!(a.idempotency_key.as_deref(), Some("order-7"));
+    assert_eq!(a.params["salt"], order::salt_from_key("order-7"));
+    assert_eq!(a.params, b.params, "a retry prepares the same order");
+    assert!(
+        a.params.get("$idempotency_key").is_none(),
+        "the SDK strips the member"
+    );
+    assert_ne!(prepare("order-8").params["salt"], a.params["salt"]);
 }
 
 #[test]
