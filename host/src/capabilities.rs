@@ -120,7 +120,7 @@ impl VenueContext {
             match &result {
                 Ok(resp) if is_refusal(resp.status) => send.refused(),
                 Err(f) if !f.may_have_left() => send.not_sent(),
-                _ => {}
+                _ => send.may_have_left(),
             }
         }
         match result {

@@ -224,3 +224,138 @@ async fn settings_hmac_and_signing_use_only_the_venues_own_config() {
         "{v}"
     );
 }
+
+/// A mutating operation is journaled under a key: the caller's
+/// `Idempotency-Key` when the plugin keeps the SDK's default `prepare`, and
+/// without one it is refused before anything is sent. A retry with the key
+/// gets the recorded answer; other params under it are a conflict.
+#[tokio::test]
+async fn mutating_calls_need_a_key_and_a_keyed_retry_is_answered_from_the_journal() {
+    let venue = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(201).set_body_string("placed"))
+        .mount(&venue)
+        .await;
+    let host = TestHost::start(&["echo"], "", &echo_venue(&venue.uri(), "")).await;
+    let order = json!({"method": "POST", "path": "/orders", "body": "buy 1"});
+    let body = order.to_string();
+
+    let (s, _, v) = host
+        .post_raw("/v1/venues/echo/place", body.clone(), &[])
+        .await;
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (400, Some("invalid_params")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{v}"
+    );
+    assert!(
+        venue.received_requests().await.unwrap().is_empty(),
+        "nothing sent without a key"
+    );
+
+    let key = [("idempotency-key", "order-1")];
+    let (s, _, first) = host
+        .post_raw("/v1/venues/echo/place", body.clone(), &key)
+        .await;
+    assert_eq!((s, first["status"].as_u64()), (200, Some(201)), "{first}");
+    let (s, _, again) = host
+        .post_raw("/v1/venues/echo/place", body.clone(), &key)
+        .await;
+    assert_eq!((s, &again), (200, &first));
+    assert_eq!(
+        venue.received_requests().await.unwrap().len(),
+        1,
+        "sent once"
+    );
+
+    let other = json!({"method": "POST", "path": "/orders", "body": "buy 2"}).to_string();
+    let (s, _, v) = host.post_raw("/v1/venues/echo/place", other, &key).await;
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (409, Some("conflict")),
+        "{v}"
+    );
+
+    // The reserved member and malformed keys are refused.
+    let spoof = json!({"path": "/orders", "$idempotency_key": "x"}).to_string();
+    let (s, _, v) = host.post_raw("/v1/venues/echo/place", spoof, &key).await;
+    assert_eq!(
+        (s, v["error"]["kind"].as_str()),
+        (400, Some("invalid_params")),
+        "{v}"
+    );
+    let long = "k".repeat(300);
+    let (s, _, _) = host
+        .post_raw(
+            "/v1/venues/echo/place",
+            body,
+            &[("idempotency-key", long.as_str())],
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(venue.received_requests().await.unwrap().len(), 1);
+
+    let (s, e) = host.get("/v1/journal?venue=echo&state=succeeded").await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(e["entries"][0]["key"], "order-1");
+    assert_eq!(e["entries"][0]["attempt"], 1);
+}
+
+/// `GET /v1/journal` pages with a cursor and filters by venue and state.
+#[tokio::test]
+async fn the_journal_is_paged_and_filtered() {
+    let venue = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&venue)
+        .await;
+    let host = TestHost::start(&["echo"], "", &echo_venue(&venue.uri(), "")).await;
+    let body = json!({"method": "POST", "path": "/o"}).to_string();
+    for i in 0..5 {
+        let key = format!("k{i}");
+        let (s, _, v) = host
+            .post_raw(
+                "/v1/venues/echo/place",
+                body.clone(),
+                &[("idempotency-key", key.as_str())],
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let mut keys = Vec::new();
+    let mut next = "/v1/journal?limit=2".to_string();
+    for _ in 0..5 {
+        let (s, page) = host.get(&next).await;
+        assert_eq!(s, 200, "{page}");
+        keys.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["key"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => next = format!("/v1/journal?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(keys, ["k0", "k1", "k2", "k3", "k4"]);
+    let (_, none) = host.get("/v1/journal?venue=other").await;
+    assert_eq!(none["entries"], json!([]));
+    for bad in ["state=open", "limit=0", "limit=x", "cursor=zz"] {
+        let (s, v) = host.get(&format!("/v1/journal?{bad}")).await;
+        assert_eq!(
+            (s, v["error"]["kind"].as_str()),
+            (400, Some("invalid_params")),
+            "{bad}: {v}"
+        );
+    }
+}

@@ -538,3 +538,171 @@ async fn sslmode_require_connects_over_tls_and_verifies_the_server() {
     let e = untrusted.list(&all(1)).await.unwrap_err();
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
 }
+
+/// Binance at `uri` with a `reconcile_settle_ms` window and attempt timeout.
+fn settling_config(uri: &str, timeout_ms: u64, settle_ms: u64) -> String {
+    config(uri, "").replace(
+        "timeout_ms = 300\ndeadline_ms = 3000",
+        &format!(
+            "timeout_ms = {timeout_ms}\ndeadline_ms = 3000\nreconcile_settle_ms = {settle_ms}"
+        ),
+    )
+}
+
+/// Lookups by client order id answer -2013 "Order does not exist".
+async fn lookups_say_not_found(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"code": -2013, "msg": "Order does not exist."})),
+        )
+        .mount(server)
+        .await;
+}
+
+/// The first case of the order-safety issue, end to end: an order whose
+/// first attempt ended in doubt, retried by six callers at once while the
+/// venue's lookup says "does not exist". Inside the settle window every
+/// retry is told to wait; after it exactly one re-sends.
+#[tokio::test]
+async fn six_concurrent_retries_of_an_in_doubt_order_reach_the_venue_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("cid-1")))
+        .mount(&server)
+        .await;
+    lookups_say_not_found(&server).await;
+    let h = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &settling_config(&server.uri(), 300, 1_000),
+        env(None),
+    )
+    .await;
+    let buy: Value = serde_json::from_str(BUY).unwrap();
+    let (s, b) = h.post("/v1/venues/binance/create_market_order", &buy).await;
+    assert_eq!(s, 504, "{b}");
+
+    let six = || async {
+        let call = || h.post("/v1/venues/binance/create_market_order", &buy);
+        let (a, b, c, d, e, f) = tokio::join!(call(), call(), call(), call(), call(), call());
+        [a, b, c, d, e, f]
+    };
+    let early = six().await;
+    for (s, b) in &early {
+        assert_eq!(
+            (*s, b["error"]["kind"].as_str()),
+            (409, Some("conflict")),
+            "{b}"
+        );
+        assert!(
+            b["error"]["retry_after_ms"].as_u64().unwrap() <= 1_000,
+            "{b}"
+        );
+    }
+    assert_eq!(
+        posts(&server).await,
+        1,
+        "no re-send inside the settle window"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let late = six().await;
+    assert!(late.iter().any(|(s, _)| *s == 200), "{late:?}");
+    assert!(late.iter().all(|(s, _)| *s == 200 || *s == 409), "{late:?}");
+    assert_eq!(
+        posts(&server).await,
+        2,
+        "exactly one re-send after the window"
+    );
+}
+
+/// The second case: a caller that hangs up mid-flight does not cancel its
+/// order; a retry meanwhile is told it is in flight (409 with Retry-After),
+/// and once the order has an outcome the retry gets it, with no second send.
+#[tokio::test]
+async fn a_caller_that_hangs_up_leaves_its_order_to_finish() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(order("cid-1"))
+                .set_delay(Duration::from_millis(800)),
+        )
+        .mount(&server)
+        .await;
+    lookups_say_not_found(&server).await;
+    let h = TestHost::start_with_env(
+        &["binance"],
+        "",
+        &settling_config(&server.uri(), 2_000, 2_000),
+        env(None),
+    )
+    .await;
+    let buy: Value = serde_json::from_str(BUY).unwrap();
+    let hung_up = tokio::time::timeout(
+        Duration::from_millis(150),
+        h.post("/v1/venues/binance/create_market_order", &buy),
+    )
+    .await;
+    assert!(hung_up.is_err(), "the caller hung up");
+    let (s, headers, b) = h
+        .post_raw("/v1/venues/binance/create_market_order", BUY, &[])
+        .await;
+    assert_eq!(
+        (s, b["error"]["kind"].as_str()),
+        (409, Some("conflict")),
+        "{b}"
+    );
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let (s, b) = h.post("/v1/venues/binance/create_market_order", &buy).await;
+    assert_eq!((s, &b["order_id"]), (200, &json!(777)), "{b}");
+    assert_eq!(posts(&server).await, 1);
+}
+
+/// A caller that names no client order id but sends `Idempotency-Key`: the
+/// plugin derives `newClientOrderId` from it, so the retry is recognised.
+#[tokio::test]
+async fn the_idempotency_key_header_makes_an_order_without_a_client_id_retry_safe() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/fapi/v1/order"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(order("hedge-1")))
+        .mount(&server)
+        .await;
+    let h = TestHost::start_with_env(&["binance"], "", &config(&server.uri(), ""), env(None)).await;
+    let buy = r#"{"symbol":"BTCUSDT","side":"BUY","quantity":"0.010"}"#;
+    let key = [("idempotency-key", "hedge-1")];
+    let (s, _, first) = h
+        .post_raw("/v1/venues/binance/create_market_order", buy, &key)
+        .await;
+    assert_eq!(s, 200, "{first}");
+    let (s, _, again) = h
+        .post_raw("/v1/venues/binance/create_market_order", buy, &key)
+        .await;
+    assert_eq!((s, &again), (200, &first));
+    let sent = server.received_requests().await.unwrap();
+    let creates: Vec<_> = sent
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(creates.len(), 1);
+    let signed = format!(
+        "{}&{}",
+        creates[0].url.query().unwrap_or(""),
+        String::from_utf8_lossy(&creates[0].body)
+    );
+    assert!(signed.contains("newClientOrderId=hedge-1"), "{signed}");
+    let (_, listed) = h.get("/v1/journal?venue=binance").await;
+    assert_eq!(listed["entries"][0]["key"], "hedge-1", "{listed}");
+}

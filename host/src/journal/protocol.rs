@@ -121,8 +121,9 @@ pub struct SendLedger {
     unrefused: AtomicU32,
 }
 
-/// One counted request; say how it ended with [`Counted::not_sent`] or
-/// [`Counted::refused`], or drop it (it may have been accepted).
+/// One counted request; say how it ended with [`Counted::not_sent`],
+/// [`Counted::refused`] or [`Counted::may_have_left`]. Dropping it (a send
+/// cut short) is the same as the last: it stays counted.
 #[derive(Debug)]
 pub struct Counted<'a>(&'a SendLedger);
 
@@ -156,6 +157,10 @@ impl Counted<'_> {
     pub fn refused(self) {
         self.0.unrefused.fetch_sub(1, Ordering::SeqCst);
     }
+
+    /// The request may have been accepted (an answer other than a refusal,
+    /// or none): it stays counted.
+    pub fn may_have_left(self) {}
 }
 
 /// Whether an HTTP status definitively refuses a request: a 4xx other than
@@ -456,9 +461,9 @@ pub struct SweepReport {
     pub pruned: u64,
 }
 
-/// Reconciles what no caller is waiting for: expired leases, in-doubt
-/// intents (a bounded batch per sweep, in journal order, resuming where the
-/// last sweep stopped), and prunes finished entries past retention.
+/// Reconciles what no caller is waiting for: expires leases, prunes finished
+/// entries past retention, and reconciles in-doubt intents (a bounded batch
+/// per sweep, in journal order, resuming where the last sweep stopped).
 #[derive(Debug)]
 pub struct Sweeper {
     protocol: Protocol,
@@ -488,6 +493,7 @@ impl Sweeper {
         let journal = Arc::clone(self.protocol.journal());
         let mut report = SweepReport {
             expired: journal.expire_leases().await?,
+            pruned: journal.prune(self.retention.as_millis() as i64).await?,
             ..SweepReport::default()
         };
         let page = journal
@@ -513,7 +519,6 @@ impl Sweeper {
                 _ => report.open += 1,
             }
         }
-        report.pruned = journal.prune(self.retention.as_millis() as i64).await?;
         Ok(report)
     }
 

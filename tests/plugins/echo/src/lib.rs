@@ -13,6 +13,7 @@
 //! | `sign` | `{secret, digest_hex}` (32 bytes) | `{"hex": 65-byte signature}` |
 //! | `log` | `{message}` | `null`, after logging `message` at info |
 //! | `usage` | `{used, window_ms}` | `null`, after `report-usage("weight", used, window_ms)` |
+//! | `place` | as `send` | as `send`; **mutating**, with the SDK's default `prepare` (journaled under the caller's `Idempotency-Key`, refused without one) |
 //!
 //! `method` is `GET` (default), `POST`, `PUT`, `DELETE` or `PATCH`, any case;
 //! `body` is text; `headers` is a list of `[name, value]` pairs;
@@ -226,6 +227,7 @@ impl Plugin for Echo {
             )
             .op("log", "Log a message at info", Self::log)
             .op("usage", "Report weight usage to the host", Self::usage)
+            .mutating("place", "Send one request as a journaled order", Self::send)
     }
 }
 
