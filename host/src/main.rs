@@ -48,6 +48,11 @@ enum Command {
         operation: String,
         /// Params as a JSON object (default `{}`).
         params: Option<String>,
+        /// For a mutating operation: the idempotency key (as the API's
+        /// `Idempotency-Key` header); repeating the call with it never places
+        /// a second order.
+        #[arg(long)]
+        idempotency_key: Option<String>,
     },
     /// List the loaded plugins, or inspect one file with `plugins check FILE.wasm`.
     Plugins {
@@ -115,7 +120,17 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             venue,
             operation,
             params,
-        } => call(&config, &venue, &operation, params.as_deref()).await,
+            idempotency_key,
+        } => {
+            call(
+                &config,
+                &venue,
+                &operation,
+                params.as_deref(),
+                idempotency_key.as_deref(),
+            )
+            .await
+        }
         Command::Plugins { config, action } => match (action, config) {
             (Some(PluginsAction::Check { file }), _) => plugins_check(&file).await,
             (None, Some(config)) => plugins_list(&config).await,
@@ -215,6 +230,7 @@ async fn call(
     venue: &str,
     operation: &str,
     params: Option<&str>,
+    idempotency_key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let params: Value = match params {
         None => json!({}),
@@ -230,7 +246,10 @@ async fn call(
         },
     };
     let app = build(config_path).await?;
-    match app.call(venue, operation, &params).await {
+    match app
+        .call_keyed(venue, operation, &params, idempotency_key)
+        .await
+    {
         Ok(v) => {
             println!("{v}");
             Ok(ExitCode::SUCCESS)
