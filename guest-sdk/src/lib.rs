@@ -99,14 +99,14 @@ pub mod bindings {
 
 /// Version of the WIT package (`resilience:venue@WIT_VERSION`) this SDK targets.
 /// The host reads the same version from the component's interface names
-/// (`resilience:venue/adapter@0.1.0`, `resilience:venue/types@0.1.0`) and
+/// (`resilience:venue/adapter@0.2.0`, `resilience:venue/types@0.2.0`) and
 /// refuses plugins built for a version it does not support.
 ///
 /// ```
 /// assert!(include_str!("../../wit/venue.wit")
 ///     .contains(&format!("package resilience:venue@{};", resilience_guest::WIT_VERSION)));
 /// ```
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// Version of this SDK, reported by every plugin's `describe`.
 ///
@@ -116,7 +116,7 @@ pub const WIT_VERSION: &str = "0.1.0";
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub use error::VenueError;
-pub use plugin::{Operations, Plugin, Prepared};
+pub use plugin::{Operations, Plugin, Prepared, SecretUse};
 pub use query::Query;
 pub use request::{Method, Request, Response};
 
@@ -127,7 +127,7 @@ pub use serde_json as __serde_json;
 pub mod prelude {
     pub use crate::error::{SendError, VenueError};
     pub use crate::host;
-    pub use crate::plugin::{Operations, Plugin, Prepared};
+    pub use crate::plugin::{Operations, Plugin, Prepared, SecretUse};
     pub use crate::query::Query;
     pub use crate::request::{Method, Request, Response};
 }
@@ -166,8 +166,12 @@ macro_rules! export_plugin {
                 fn prepare(
                     operation: ::std::string::String,
                     params: ::std::string::String,
+                    caller_key: ::std::option::Option<::std::string::String>,
                 ) -> ::std::result::Result<__adapter::Prepared, __adapter::VenueError> {
-                    __STATE.with(|s| s.borrow_mut().prepare(&operation, &params))
+                    __STATE.with(|s| {
+                        s.borrow_mut()
+                            .prepare(&operation, &params, caller_key.as_deref())
+                    })
                 }
                 fn invoke(
                     operation: ::std::string::String,

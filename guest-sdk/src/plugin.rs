@@ -6,6 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::bindings::exports::resilience::venue::adapter;
+/// How a declared secret may be used (WIT `secret-use`).
+pub use crate::bindings::exports::resilience::venue::adapter::SecretUse;
 use crate::error::VenueError;
 
 /// A venue plugin: a struct (its per-instance state) and a table of operations.
@@ -37,6 +39,28 @@ pub trait Plugin: Default + 'static {
 
     /// The operations this plugin offers.
     fn operations() -> Operations<Self>;
+
+    /// Every venue secret the plugin uses, with its one use. The host refuses
+    /// any other use: a `Header` secret only fills a header value
+    /// (`Request::secret_header`), an `HmacKey` only keys `hmac-sha256` and
+    /// signing recipes, a `Secp256k1Key` only keys `sign-secp256k1`.
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// # #[derive(Default)] struct Venue;
+    /// impl Plugin for Venue {
+    ///     const NAME: &'static str = "venue";
+    ///     const VERSION: &'static str = "1.0.0";
+    ///     const SECRETS: &'static [(&'static str, SecretUse)] =
+    ///         &[("api_key", SecretUse::Header), ("api_secret", SecretUse::HmacKey)];
+    ///     fn operations() -> Operations<Self> { Operations::new() }
+    /// }
+    /// assert_eq!(Venue::SECRETS.len(), 2);
+    /// ```
+    const SECRETS: &'static [(&'static str, SecretUse)] = &[];
+
+    /// The counters `host::report_usage` may name (at most 16).
+    const USAGE_COUNTERS: &'static [&'static str] = &[];
 
     /// For mutating operations: choose the idempotency key (the client order
     /// id) and complete the params before the host journals the intent.
@@ -344,6 +368,14 @@ impl<P: Plugin> Runtime<P> {
                         .unwrap_or_else(|| "{}".to_string()),
                 })
                 .collect(),
+            secrets: P::SECRETS
+                .iter()
+                .map(|(name, purpose)| adapter::SecretDecl {
+                    name: name.to_string(),
+                    purpose: *purpose,
+                })
+                .collect(),
+            usage_counters: P::USAGE_COUNTERS.iter().map(|c| c.to_string()).collect(),
         }
     }
 
@@ -351,12 +383,10 @@ impl<P: Plugin> Runtime<P> {
         &mut self,
         operation: &str,
         params: &str,
+        caller_key: Option<&str>,
     ) -> Result<adapter::Prepared, VenueError> {
-        let mut params = parse_object(params)?;
-        let caller_key = take_caller_key(&mut params)?;
-        let prepared = self
-            .plugin
-            .prepare(operation, params, caller_key.as_deref())?;
+        let params = parse_object(params)?;
+        let prepared = self.plugin.prepare(operation, params, caller_key)?;
         Ok(adapter::Prepared {
             idempotency_key: prepared.idempotency_key,
             params: prepared.params.to_string(),
@@ -380,24 +410,6 @@ impl<P: Plugin> Runtime<P> {
         self.plugin
             .reconcile(operation, params, key)
             .map(|o| o.map(|v| v.to_string()))
-    }
-}
-
-/// The params member in which the host passes the caller's
-/// `Idempotency-Key` to `prepare` (WIT 0.1 has no argument for it).
-pub const CALLER_KEY_PARAM: &str = "$idempotency_key";
-
-/// Remove [`CALLER_KEY_PARAM`] from `params` and return it.
-fn take_caller_key(params: &mut Value) -> Result<Option<String>, VenueError> {
-    let Some(map) = params.as_object_mut() else {
-        return Ok(None);
-    };
-    match map.remove(CALLER_KEY_PARAM) {
-        None => Ok(None),
-        Some(Value::String(k)) => Ok(Some(k)),
-        Some(_) => Err(VenueError::invalid(format!(
-            "{CALLER_KEY_PARAM}: expected a string"
-        ))),
     }
 }
 

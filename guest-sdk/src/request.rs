@@ -21,11 +21,17 @@ pub type Method = types::Method;
 /// Defaults: idempotent for `GET`, `PUT` and `DELETE`, not for `POST` and
 /// `PATCH`; weight 1; no headers; empty body.
 ///
+/// Secrets go only by reference: [`Request::secret_header`] names a secret
+/// the host fills in as the request leaves, and [`Request::signed`] hands
+/// over a recipe the host signs each attempt with. Text is never interpreted,
+/// so data in a path, header or body can never become a secret.
+///
 /// ```
 /// use resilience_guest::{Request, Query};
 /// let req = Request::get(Query::new().push("address", "EQD").to_path("/getAddressBalance"))
-///     .header("X-API-Key", "${secret:api_key}");
+///     .secret_header("X-API-Key", "api_key");
 /// assert_eq!(req.path(), "/getAddressBalance?address=EQD");
+/// assert_eq!(req.secret_header_name("x-api-key"), Some("api_key"));
 /// assert!(req.is_idempotent());
 /// ```
 #[derive(Debug, Clone)]
@@ -51,6 +57,7 @@ impl Request {
                 body: Vec::new(),
                 idempotent,
                 weight: 1,
+                signing: None,
             },
         }
     }
@@ -82,16 +89,58 @@ impl Request {
         Self::new(Method::Delete, path)
     }
 
-    /// Add a header. Values may contain `${secret:NAME}` placeholders, which
-    /// the host fills in after the request leaves the plugin.
+    /// Add a header with a text value, sent exactly as given.
     ///
     /// ```
     /// let r = resilience_guest::Request::get("/").header("Accept", "application/json");
     /// assert_eq!(r.header_value("accept"), Some("application/json"));
     /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.inner.headers.push((name.into(), value.into()));
+        self.inner.headers.push(types::Header {
+            name: name.into(),
+            value: types::HeaderValue::Text(value.into()),
+        });
         self
+    }
+
+    /// Add a header whose value is the venue's secret `secret`, filled in by
+    /// the host as the request leaves (declare the secret with
+    /// [`SecretUse::Header`](crate::SecretUse) in `Plugin::SECRETS`).
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::get("/").secret_header("X-MBX-APIKEY", "api_key");
+    /// assert_eq!(r.secret_header_name("x-mbx-apikey"), Some("api_key"));
+    /// assert_eq!(r.header_value("x-mbx-apikey"), None);
+    /// ```
+    pub fn secret_header(mut self, name: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.inner.headers.push(types::Header {
+            name: name.into(),
+            value: types::HeaderValue::Secret(secret.into()),
+        });
+        self
+    }
+
+    /// Have the host sign each attempt with `signing` (a fresh timestamp and
+    /// HMAC just before the attempt leaves).
+    ///
+    /// ```
+    /// use resilience_guest::signing::{Signing, TimeUnit, MessagePart, SignatureEncoding};
+    /// let r = resilience_guest::Request::get("/fapi/v2/balance").signed(
+    ///     Signing::hmac_sha256("api_secret")
+    ///         .timestamp_query("timestamp", TimeUnit::Milliseconds)
+    ///         .message([MessagePart::Query, MessagePart::Body])
+    ///         .signature_query("signature", SignatureEncoding::Hex),
+    /// );
+    /// assert_eq!(r.signing().unwrap().secret, "api_secret");
+    /// ```
+    pub fn signed(mut self, signing: crate::signing::Signing) -> Self {
+        self.inner.signing = Some(signing.into_raw());
+        self
+    }
+
+    /// The signing recipe, if any.
+    pub fn signing(&self) -> Option<&types::Signing> {
+        self.inner.signing.as_ref()
     }
 
     /// Set a raw body.
@@ -176,14 +225,40 @@ impl Request {
         self.inner.weight
     }
 
-    /// First value of header `name` (case-insensitive).
+    /// The secret named by header `name` (case-insensitive), when it is a
+    /// secret header.
     ///
     /// ```
-    /// let r = resilience_guest::Request::get("/").header("X-API-Key", "${secret:api_key}");
-    /// assert_eq!(r.header_value("x-api-key"), Some("${secret:api_key}"));
+    /// let r = resilience_guest::Request::get("/").secret_header("X-API-Key", "api_key");
+    /// assert_eq!(r.secret_header_name("x-api-key"), Some("api_key"));
+    /// ```
+    pub fn secret_header_name(&self, name: &str) -> Option<&str> {
+        self.inner
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| match &h.value {
+                types::HeaderValue::Secret(s) => Some(s.as_str()),
+                types::HeaderValue::Text(_) => None,
+            })
+    }
+
+    /// The first text value of header `name` (case-insensitive); `None` for
+    /// a secret header.
+    ///
+    /// ```
+    /// let r = resilience_guest::Request::get("/").header("X-A", "1");
+    /// assert_eq!(r.header_value("x-a"), Some("1"));
     /// ```
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        find_header(&self.inner.headers, name)
+        self.inner
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| match &h.value {
+                types::HeaderValue::Text(t) => Some(t.as_str()),
+                types::HeaderValue::Secret(_) => None,
+            })
     }
 
     /// Hand the request to the host and wait for the venue's final answer.

@@ -1,19 +1,106 @@
-//! Signed requests over the host's `hmac-sha256`: the secret stays in the
-//! host, the plugin gets the MAC in the text form its venue expects.
+//! Signed requests. The secret stays in the host either way:
 //!
-//! | venue style                          | helper              |
-//! |--------------------------------------|---------------------|
-//! | Binance: `&signature=<hex>` last in the query | [`sign_query`] (uses [`hmac_hex`]) |
-//! | Polymarket L2: `POLY_SIGNATURE` url-safe base64, padded | [`hmac_base64url`] |
-//! | Coinbase, Kraken, OKX: standard base64 | [`hmac_base64`]   |
+//! - **Per-attempt recipes** ([`Signing`], set with `Request::signed`): the
+//!   host stamps and signs *each attempt* just before it leaves, so a retry
+//!   never carries a stale timestamp. Use this for any signature that covers
+//!   a timestamp (Binance `timestamp` + `signature`, Polymarket L2
+//!   `POLY_TIMESTAMP` + `POLY_SIGNATURE`).
+//! - **A MAC the plugin needs as a value** ([`hmac_hex`], [`hmac_base64`],
+//!   [`hmac_base64url`] over the host's `hmac-sha256`), for signatures that
+//!   do not go stale.
 //!
-//! A secret the venue has not configured comes back as
+//! Declare the key in `Plugin::SECRETS` with `SecretUse::HmacKey`. A secret
+//! the plugin did not declare, or the venue did not configure, comes back as
 //! `transport(denied(..))` naming the secret, like any refused host call.
 
+use crate::bindings::resilience::venue::types;
+pub use crate::bindings::resilience::venue::types::{MessagePart, SignatureEncoding, TimeUnit};
 use crate::encoding::{base64_encode, base64url_encode, hex_encode};
 use crate::error::VenueError;
 use crate::host;
-use crate::query::Query;
+
+/// A per-attempt HMAC-SHA256 signing recipe (WIT `signing`), applied by the
+/// host at each attempt.
+///
+/// ```
+/// use resilience_guest::signing::{MessagePart, SignatureEncoding, Signing, TimeUnit};
+/// // Binance: `timestamp` (ms) and `signature` (hex of HMAC(query + body)) in the query.
+/// let binance = Signing::hmac_sha256("api_secret")
+///     .timestamp_query("timestamp", TimeUnit::Milliseconds)
+///     .message([MessagePart::Query, MessagePart::Body])
+///     .signature_query("signature", SignatureEncoding::Hex);
+/// // Polymarket L2: seconds in POLY_TIMESTAMP, base64url in POLY_SIGNATURE.
+/// let poly = Signing::hmac_sha256("api_secret")
+///     .timestamp_header("POLY_TIMESTAMP", TimeUnit::Seconds)
+///     .message([MessagePart::Timestamp, MessagePart::Method, MessagePart::Path, MessagePart::Body])
+///     .signature_header("POLY_SIGNATURE", SignatureEncoding::Base64url);
+/// assert_eq!(poly.into_raw().message.len(), 4);
+/// # let _ = binance;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Signing(types::Signing);
+
+impl Signing {
+    /// A recipe keyed with the venue secret `secret` (declared `hmac-key`):
+    /// no timestamp, an empty message and a hex `signature` query parameter
+    /// until set otherwise.
+    pub fn hmac_sha256(secret: &str) -> Self {
+        Self(types::Signing {
+            secret: secret.to_string(),
+            timestamp: None,
+            timestamp_unit: TimeUnit::Milliseconds,
+            clock_offset_ms: 0,
+            message: Vec::new(),
+            signature: types::Slot::Query("signature".into()),
+            signature_encoding: SignatureEncoding::Hex,
+        })
+    }
+
+    /// The attempt's timestamp goes in query parameter `name`, appended.
+    pub fn timestamp_query(mut self, name: &str, unit: TimeUnit) -> Self {
+        self.0.timestamp = Some(types::Slot::Query(name.to_string()));
+        self.0.timestamp_unit = unit;
+        self
+    }
+
+    /// The attempt's timestamp goes in header `name`.
+    pub fn timestamp_header(mut self, name: &str, unit: TimeUnit) -> Self {
+        self.0.timestamp = Some(types::Slot::Header(name.to_string()));
+        self.0.timestamp_unit = unit;
+        self
+    }
+
+    /// The venue's clock minus the host's, in ms, added to the timestamp.
+    pub fn clock_offset_ms(mut self, offset: i64) -> Self {
+        self.0.clock_offset_ms = offset;
+        self
+    }
+
+    /// What is signed: the parts, concatenated in order.
+    pub fn message(mut self, parts: impl IntoIterator<Item = MessagePart>) -> Self {
+        self.0.message = parts.into_iter().collect();
+        self
+    }
+
+    /// The signature goes in query parameter `name`, appended last.
+    pub fn signature_query(mut self, name: &str, encoding: SignatureEncoding) -> Self {
+        self.0.signature = types::Slot::Query(name.to_string());
+        self.0.signature_encoding = encoding;
+        self
+    }
+
+    /// The signature goes in header `name`.
+    pub fn signature_header(mut self, name: &str, encoding: SignatureEncoding) -> Self {
+        self.0.signature = types::Slot::Header(name.to_string());
+        self.0.signature_encoding = encoding;
+        self
+    }
+
+    /// The WIT record.
+    pub fn into_raw(self) -> types::Signing {
+        self.0
+    }
+}
 
 /// Lower-case hex HMAC-SHA256 of `message` with the venue's secret `secret`.
 ///
@@ -52,52 +139,11 @@ pub fn hmac_base64url(secret: &str, message: impl AsRef<[u8]>) -> Result<String,
     )?))
 }
 
-/// `query` with `param=<hex HMAC of the encoded query>` appended last, as
-/// Binance signs: the MAC covers the exact bytes sent, so add every other
-/// parameter (including `timestamp`) first.
-///
-/// ```no_run
-/// use resilience_guest::{Query, signing::sign_query};
-/// let q = Query::new().push("symbol", "BTCUSDT").push("timestamp", 1591702613943u64);
-/// let signed = sign_query(q, "api_secret", "signature")?;
-/// assert!(signed.encode().starts_with("symbol=BTCUSDT&timestamp=1591702613943&signature="));
-/// # Ok::<(), resilience_guest::VenueError>(())
-/// ```
-pub fn sign_query(query: Query, secret: &str, param: &str) -> Result<Query, VenueError> {
-    let signature = hmac_hex(secret, query.encode())?;
-    Ok(query.push(param, signature))
-}
-
 #[cfg(all(test, feature = "testing", not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::error::SendError;
     use crate::testing::MockHost;
-
-    #[test]
-    fn binance_signature_matches_official_vector() {
-        // shared/venues/vectors/binance_usdm_hmac_official_example1.json
-        let mock = MockHost::new().secret(
-            "api_secret",
-            "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9",
-        );
-        let q = Query::new()
-            .push("symbol", "BTCUSDT")
-            .push("side", "BUY")
-            .push("type", "LIMIT")
-            .push("quantity", 1)
-            .push("price", 9000)
-            .push("timeInForce", "GTC")
-            .push("recvWindow", 5000)
-            .push("timestamp", 1591702613943u64);
-        let signed = mock
-            .run(|| sign_query(q, "api_secret", "signature"))
-            .unwrap();
-        assert_eq!(
-            signed.encode(),
-            "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC&recvWindow=5000&timestamp=1591702613943&signature=3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
-        );
-    }
 
     #[test]
     fn polymarket_l2_signature_matches_official_vector() {

@@ -47,6 +47,8 @@ fn get() -> OutboundRequest {
         body: bytes::Bytes::new(),
         idempotent: true,
         weight: 1,
+        endpoints: None,
+        signing: None,
     }
 }
 

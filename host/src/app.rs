@@ -3,7 +3,7 @@
 
 mod orders;
 
-pub use orders::{IDEMPOTENCY_KEY_PARAM, check_idempotency_key};
+pub use orders::check_idempotency_key;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,9 +16,11 @@ use tracing::Instrument;
 use crate::capabilities::{CallScope, VenueContext};
 use crate::config::{Config, ConfigError, Env};
 use crate::error::CallError;
+use crate::grants::Grants;
 use crate::journal::protocol::Protocol;
 use crate::journal::{self, Journal};
 use crate::metrics::{Metrics, OpMetrics, UNDECLARED, UNKNOWN_VENUE};
+use crate::outbound::SecretStore;
 use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, InstancePool, Reply};
 use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
@@ -45,12 +47,21 @@ pub struct VenueShared {
 pub struct VenueRuntime {
     pub name: String,
     pub plugin: Arc<LoadedPlugin>,
+    /// What the plugin declared it does with secrets and usage counters.
+    pub grants: Arc<Grants>,
     pub pool: InstancePool,
     /// Per declared operation metric handles (empty with metrics off).
     ops: HashMap<String, OpMetrics>,
     /// Handles for calls naming an undeclared operation.
     undeclared: Option<OpMetrics>,
     shared: Arc<VenueShared>,
+}
+
+impl VenueRuntime {
+    /// The scope of one call on this venue, finishing by `deadline`.
+    pub fn scope(&self, deadline: Deadline) -> CallScope {
+        CallScope::new(Arc::clone(&self.ctx), Arc::clone(&self.grants), deadline)
+    }
 }
 
 impl std::ops::Deref for VenueRuntime {
@@ -182,11 +193,26 @@ impl App {
             let limits = config.plugins.limits_for(&vc.plugin);
             let upstream = Upstream::new(name, vc, &venue_secrets, limits.max_response_bytes)
                 .map_err(|e| StartupError::Other(format!("{e:#}")))?;
+            let bound = vc
+                .secrets
+                .iter()
+                .filter_map(|(secret, src)| {
+                    let eps = src.endpoints.as_ref()?;
+                    let idx = vc
+                        .endpoints
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| eps.contains(e))
+                        .map(|(i, _)| i)
+                        .collect();
+                    Some((secret.clone(), idx))
+                })
+                .collect();
             let ctx = VenueContext::new(
                 name,
                 &vc.plugin,
                 vc.settings.clone(),
-                venue_secrets,
+                SecretStore::new(venue_secrets, bound),
                 Arc::new(upstream),
                 limits,
             );
@@ -294,6 +320,15 @@ impl App {
             let Some(shared) = self.shared.get(name) else {
                 continue;
             };
+            let grants = match Grants::from_info(&plugin.info) {
+                Ok(g) => g,
+                Err(e) => {
+                    let reason = format!("plugin {} {e}", plugin.name);
+                    tracing::error!(venue = %name, "{reason}");
+                    broken.insert(name.clone(), reason);
+                    continue;
+                }
+            };
             let (ops, undeclared) = match &self.metrics {
                 Some(m) => (
                     plugin
@@ -311,6 +346,7 @@ impl App {
                 Arc::new(VenueRuntime {
                     name: name.clone(),
                     plugin: Arc::clone(plugin),
+                    grants: Arc::new(grants),
                     pool: plugin.new_pool(),
                     ops,
                     undeclared,
@@ -421,7 +457,7 @@ impl App {
                 self.order(v, operation, params, idempotency_key, deadline)
                     .await
             } else {
-                let scope = CallScope::new(Arc::clone(&v.ctx), deadline);
+                let scope = v.scope(deadline);
                 invoke_json(v, &scope, operation, &params.to_string()).await
             }
         };

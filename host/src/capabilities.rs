@@ -2,41 +2,44 @@
 //!
 //! | import            | scope                                   | refused with |
 //! |-------------------|-----------------------------------------|--------------|
-//! | `send`, `send-all`| the venue's endpoints only; `path` must start with `/` | `denied` |
-//! | `${secret:NAME}`  | the venue's own `secrets`, substituted after the request leaves the plugin | `denied` |
-//! | `hmac-sha256`     | the venue's own secrets                  | `denied` |
-//! | `sign-secp256k1`  | the venue's own secrets (hex private key) | `denied` |
+//! | `send`, `send-all`| the venue's endpoints only; checked by [`crate::outbound`] (relative path without dot segments, valid headers, declared header secrets for their bound endpoints, a recipe keyed by a declared `hmac-key`) | `denied` |
+//! | `hmac-sha256`     | the venue's secrets the plugin declared `hmac-key` | `denied` |
+//! | `sign-secp256k1`  | the venue's secrets declared `secp256k1-key` (hex private key) | `denied` |
 //! | `config`          | the venue's `settings` (never secrets)   | `none`   |
 //! | `now-ms`          | wall clock, milliseconds                 | -        |
 //! | `log`             | host log, tagged venue/plugin, 4 KiB per line | -   |
-//! | `report-usage`    | the venue's rate-limit counters          | -        |
+//! | `report-usage`    | the venue's rate-limit counters the plugin declared | ignored |
 //!
 //! Outside a call (at instantiation or in `describe`) there is no venue, and
 //! every venue-scoped import is refused. Secret bytes never enter guest
-//! memory, logs or errors: messages name the secret, never its value.
+//! memory, logs or errors: messages name the secret, never its value (see
+//! [`crate::grants`] for the invariant).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use http::{HeaderName, HeaderValue};
 use sha2::Sha256;
 
-use crate::config::{PluginLimits, Secret};
+use crate::config::PluginLimits;
+use crate::grants::{Grants, Use};
 use crate::journal::protocol::{SendLedger, is_refusal};
+use crate::outbound::{self, RequestLimits, SecretStore};
 use crate::plugin::bindings::{
-    self, LogLevel, Method, RateLimited, Request, Response, SendError, UsageReport,
+    self, LogLevel, RateLimited, Request, Response, SendError, UsageReport,
 };
 use crate::plugin::state::StoreState;
 use crate::resilience::deadline::Deadline;
 use crate::resilience::ratelimit::WEIGHT_WINDOW;
-use crate::upstream::{OutboundRequest, SendFailure, Upstream};
+use crate::upstream::{SendFailure, Upstream};
 
-/// The venue and deadline of the call in progress on an instance.
+/// The venue, the plugin's grants and the deadline of the call in progress
+/// on an instance.
 #[derive(Debug, Clone)]
 pub struct CallScope {
     pub venue: Arc<VenueContext>,
+    /// What the plugin serving the call declared (secret uses, counters).
+    pub grants: Arc<Grants>,
     /// Every `send` of the call finishes by this instant.
     pub deadline: Deadline,
     /// For a journaled call: its non-idempotent requests that may have left.
@@ -44,78 +47,33 @@ pub struct CallScope {
 }
 
 impl CallScope {
-    pub fn new(venue: Arc<VenueContext>, deadline: Deadline) -> Self {
+    pub fn new(venue: Arc<VenueContext>, grants: Arc<Grants>, deadline: Deadline) -> Self {
         Self {
             venue,
+            grants,
             deadline,
             sends: None,
         }
     }
-}
 
-/// Most requests one `send-all` may carry.
-pub const MAX_SEND_ALL: usize = 64;
-/// Longest log line a plugin may write.
-const MAX_LOG_BYTES: usize = 4096;
-
-/// Everything a call may reach, scoped to one venue.
-pub struct VenueContext {
-    pub venue: String,
-    pub plugin: String,
-    pub settings: BTreeMap<String, String>,
-    secrets: BTreeMap<String, Secret>,
-    pub upstream: Arc<Upstream>,
-    limits: PluginLimits,
-    usage: Mutex<BTreeMap<String, UsageReport>>,
-}
-
-impl std::fmt::Debug for VenueContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VenueContext")
-            .field("venue", &self.venue)
-            .field("plugin", &self.plugin)
-            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-impl VenueContext {
-    pub fn new(
-        venue: &str,
-        plugin: &str,
-        settings: BTreeMap<String, String>,
-        secrets: BTreeMap<String, Secret>,
-        upstream: Arc<Upstream>,
-        limits: PluginLimits,
-    ) -> Self {
-        Self {
-            venue: venue.to_string(),
-            plugin: plugin.to_string(),
-            settings,
-            secrets,
-            upstream,
-            limits,
-            usage: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// The venue's latest usage reports, by counter.
-    pub fn usage(&self) -> BTreeMap<String, UsageReport> {
-        self.usage.lock().map(|u| u.clone()).unwrap_or_default()
-    }
-
-    /// Check, fill in secrets, and send one plugin request. A non-idempotent
+    /// Check, resolve secrets and send one plugin request. A non-idempotent
     /// request is counted in `sends` before it is handed over, and uncounted
     /// only on proof (see [`SendLedger`]).
-    pub async fn send(
-        &self,
-        req: Request,
-        deadline: Deadline,
-        sends: Option<&SendLedger>,
-    ) -> Result<Response, SendError> {
-        let out = self.outbound(req)?;
-        let counted = sends.filter(|_| !out.idempotent).map(SendLedger::begin);
-        let result = self.upstream.send(out, deadline).await;
+    pub async fn send(&self, req: Request) -> Result<Response, SendError> {
+        let out = outbound::build(
+            req,
+            &self.grants,
+            &self.venue.secrets,
+            RequestLimits {
+                max_request_bytes: self.venue.limits.max_request_bytes,
+            },
+        )?;
+        let counted = self
+            .sends
+            .as_deref()
+            .filter(|_| !out.idempotent)
+            .map(SendLedger::begin);
+        let result = self.venue.upstream.send(out, self.deadline).await;
         if let Some(send) = counted {
             match &result {
                 Ok(resp) if is_refusal(resp.status) => send.refused(),
@@ -134,12 +92,7 @@ impl VenueContext {
     }
 
     /// Send several requests concurrently; results keep request order.
-    pub async fn send_all(
-        self: &Arc<Self>,
-        reqs: Vec<Request>,
-        deadline: Deadline,
-        sends: Option<&Arc<SendLedger>>,
-    ) -> Vec<Result<Response, SendError>> {
+    pub async fn send_all(&self, reqs: Vec<Request>) -> Vec<Result<Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
             let msg = format!(
                 "send-all takes at most {MAX_SEND_ALL} requests, got {}",
@@ -153,15 +106,16 @@ impl VenueContext {
         let mut set = tokio::task::JoinSet::new();
         let n = reqs.len();
         for (i, req) in reqs.into_iter().enumerate() {
-            let ctx = Arc::clone(self);
-            let sends = sends.cloned();
-            set.spawn(async move { (i, ctx.send(req, deadline, sends.as_deref()).await) });
+            let scope = self.clone();
+            set.spawn(async move { (i, scope.send(req).await) });
         }
         let mut out: Vec<Option<Result<Response, SendError>>> = (0..n).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
             match joined {
                 Ok((i, r)) => out[i] = Some(r),
-                Err(e) => tracing::error!(venue = %self.venue, error = %e, "send-all task failed"),
+                Err(e) => {
+                    tracing::error!(venue = %self.venue.venue, error = %e, "send-all task failed")
+                }
             }
         }
         out.into_iter()
@@ -169,127 +123,9 @@ impl VenueContext {
             .collect()
     }
 
-    /// Turn a plugin request into what the upstream sends: path checked,
-    /// headers parsed, secrets substituted.
-    fn outbound(&self, req: Request) -> Result<OutboundRequest, SendError> {
-        if !req.path.starts_with('/') || req.path.starts_with("//") {
-            return Err(SendError::Denied(format!(
-                "path must start with a single '/' and is joined to the venue's endpoint; got {:?}",
-                truncate(&req.path, 80)
-            )));
-        }
-        if req
-            .path
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(SendError::Denied(
-                "path contains whitespace or control characters".into(),
-            ));
-        }
-        if req.body.len() > self.limits.max_request_bytes {
-            return Err(SendError::Denied(format!(
-                "request body of {} bytes is over the limit of {}",
-                req.body.len(),
-                self.limits.max_request_bytes
-            )));
-        }
-        let path = self.substitute(&req.path, true)?;
-        let mut headers = Vec::with_capacity(req.headers.len());
-        for (name, value) in &req.headers {
-            let hn = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| SendError::Denied(format!("invalid header name {name:?}")))?;
-            if is_hop_by_hop(&hn) {
-                return Err(SendError::Denied(format!(
-                    "header {name} is managed by the host"
-                )));
-            }
-            let v = self.substitute(value, false)?;
-            let mut hv = HeaderValue::from_str(&v)
-                .map_err(|_| SendError::Denied(format!("invalid value for header {name}")))?;
-            if v != *value {
-                hv.set_sensitive(true);
-            }
-            headers.push((hn, hv));
-        }
-        Ok(OutboundRequest {
-            method: match req.method {
-                Method::Get => http::Method::GET,
-                Method::Post => http::Method::POST,
-                Method::Put => http::Method::PUT,
-                Method::Delete => http::Method::DELETE,
-                Method::Patch => http::Method::PATCH,
-            },
-            path_and_query: path,
-            headers,
-            body: Bytes::from(req.body),
-            idempotent: req.idempotent,
-            weight: req.weight,
-        })
-    }
-
-    fn secret(&self, name: &str) -> Result<&Secret, SendError> {
-        self.secrets.get(name).ok_or_else(|| {
-            SendError::Denied(format!(
-                "secret {name:?} is not configured for venue {}",
-                self.venue
-            ))
-        })
-    }
-
-    /// Replace `${secret:NAME}` (and, in paths, its percent-encoded form
-    /// `%24%7Bsecret%3ANAME%7D`) with the secret; in paths the value is
-    /// percent-encoded.
-    fn substitute(&self, s: &str, in_path: bool) -> Result<String, SendError> {
-        const OPEN: &str = "${secret:";
-        const OPEN_ENC: &str = "%24%7Bsecret%3A";
-        if !(s.contains(OPEN) || in_path && contains_ci(s, OPEN_ENC)) {
-            return Ok(s.to_string());
-        }
-        let mut out = String::with_capacity(s.len() + 32);
-        let mut rest = s;
-        loop {
-            let raw = rest.find(OPEN).map(|i| (i, OPEN.len(), "}"));
-            let enc = if in_path {
-                find_ci(rest, OPEN_ENC).map(|i| (i, OPEN_ENC.len(), "%7D"))
-            } else {
-                None
-            };
-            let next = match (raw, enc) {
-                (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-                (a, b) => a.or(b),
-            };
-            let Some((start, open_len, close)) = next else {
-                out.push_str(rest);
-                break;
-            };
-            out.push_str(&rest[..start]);
-            let after = &rest[start + open_len..];
-            let end = find_ci(after, close).ok_or_else(|| {
-                SendError::Denied("unterminated ${secret:...} placeholder".into())
-            })?;
-            let name = &after[..end];
-            let secret = self.secret(name)?;
-            let value = std::str::from_utf8(secret.expose()).map_err(|_| {
-                SendError::Denied(format!(
-                    "secret {name:?} is not text and cannot be placed in a request"
-                ))
-            })?;
-            if in_path {
-                out.push_str(
-                    &percent_encoding::utf8_percent_encode(value, QUERY_VALUE).to_string(),
-                );
-            } else {
-                out.push_str(value);
-            }
-            rest = &after[end + close.len()..];
-        }
-        Ok(out)
-    }
-
-    /// HMAC-SHA256 with the venue's secret `name`.
+    /// HMAC-SHA256 keyed with secret `name`, declared `hmac-key`.
     pub fn hmac_sha256(&self, name: &str, message: &[u8]) -> Result<Vec<u8>, SendError> {
-        let secret = self.secret(name)?;
+        let secret = self.venue.secrets.get(&self.grants, name, Use::HmacKey)?;
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.expose())
             .map_err(|_| SendError::Denied(format!("secret {name:?} cannot key an HMAC")))?;
         mac.update(message);
@@ -297,7 +133,8 @@ impl VenueContext {
     }
 
     /// Recoverable secp256k1 signature `r || s || v` (v = 27 + recovery id)
-    /// of a 32-byte digest with the venue's key `name` (hex, optional `0x`).
+    /// of a 32-byte digest with key `name` (hex, optional `0x`), declared
+    /// `secp256k1-key`.
     pub fn sign_secp256k1(&self, name: &str, digest: &[u8]) -> Result<Vec<u8>, SendError> {
         if digest.len() != 32 {
             return Err(SendError::Denied(format!(
@@ -305,7 +142,10 @@ impl VenueContext {
                 digest.len()
             )));
         }
-        let secret = self.secret(name)?;
+        let secret = self
+            .venue
+            .secrets
+            .get(&self.grants, name, Use::Secp256k1Key)?;
         let key = parse_private_key(secret.expose()).ok_or_else(|| {
             SendError::Denied(format!(
                 "secret {name:?} is not a secp256k1 private key (64 hex digits)"
@@ -317,6 +157,67 @@ impl VenueContext {
         let mut out = sig.to_bytes().to_vec();
         out.push(27 + recid.to_byte());
         Ok(out)
+    }
+
+    /// Record a usage report for a counter the plugin declared.
+    fn report_usage(&self, report: UsageReport) {
+        if self.grants.usage_counter(&report.counter) {
+            self.venue.record_usage(report);
+        } else {
+            tracing::debug!(venue = %self.venue.venue, "usage report for an undeclared counter ignored");
+        }
+    }
+}
+
+/// Most requests one `send-all` may carry.
+pub const MAX_SEND_ALL: usize = 64;
+/// Longest log line a plugin may write.
+const MAX_LOG_BYTES: usize = 4096;
+
+/// Everything a call may reach, scoped to one venue.
+pub struct VenueContext {
+    pub venue: String,
+    pub plugin: String,
+    pub settings: BTreeMap<String, String>,
+    secrets: SecretStore,
+    pub upstream: Arc<Upstream>,
+    limits: PluginLimits,
+    usage: Mutex<BTreeMap<String, UsageReport>>,
+}
+
+impl std::fmt::Debug for VenueContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueContext")
+            .field("venue", &self.venue)
+            .field("plugin", &self.plugin)
+            .field("secrets", &self.secrets.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl VenueContext {
+    pub fn new(
+        venue: &str,
+        plugin: &str,
+        settings: BTreeMap<String, String>,
+        secrets: SecretStore,
+        upstream: Arc<Upstream>,
+        limits: PluginLimits,
+    ) -> Self {
+        Self {
+            venue: venue.to_string(),
+            plugin: plugin.to_string(),
+            settings,
+            secrets,
+            upstream,
+            limits,
+            usage: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The venue's latest usage reports, by counter.
+    pub fn usage(&self) -> BTreeMap<String, UsageReport> {
+        self.usage.lock().map(|u| u.clone()).unwrap_or_default()
     }
 
     fn record_usage(&self, report: UsageReport) {
@@ -343,42 +244,6 @@ fn parse_private_key(bytes: &[u8]) -> Option<k256::ecdsa::SigningKey> {
         return None;
     }
     k256::ecdsa::SigningKey::from_slice(&raw).ok()
-}
-
-/// Characters percent-encoded when a secret goes into a path or query value.
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    hay.as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-fn contains_ci(hay: &str, needle: &str) -> bool {
-    find_ci(hay, needle).is_some()
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "host"
-            | "connection"
-            | "content-length"
-            | "transfer-encoding"
-            | "upgrade"
-            | "te"
-            | "trailer"
-            | "keep-alive"
-            | "proxy-connection"
-    )
 }
 
 fn to_send_error(f: SendFailure) -> SendError {
@@ -409,10 +274,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
             return Err(no_venue());
         };
         let started = tokio::time::Instant::now();
-        let result = scope
-            .venue
-            .send(req, scope.deadline, scope.sends.as_deref())
-            .await;
+        let result = scope.send(req).await;
         self.resumed_after(started.elapsed());
         result
     }
@@ -422,10 +284,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
             return reqs.iter().map(|_| Err(no_venue())).collect();
         };
         let started = tokio::time::Instant::now();
-        let result = scope
-            .venue
-            .send_all(reqs, scope.deadline, scope.sends.as_ref())
-            .await;
+        let result = scope.send_all(reqs).await;
         self.resumed_after(started.elapsed());
         result
     }
@@ -445,7 +304,6 @@ impl bindings::resilience::venue::host::Host for StoreState {
         self.call
             .as_ref()
             .ok_or_else(no_venue)?
-            .venue
             .hmac_sha256(&secret_name, &message)
     }
 
@@ -457,7 +315,6 @@ impl bindings::resilience::venue::host::Host for StoreState {
         self.call
             .as_ref()
             .ok_or_else(no_venue)?
-            .venue
             .sign_secp256k1(&secret_name, &digest)
     }
 
@@ -486,7 +343,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
 
     fn report_usage(&mut self, report: UsageReport) {
         if let Some(c) = &self.call {
-            c.venue.record_usage(report);
+            c.report_usage(report);
         }
     }
 }
@@ -495,84 +352,55 @@ impl bindings::resilience::venue::host::Host for StoreState {
 mod tests {
     use super::*;
     use crate::config::Secret;
+    use crate::plugin::bindings::{Info, SecretDecl, SecretUse};
 
-    fn ctx(secrets: &[(&str, &str)]) -> VenueContext {
+    fn scope(secrets: &[(&str, &str, SecretUse)]) -> CallScope {
         let vc: crate::config::VenueConfig = serde_json::from_value(serde_json::json!({
             "plugin": "ton",
             "endpoints": ["http://127.0.0.1:9"],
         }))
         .unwrap();
         let upstream = Upstream::new("t", &vc, &BTreeMap::new(), 1024).unwrap();
-        VenueContext::new(
+        let store = SecretStore::new(
+            secrets
+                .iter()
+                .map(|(k, v, _)| (k.to_string(), Secret::new(v.as_bytes())))
+                .collect(),
+            BTreeMap::new(),
+        );
+        let grants = Grants::from_info(&Info {
+            name: "p".into(),
+            version: "1".into(),
+            sdk_version: "x".into(),
+            operations: Vec::new(),
+            secrets: secrets
+                .iter()
+                .map(|(k, _, u)| SecretDecl {
+                    name: k.to_string(),
+                    purpose: *u,
+                })
+                .collect(),
+            usage_counters: vec!["weight".into()],
+        })
+        .unwrap();
+        let ctx = VenueContext::new(
             "ton",
             "ton",
             BTreeMap::new(),
-            secrets
-                .iter()
-                .map(|(k, v)| (k.to_string(), Secret::new(v.as_bytes())))
-                .collect(),
+            store,
             Arc::new(upstream),
             PluginLimits::default(),
+        );
+        CallScope::new(
+            Arc::new(ctx),
+            Arc::new(grants),
+            Deadline::after(std::time::Duration::from_secs(1)),
         )
-    }
-
-    fn req(path: &str, headers: &[(&str, &str)]) -> Request {
-        Request {
-            method: Method::Get,
-            path: path.into(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: vec![],
-            idempotent: true,
-            weight: 1,
-        }
-    }
-
-    #[test]
-    fn secret_placeholders_are_substituted_in_headers_and_path() {
-        let c = ctx(&[("api_key", "k/y+1")]);
-        let out = c
-            .outbound(req(
-                "/x?key=%24%7Bsecret%3Aapi_key%7D&b=${secret:api_key}",
-                &[("X-API-Key", "${secret:api_key}")],
-            ))
-            .unwrap();
-        assert_eq!(out.path_and_query, "/x?key=k%2Fy%2B1&b=k%2Fy%2B1");
-        assert_eq!(out.headers[0].1.to_str().unwrap(), "k/y+1");
-        assert!(out.headers[0].1.is_sensitive());
-    }
-
-    #[test]
-    fn unknown_secret_is_denied_without_leaking_values() {
-        let c = ctx(&[("api_key", "topsecret")]);
-        let err = c
-            .outbound(req("/x", &[("X", "${secret:other}")]))
-            .unwrap_err();
-        match err {
-            SendError::Denied(m) => {
-                assert!(m.contains("\"other\""), "{m}");
-                assert!(!m.contains("topsecret"));
-            }
-            e => panic!("expected denied, got {e:?}"),
-        }
-    }
-
-    #[test]
-    fn absolute_urls_are_denied() {
-        let c = ctx(&[]);
-        for p in ["https://evil.example/x", "//evil.example/x", "x"] {
-            assert!(
-                matches!(c.outbound(req(p, &[])), Err(SendError::Denied(_))),
-                "{p}"
-            );
-        }
     }
 
     #[test]
     fn hmac_matches_rfc4231_case_2() {
-        let c = ctx(&[("k", "Jefe")]);
+        let c = scope(&[("k", "Jefe", SecretUse::HmacKey)]);
         let mac = c.hmac_sha256("k", b"what do ya want for nothing?").unwrap();
         assert_eq!(
             hex::encode(mac),
@@ -581,10 +409,45 @@ mod tests {
     }
 
     #[test]
+    fn signing_imports_take_only_keys_declared_for_them() {
+        let c = scope(&[
+            ("api_key", "Jefe", SecretUse::Header),
+            ("pk", "0x4c08", SecretUse::Secp256k1Key),
+        ]);
+        for (name, r) in [
+            ("api_key", c.hmac_sha256("api_key", b"m")),
+            ("pk", c.hmac_sha256("pk", b"m")),
+            ("api_key", c.sign_secp256k1("api_key", &[0; 32])),
+        ] {
+            match r {
+                Err(SendError::Denied(m)) => {
+                    assert!(m.contains(name) && !m.contains("Jefe"), "{m}")
+                }
+                other => panic!("{name}: expected denied, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn usage_reports_count_only_declared_counters() {
+        let c = scope(&[]);
+        let report = |counter: &str| UsageReport {
+            counter: counter.into(),
+            used: 7,
+            window_ms: 60_000,
+        };
+        c.report_usage(report("weight"));
+        c.report_usage(report("made-up"));
+        let usage = c.venue.usage();
+        assert_eq!(usage.keys().collect::<Vec<_>>(), ["weight"]);
+    }
+
+    #[test]
     fn secp256k1_signature_recovers_to_the_key() {
         use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
         let sk_hex = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
-        let c = ctx(&[("pk", &format!("0x{sk_hex}"))]);
+        let key = format!("0x{sk_hex}");
+        let c = scope(&[("pk", &key, SecretUse::Secp256k1Key)]);
         let digest = [0x11u8; 32];
         let sig = c.sign_secp256k1("pk", &digest).unwrap();
         assert_eq!(sig.len(), 65);

@@ -522,6 +522,9 @@ pub struct SecretSource {
     /// the decoded bytes.
     #[serde(default)]
     pub encoding: SecretEncoding,
+    /// For a secret the plugin sends in a header: the venue endpoints (as
+    /// written in `endpoints`) it may be sent to; absent = all of them.
+    pub endpoints: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -726,6 +729,16 @@ impl Config {
             for (i, ep) in v.endpoints.iter().enumerate() {
                 validate_endpoint(ep)
                     .map_err(|m| ConfigError::new(format!("{}[{i}]", key("endpoints")), m))?;
+            }
+            for (secret, src) in &v.secrets {
+                for ep in src.endpoints.iter().flatten() {
+                    if !v.endpoints.contains(ep) {
+                        return Err(ConfigError::new(
+                            key(&format!("secrets.{secret}.endpoints")),
+                            format!("{ep:?} is not one of this venue's endpoints"),
+                        ));
+                    }
+                }
             }
             if v.timeout_ms == 0 {
                 return Err(ConfigError::new(key("timeout_ms"), "must be positive"));

@@ -10,6 +10,11 @@
 //! - [`config`]: load, env overrides, `[defaults]` inheritance, validation;
 //! - [`plugin`]: engine, linker, loading, compiled cache, instance pool, limits;
 //! - [`capabilities`]: what a plugin may import (send, clock, secrets, log);
+//! - [`grants`]: the secret uses and counters a plugin declares, and the
+//!   invariant that no secret leaves except in its declared use;
+//! - [`outbound`]: a plugin's request checked and resolved for the upstream;
+//! - [`signing`]: per-attempt signing recipes;
+//! - [`journal`]: at most one order per idempotency key (protocol and stores);
 //! - [`resilience`]: retry, backoff, budget, breaker, failover, rate limit, deadline;
 //! - [`upstream`]: the pooled HTTP client and the pipeline composing them;
 //! - [`app`]: venues assembled, the call entry point;
@@ -24,11 +29,14 @@ pub mod capabilities;
 pub mod config;
 pub mod connector;
 pub mod error;
+pub mod grants;
 pub mod journal;
 pub mod metrics;
+pub mod outbound;
 pub mod plugin;
 pub mod redact;
 pub mod resilience;
+pub mod signing;
 pub mod stats;
 pub mod tls;
 pub mod upstream;

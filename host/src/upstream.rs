@@ -54,6 +54,11 @@ pub struct OutboundRequest {
     pub body: Bytes,
     pub idempotent: bool,
     pub weight: u32,
+    /// Endpoints (indices in the venue's order) the request may go to: set
+    /// when it carries a header secret bound to some endpoints only.
+    pub endpoints: Option<Vec<usize>>,
+    /// Applied at each attempt, just before it leaves.
+    pub signing: Option<crate::signing::Recipe>,
 }
 
 /// The venue's answer (any status).
@@ -293,7 +298,8 @@ impl Upstream {
                     retry_after_ms: Some(l.retry_after.as_millis().min(u64::MAX as u128) as u64),
                 });
             }
-            let (idx, permit) = match failover::pick(&breakers, start) {
+            let allowed = |i: usize| req.endpoints.as_ref().is_none_or(|e| e.contains(&i));
+            let (idx, permit) = match failover::pick_allowed(&breakers, start, allowed) {
                 Ok(p) => p,
                 Err(rej) => {
                     return Err(SendFailure::CircuitOpen(format!(
@@ -422,10 +428,23 @@ impl Upstream {
     ) -> Result<UpstreamResponse, AttemptError> {
         // A bare "/" means the endpoint URL itself: JSON-RPC providers that
         // carry the key in the path (`.../v3/<key>`) refuse a trailing slash.
-        let target = if req.path_and_query == "/" && endpoint.has_path() {
+        // A signing recipe stamps and signs this attempt now, so a retry
+        // never leaves with an earlier attempt's timestamp.
+        let signed = req.signing.as_ref().map(|recipe| {
+            recipe.apply(
+                &req.method,
+                &req.path_and_query,
+                &req.body,
+                crate::journal::now_ms(),
+            )
+        });
+        let path_and_query = signed
+            .as_ref()
+            .map_or(req.path_and_query.as_str(), |s| s.path_and_query.as_str());
+        let target = if path_and_query == "/" && endpoint.has_path() {
             endpoint.url.clone()
         } else {
-            format!("{}{}", endpoint.url, req.path_and_query)
+            format!("{}{path_and_query}", endpoint.url)
         };
         let uri: Uri = target.parse().map_err(|e| {
             AttemptError::connection(
@@ -437,6 +456,9 @@ impl Upstream {
         if let Some(h) = builder.headers_mut() {
             for (k, v) in &req.headers {
                 h.append(k.clone(), v.clone());
+            }
+            for (k, v) in signed.iter().flat_map(|s| &s.headers) {
+                h.insert(k.clone(), v.clone());
             }
         }
         let request = builder

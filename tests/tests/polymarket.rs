@@ -4,6 +4,9 @@
 //! this file, RFC 6979 with the host's own signer), and no secret in any
 //! answer or metric.
 
+use std::time::Duration;
+
+use resilience_host::resilience::deadline::Deadline;
 use resilience_tests::TestHost;
 use resilience_tests::crypto::{base64url, hex, hmac_sha256, keccak256};
 use serde_json::{Value, json};
@@ -66,7 +69,7 @@ fn assert_l2_signed(host: &TestHost, req: &Request) {
     assert_eq!(
         header_of(req, "POLY_API_KEY"),
         API_KEY,
-        "placeholder substituted"
+        "the secret header filled in"
     );
     assert_eq!(header_of(req, "POLY_PASSPHRASE"), PASSPHRASE);
     let ts = header_of(req, "POLY_TIMESTAMP");
@@ -78,8 +81,8 @@ fn assert_l2_signed(host: &TestHost, req: &Request) {
     let mut message = format!("{ts}{}{}", req.method.as_str(), req.url.path()).into_bytes();
     message.extend_from_slice(&req.body);
     let loaded = host.app.loaded();
-    let ctx = &loaded.venues["polymarket"].ctx;
-    let mac = ctx.hmac_sha256("api_secret", &message).unwrap();
+    let scope = loaded.venues["polymarket"].scope(Deadline::after(Duration::from_secs(1)));
+    let mac = scope.hmac_sha256("api_secret", &message).unwrap();
     assert_eq!(header_of(req, "POLY_SIGNATURE"), base64url(&mac));
     assert_eq!(mac, hmac_sha256(HMAC_KEY.as_bytes(), &message));
 }
@@ -269,7 +272,7 @@ async fn limit_order_is_signed_by_the_configured_key_and_l2_signed_over_the_body
     // key whose address is ADDRESS, must produce exactly the signature sent.
     let loaded = host.app.loaded();
     let expected = loaded.venues["polymarket"]
-        .ctx
+        .scope(Deadline::after(Duration::from_secs(1)))
         .sign_secp256k1("private_key", &digest)
         .unwrap();
     assert_eq!(o["signature"], format!("0x{}", hex(&expected)));

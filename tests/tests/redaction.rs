@@ -64,7 +64,7 @@ async fn secrets_appear_nowhere_the_operator_or_caller_can_see() {
     let (s, ok) = h
         .post(
             "/v1/venues/v/send",
-            &json!({"path": "/x", "headers": [["x-key", "${secret:key}"]]}),
+            &json!({"path": "/x", "headers": [["x-key", {"secret": "key"}]]}),
         )
         .await;
     assert_eq!((s, ok["status"].as_u64()), (200, Some(200)), "{ok}");
@@ -82,7 +82,7 @@ async fn secrets_appear_nowhere_the_operator_or_caller_can_see() {
     let (_, denied) = h
         .post(
             "/v1/venues/w/send",
-            &json!({"path": "/y", "headers": [["x-key", "${secret:key}"]]}),
+            &json!({"path": "/y", "headers": [["x-key", {"secret": "key"}]]}),
         )
         .await;
     seen.push(denied.to_string());

@@ -36,5 +36,10 @@ pub fn log(level: LogLevel, message: &str) {
 }
 
 pub fn report_usage(report: &UsageReport) {
-    active::with("report-usage", |s| s.usage.push(report.clone()))
+    // The host ignores reports for counters the plugin did not declare.
+    active::with("report-usage", |s| {
+        if s.counter_declared(&report.counter) {
+            s.usage.push(report.clone())
+        }
+    })
 }

@@ -2,7 +2,7 @@
 //! scripted responses, and everything the plugin sent.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use hmac::{Hmac, Mac};
@@ -10,8 +10,12 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::active::Guard;
-use crate::bindings::resilience::venue::types::{self, LogLevel, Method, SendError, UsageReport};
+use crate::bindings::resilience::venue::types::{
+    self, HeaderValue, LogLevel, MessagePart, Method, SendError, SignatureEncoding, Slot, TimeUnit,
+    UsageReport,
+};
 use crate::encoding::hex_decode;
+use crate::plugin::{Plugin, SecretUse};
 use crate::request::Response;
 
 /// The mock clock's default: 2023-11-14T22:13:20Z.
@@ -66,8 +70,10 @@ impl Default for MockHost {
     }
 }
 
-/// A request as the plugin handed it to the host: placeholders such as
-/// `${secret:api_key}` are recorded as written.
+/// A request as the venue would receive it: a secret header carries the
+/// mock's fake secret (and is listed in `secret_headers` by the secret's
+/// name), and a signing recipe is applied with the mock clock, as the host
+/// applies it to each attempt.
 ///
 /// ```
 /// use resilience_guest::prelude::*;
@@ -84,8 +90,11 @@ pub struct SentRequest {
     pub method: Method,
     /// Path and query, as written.
     pub path: String,
-    /// Headers in the order added, as written.
+    /// Headers in the order added, secret values filled in, then the
+    /// recipe's timestamp and signature headers.
     pub headers: Vec<(String, String)>,
+    /// `(header, secret name)` of every secret header.
+    pub secret_headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
     /// Whether the host may retry it after it may have reached the venue.
@@ -238,6 +247,9 @@ pub(crate) struct State {
     pub(super) now_ms: u64,
     pub(super) settings: BTreeMap<String, String>,
     secrets: BTreeMap<String, Vec<u8>>,
+    /// What the plugin under test declares (set by `testing::Instance`);
+    /// `None` checks no declarations (a bare `MockHost::run`).
+    declared: Option<Declared>,
     routes: Vec<Route>,
     requests: Vec<SentRequest>,
     unmatched: Vec<SentRequest>,
@@ -260,6 +272,7 @@ impl MockHost {
                 now_ms: DEFAULT_NOW_MS,
                 settings: BTreeMap::new(),
                 secrets: BTreeMap::new(),
+                declared: None,
                 routes: Vec::new(),
                 requests: Vec::new(),
                 unmatched: Vec::new(),
@@ -307,8 +320,9 @@ impl MockHost {
         self
     }
 
-    /// A fake secret: its bytes key `hmac-sha256`, a secp256k1 key is 64 hex
-    /// digits (optional `0x`), and `${secret:NAME}` placeholders may name it.
+    /// A fake secret: its bytes key `hmac-sha256` and signing recipes, fill
+    /// secret headers, and as 64 hex digits (optional `0x`) key
+    /// `sign-secp256k1`.
     ///
     /// ```
     /// let mock = resilience_guest::testing::MockHost::new().secret("api_secret", b"key");
@@ -495,20 +509,13 @@ impl MockHost {
 
 impl State {
     pub(super) fn send(&mut self, req: &types::Request) -> Result<types::Response, SendError> {
-        let sent = SentRequest {
-            method: req.method,
-            path: req.path.clone(),
-            headers: req.headers.clone(),
-            body: req.body.clone(),
-            idempotent: req.idempotent,
-            weight: req.weight,
-        };
+        let (sent, checked) = self.as_received(req);
         self.requests.push(sent.clone());
-        self.check(req)?;
+        checked?;
         let route = self
             .routes
             .iter_mut()
-            .find(|r| !r.used && r.matches(req.method, &req.path));
+            .find(|r| !r.used && r.matches(req.method, &sent.path));
         match route {
             Some(route) => {
                 route.used = true;
@@ -518,7 +525,7 @@ impl State {
                 let message = format!(
                     "MockHost: no response scripted for {} {}",
                     method_name(req.method),
-                    req.path
+                    sent.path
                 );
                 self.unmatched.push(sent);
                 Ok(types::Response {
@@ -550,7 +557,7 @@ impl State {
     }
 
     pub(super) fn hmac_sha256(&self, name: &str, message: &[u8]) -> Result<Vec<u8>, SendError> {
-        let secret = self.secret(name)?;
+        let secret = self.secret_for(name, SecretUse::HmacKey)?;
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
             .map_err(|_| SendError::Denied(format!("secret {name:?} cannot key an HMAC")))?;
         mac.update(message);
@@ -564,7 +571,7 @@ impl State {
                 digest.len()
             )));
         }
-        let secret = self.secret(name)?;
+        let secret = self.secret_for(name, SecretUse::Secp256k1Key)?;
         let key = std::str::from_utf8(secret)
             .ok()
             .and_then(|text| hex_decode(text.trim()).ok())
@@ -592,72 +599,175 @@ impl State {
         })
     }
 
-    /// The host's checks on a plugin request (`capabilities.rs`), minus the
-    /// venue's body size limit.
-    fn check(&self, req: &types::Request) -> Result<(), SendError> {
-        let path = &req.path;
-        if !path.starts_with('/') || path.starts_with("//") {
-            return Err(SendError::Denied(format!(
-                "path must start with a single '/' and is joined to the venue's endpoint; got {path:?}"
-            )));
-        }
-        if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(SendError::Denied(
-                "path contains whitespace or control characters".into(),
-            ));
-        }
-        self.check_placeholders(path, true)?;
-        for (name, value) in &req.headers {
-            let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-            if name.is_empty() || !name.bytes().all(token) {
-                return Err(SendError::Denied(format!("invalid header name {name:?}")));
-            }
-            if HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-                return Err(SendError::Denied(format!(
-                    "header {name} is managed by the host"
-                )));
-            }
-            if !value
-                .bytes()
-                .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
-            {
-                return Err(SendError::Denied(format!(
-                    "invalid value for header {name}"
-                )));
-            }
-            self.check_placeholders(value, false)?;
-        }
-        Ok(())
-    }
-
-    /// Every `${secret:NAME}` (in paths also `%24%7Bsecret%3ANAME%7D`) names
-    /// a configured secret that is text.
-    fn check_placeholders(&self, s: &str, in_path: bool) -> Result<(), SendError> {
-        let mut forms = vec![("${secret:", "}")];
-        if in_path {
-            forms.push(("%24%7Bsecret%3A", "%7D"));
-        }
-        for (open, close) in forms {
-            let lower = s.to_ascii_lowercase();
-            let (open_l, close_l) = (open.to_ascii_lowercase(), close.to_ascii_lowercase());
-            let mut rest = 0;
-            while let Some(i) = lower[rest..].find(&open_l) {
-                let start = rest + i + open.len();
-                let end = lower[start..].find(&close_l).ok_or_else(|| {
-                    SendError::Denied("unterminated ${secret:...} placeholder".into())
-                })?;
-                let name = &s[start..start + end];
-                let secret = self.secret(name)?;
-                if std::str::from_utf8(secret).is_err() {
+    /// Secret `name` for `use_`, when the plugin under test declared that
+    /// use (or declares nothing: a bare `run`).
+    fn secret_for(&self, name: &str, use_: SecretUse) -> Result<&[u8], SendError> {
+        if let Some(d) = &self.declared {
+            match d.secrets.get(name) {
+                Some(u) if *u == use_ => {}
+                Some(u) => {
                     return Err(SendError::Denied(format!(
-                        "secret {name:?} is not text and cannot be placed in a request"
+                        "secret {name:?} is declared for use {}, not {}",
+                        use_name(*u),
+                        use_name(use_)
                     )));
                 }
-                rest = start + end + close.len();
+                None => {
+                    return Err(SendError::Denied(format!(
+                        "secret {name:?} is not declared by the plugin (Plugin::SECRETS)"
+                    )));
+                }
             }
         }
-        Ok(())
+        self.secret(name)
     }
+
+    /// Whether `report-usage` may name `counter`.
+    pub(super) fn counter_declared(&self, counter: &str) -> bool {
+        self.declared
+            .as_ref()
+            .is_none_or(|d| d.usage_counters.contains(counter))
+    }
+
+    /// The request as the venue would receive it, and whether the host's
+    /// checks (outbound.rs, minus the venue's body limit) let it leave.
+    fn as_received(&self, req: &types::Request) -> (SentRequest, Result<(), SendError>) {
+        let mut sent = SentRequest {
+            method: req.method,
+            path: req.path.clone(),
+            headers: Vec::new(),
+            secret_headers: Vec::new(),
+            body: req.body.clone(),
+            idempotent: req.idempotent,
+            weight: req.weight,
+        };
+        let mut checked = check_path(&req.path);
+        for h in &req.headers {
+            let value = match &h.value {
+                HeaderValue::Text(t) => t.clone(),
+                HeaderValue::Secret(name) => {
+                    sent.secret_headers.push((h.name.clone(), name.clone()));
+                    match self.secret_for(name, SecretUse::Header) {
+                        Ok(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                        Err(e) => {
+                            checked = checked.and(Err(e));
+                            String::new()
+                        }
+                    }
+                }
+            };
+            checked = checked.and(check_header(&h.name, &value));
+            sent.headers.push((h.name.clone(), value));
+        }
+        if let Some(recipe) = &req.signing {
+            match self.secret_for(&recipe.secret, SecretUse::HmacKey) {
+                Ok(key) => {
+                    let signed = to_recipe(recipe).apply(
+                        key,
+                        method_name(req.method),
+                        &req.path,
+                        &req.body,
+                        self.now_ms as i64,
+                    );
+                    sent.path = signed.path_and_query;
+                    sent.headers.extend(signed.headers);
+                }
+                Err(e) => checked = checked.and(Err(e)),
+            }
+        }
+        (sent, checked)
+    }
+}
+
+/// A plugin's declarations, as `describe` reports them.
+struct Declared {
+    secrets: BTreeMap<String, SecretUse>,
+    usage_counters: BTreeSet<String>,
+}
+
+impl MockHost {
+    /// Check what `P` declares from now on (`testing::Instance` calls it).
+    pub(crate) fn declare<P: Plugin>(&self) {
+        self.state.borrow_mut().declared = Some(Declared {
+            secrets: P::SECRETS
+                .iter()
+                .map(|(n, u)| (n.to_string(), *u))
+                .collect(),
+            usage_counters: P::USAGE_COUNTERS.iter().map(|c| c.to_string()).collect(),
+        });
+    }
+}
+
+fn use_name(u: SecretUse) -> &'static str {
+    match u {
+        SecretUse::Header => "header",
+        SecretUse::HmacKey => "hmac-key",
+        SecretUse::Secp256k1Key => "secp256k1-key",
+    }
+}
+
+/// The WIT recipe as the shared implementation the host applies.
+fn to_recipe(r: &types::Signing) -> resilience_wire::Recipe {
+    use resilience_wire::{Encoding, Part, Slot as S, TimeUnit as T};
+    let slot = |s: &Slot| match s {
+        Slot::Query(n) => S::Query(n.clone()),
+        Slot::Header(n) => S::Header(n.clone()),
+    };
+    resilience_wire::Recipe {
+        timestamp: r.timestamp.as_ref().map(slot),
+        unit: match r.timestamp_unit {
+            TimeUnit::Milliseconds => T::Milliseconds,
+            TimeUnit::Seconds => T::Seconds,
+        },
+        clock_offset_ms: r.clock_offset_ms,
+        message: r
+            .message
+            .iter()
+            .map(|p| match p {
+                MessagePart::Timestamp => Part::Timestamp,
+                MessagePart::Method => Part::Method,
+                MessagePart::Path => Part::Path,
+                MessagePart::Query => Part::Query,
+                MessagePart::Body => Part::Body,
+                MessagePart::Text(t) => Part::Text(t.clone()),
+            })
+            .collect(),
+        signature: slot(&r.signature),
+        encoding: match r.signature_encoding {
+            SignatureEncoding::Hex => Encoding::Hex,
+            SignatureEncoding::Base64 => Encoding::Base64,
+            SignatureEncoding::Base64url => Encoding::Base64Url,
+        },
+    }
+}
+
+/// The host's path rules (`resilience_wire::path`).
+fn check_path(path: &str) -> Result<(), SendError> {
+    match resilience_wire::path::refusal(path) {
+        None => Ok(()),
+        Some(why) => Err(SendError::Denied(format!("path {path:?} {why}"))),
+    }
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), SendError> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(SendError::Denied(format!("invalid header name {name:?}")));
+    }
+    if HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        return Err(SendError::Denied(format!(
+            "header {name} is managed by the host"
+        )));
+    }
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Err(SendError::Denied(format!(
+            "invalid value for header {name}"
+        )));
+    }
+    Ok(())
 }
 
 const HOP_BY_HOP: &[&str] = &[

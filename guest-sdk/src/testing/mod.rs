@@ -209,6 +209,7 @@ impl<P: Plugin> Instance<P> {
         params: Value,
     ) -> Result<Value, VenueError> {
         let params = params.to_string();
+        mock.declare::<P>();
         let out = mock.run(|| self.runtime.invoke(operation, &params))?;
         Ok(decode_result(&out))
     }
@@ -235,8 +236,7 @@ impl<P: Plugin> Instance<P> {
         self.prepare_keyed(mock, operation, params, None)
     }
 
-    /// [`Instance::prepare`] for a caller that sent an `Idempotency-Key`,
-    /// passed the way the host passes it.
+    /// [`Instance::prepare`] for a caller that sent an `Idempotency-Key`.
     ///
     /// ```
     /// # use resilience_guest::prelude::*;
@@ -256,17 +256,12 @@ impl<P: Plugin> Instance<P> {
         &mut self,
         mock: &MockHost,
         operation: &str,
-        mut params: Value,
+        params: Value,
         caller_key: Option<&str>,
     ) -> Result<Prepared, VenueError> {
-        if let (Some(key), Some(map)) = (caller_key, params.as_object_mut()) {
-            map.insert(
-                crate::plugin::CALLER_KEY_PARAM.to_string(),
-                Value::String(key.to_string()),
-            );
-        }
         let params = params.to_string();
-        let prepared = mock.run(|| self.runtime.prepare(operation, &params))?;
+        mock.declare::<P>();
+        let prepared = mock.run(|| self.runtime.prepare(operation, &params, caller_key))?;
         Ok(Prepared {
             idempotency_key: prepared.idempotency_key,
             params: decode_result(&prepared.params),
@@ -295,6 +290,7 @@ impl<P: Plugin> Instance<P> {
         idempotency_key: &str,
     ) -> Result<Option<Value>, VenueError> {
         let params = params.to_string();
+        mock.declare::<P>();
         let out = mock.run(|| self.runtime.reconcile(operation, &params, idempotency_key))?;
         Ok(out.as_deref().map(decode_result))
     }

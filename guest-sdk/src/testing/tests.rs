@@ -17,19 +17,32 @@ struct Probe {
 struct GetParams {
     path: String,
     #[serde(default)]
-    key: bool,
+    secret_header: Option<String>,
+    #[serde(default)]
+    signed_with: Option<String>,
 }
 
 impl Plugin for Probe {
     const NAME: &'static str = "probe";
     const VERSION: &'static str = "0.0.1";
+    const SECRETS: &'static [(&'static str, SecretUse)] =
+        &[("api_key", SecretUse::Header), ("mac", SecretUse::HmacKey)];
+    const USAGE_COUNTERS: &'static [&'static str] = &["weight"];
     fn operations() -> Operations<Self> {
         Operations::new()
             .op("get", "GET a path", |p: &mut Probe, a: GetParams| {
                 p.calls += 1;
                 let mut req = Request::get(a.path);
-                if a.key {
-                    req = req.header("X-API-Key", "${secret:api_key}");
+                if let Some(secret) = a.secret_header {
+                    req = req.secret_header("X-API-Key", secret);
+                }
+                if let Some(secret) = a.signed_with {
+                    req = req.signed(
+                        crate::signing::Signing::hmac_sha256(&secret)
+                            .timestamp_query("timestamp", crate::signing::TimeUnit::Milliseconds)
+                            .message([crate::signing::MessagePart::Query])
+                            .signature_query("signature", crate::signing::SignatureEncoding::Hex),
+                    );
                 }
                 let resp = req.send()?;
                 host::log(Level::Debug, &format!("status {}", resp.status));
@@ -95,18 +108,24 @@ fn patterns_match_exact_query_path_only_or_prefix() {
 }
 
 #[test]
-fn requests_are_recorded_as_written_with_placeholders() {
+fn requests_are_recorded_as_the_venue_receives_them() {
     let mock = MockHost::new()
         .secret("api_key", "k-123")
         .respond(Method::Get, "/x", 200, "");
-    call::<Probe>(&mock, "get", json!({"path": "/x", "key": true})).unwrap();
+    call::<Probe>(
+        &mock,
+        "get",
+        json!({"path": "/x", "secret_header": "api_key"}),
+    )
+    .unwrap();
     let sent = &mock.requests()[0];
     assert_eq!(
         *sent,
         SentRequest {
             method: Method::Get,
             path: "/x".into(),
-            headers: vec![("X-API-Key".into(), "${secret:api_key}".into())],
+            headers: vec![("X-API-Key".into(), "k-123".into())],
+            secret_headers: vec![("X-API-Key".into(), "api_key".into())],
             body: vec![],
             idempotent: true,
             weight: 1,
@@ -115,17 +134,58 @@ fn requests_are_recorded_as_written_with_placeholders() {
 }
 
 #[test]
-fn placeholder_for_a_missing_secret_is_denied_like_the_host() {
-    let mock = MockHost::new().respond(Method::Get, "/x", 200, "");
-    match call::<Probe>(&mock, "get", json!({"path": "/x", "key": true})) {
-        Err(VenueError::Transport(SendError::Denied(m))) => {
-            assert!(m.contains("\"api_key\""), "{m}")
+fn a_recipe_is_applied_at_the_mock_clock_like_the_host_applies_it_per_attempt() {
+    let mock = MockHost::new()
+        .now_ms(1_000)
+        .secret("mac", "Jefe")
+        .respond(Method::Get, "/x", 200, "")
+        .respond(Method::Get, "/x", 200, "");
+    call::<Probe>(
+        &mock,
+        "get",
+        json!({"path": "/x?a=1", "signed_with": "mac"}),
+    )
+    .unwrap();
+    mock.advance_ms(5);
+    call::<Probe>(
+        &mock,
+        "get",
+        json!({"path": "/x?a=1", "signed_with": "mac"}),
+    )
+    .unwrap();
+    let paths: Vec<String> = mock.requests().into_iter().map(|r| r.path).collect();
+    assert!(
+        paths[0].starts_with("/x?a=1&timestamp=1000&signature="),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1].starts_with("/x?a=1&timestamp=1005&signature="),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn secrets_outside_their_declared_use_are_denied_like_the_host() {
+    let mock = MockHost::new()
+        .secret("api_key", "k-123")
+        .secret("mac", "m")
+        .secret("other", "o");
+    for (params, named) in [
+        (json!({"path": "/x", "secret_header": "mac"}), "mac"),
+        (json!({"path": "/x", "secret_header": "other"}), "other"),
+        (json!({"path": "/x", "signed_with": "api_key"}), "api_key"),
+        (json!({"path": "/x", "secret_header": "missing"}), "missing"),
+    ] {
+        match call::<Probe>(&mock, "get", params.clone()) {
+            Err(VenueError::Transport(SendError::Denied(m))) => {
+                assert!(m.contains(&format!("\"{named}\"")), "{params}: {m}")
+            }
+            other => panic!("{params}: expected denied, got {other:?}"),
         }
-        other => panic!("expected denied, got {other:?}"),
     }
-    // Recorded, but the scripted answer is still there.
-    assert_eq!(mock.requests().len(), 1);
-    assert_eq!(mock.pending(), ["GET /x"]);
+    // Recorded (as refused), with no secret value in them.
+    let text = format!("{:?}", mock.requests());
+    assert!(!text.contains("k-123") && !text.contains("\"m\""), "{text}");
 }
 
 #[test]
@@ -138,8 +198,15 @@ fn host_checks_on_paths_and_headers_are_mirrored() {
     assert!(denied(Request::get("/x").header("Content-Length", "1")));
     assert!(denied(Request::get("/x").header("Bad Name", "1")));
     assert!(denied(Request::get("/x").header("X-A", "line\nbreak")));
-    assert!(denied(Request::get("/x?key=%24%7Bsecret%3Amissing%7D")));
-    assert!(denied(Request::get("/x").header("X-A", "${secret:open")));
+    assert!(denied(Request::get("/a/../b")));
+    assert!(denied(Request::get("/a/%2E%2e/b")));
+    // Text is never interpreted: a placeholder in it is sent literally.
+    assert!(!denied(Request::get("/x?key=%24%7Bsecret%3Amissing%7D")));
+    assert!(!denied(
+        Request::get("/x").header("X-A", "${secret:missing}")
+    ));
+    let last = mock.requests().pop().unwrap();
+    assert_eq!(last.header("x-a"), Some("${secret:missing}"));
     let many: Vec<Request> = (0..65).map(|i| Request::get(format!("/{i}"))).collect();
     assert!(
         mock.run(|| Request::send_all(many))

@@ -2,11 +2,9 @@
 //! key, then the [journal protocol](crate::journal::protocol) sends the
 //! order at most once per key. Also the journal's sweeper and its API view.
 //!
-//! The caller's `Idempotency-Key` header reaches `prepare` as the reserved
-//! params member [`IDEMPOTENCY_KEY_PARAM`] (WIT 0.1 has no argument for it);
-//! the guest SDK removes it from the params and hands it to the plugin's
-//! `prepare`, which derives the venue's client order id from it. A caller
-//! may not set that member itself.
+//! The caller's `Idempotency-Key` header reaches `prepare` as its
+//! `caller-key` argument; the plugin derives the venue's client order id
+//! from it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +18,6 @@ use crate::journal::protocol::{BoxFuture, Executor, Order, Policy, SendLedger, S
 use crate::journal::{self, Cursor, ListQuery, State};
 use crate::plugin::pool::{Call, Reply};
 use crate::resilience::deadline::Deadline;
-
-/// The params member that carries the caller's `Idempotency-Key` to `prepare`.
-pub const IDEMPOTENCY_KEY_PARAM: &str = "$idempotency_key";
 
 /// Longest `Idempotency-Key` accepted.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -55,9 +50,8 @@ impl Executor for PluginExecutor {
     ) -> BoxFuture<Result<Value, CallError>> {
         Box::pin(async move {
             let scope = CallScope {
-                venue: Arc::clone(&self.venue.ctx),
-                deadline: self.deadline,
                 sends: Some(sends),
+                ..self.venue.scope(self.deadline)
             };
             invoke_json(&self.venue, &scope, &operation, &params).await
         })
@@ -70,7 +64,7 @@ impl Executor for PluginExecutor {
         key: String,
     ) -> BoxFuture<Result<Option<Value>, CallError>> {
         Box::pin(async move {
-            let scope = CallScope::new(Arc::clone(&self.venue.ctx), self.deadline);
+            let scope = self.venue.scope(self.deadline);
             let reply = self
                 .venue
                 .pool
@@ -109,30 +103,20 @@ impl App {
         idempotency_key: Option<&str>,
         deadline: Deadline,
     ) -> Result<Value, CallError> {
-        if params.get(IDEMPOTENCY_KEY_PARAM).is_some() {
-            return Err(CallError::InvalidParams(format!(
-                "{IDEMPOTENCY_KEY_PARAM} is reserved: send the Idempotency-Key header instead"
-            )));
+        if let Some(key) = idempotency_key {
+            check_idempotency_key(key)?;
         }
         // Without `preserve_order`, serde_json's maps are sorted: this text is
         // canonical, so a retry with the same params has the same digest.
         let caller_params = params.to_string();
-        let for_prepare = match idempotency_key {
-            None => caller_params.clone(),
-            Some(key) => {
-                check_idempotency_key(key)?;
-                let mut p = params.clone();
-                p[IDEMPOTENCY_KEY_PARAM] = json!(key);
-                p.to_string()
-            }
-        };
         let reply = v
             .pool
             .run(
-                Some(CallScope::new(Arc::clone(&v.ctx), deadline)),
+                Some(v.scope(deadline)),
                 Call::Prepare {
                     operation,
-                    params: &for_prepare,
+                    params: &caller_params,
+                    caller_key: idempotency_key,
                 },
                 deadline.remaining(),
             )

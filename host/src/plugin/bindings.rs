@@ -14,8 +14,8 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::resilience::venue::adapter::{Info, Operation};
+pub use exports::resilience::venue::adapter::{Info, Operation, SecretDecl, SecretUse};
 pub use resilience::venue::types::{
-    LogLevel, Method, RateLimited, Request, Response, SendError, UpstreamError, UsageReport,
-    VenueError,
+    Header, HeaderValue, LogLevel, MessagePart, Method, RateLimited, Request, Response, SendError,
+    SignatureEncoding, Signing, Slot, TimeUnit, UpstreamError, UsageReport, VenueError,
 };

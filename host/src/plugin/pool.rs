@@ -34,6 +34,8 @@ pub enum Call<'a> {
     Prepare {
         operation: &'a str,
         params: &'a str,
+        /// The caller's `Idempotency-Key`.
+        caller_key: Option<&'a str>,
     },
     Invoke {
         operation: &'a str,
@@ -270,9 +272,15 @@ async fn call_export(warm: &mut Warm, call: Call<'_>) -> wasmtime::Result<Reply>
     let store = &mut warm.store;
     Ok(match call {
         Call::Describe => Reply::Info(adapter.call_describe(store).await?),
-        Call::Prepare { operation, params } => {
-            Reply::Prepared(adapter.call_prepare(store, operation, params).await?)
-        }
+        Call::Prepare {
+            operation,
+            params,
+            caller_key,
+        } => Reply::Prepared(
+            adapter
+                .call_prepare(store, operation, params, caller_key)
+                .await?,
+        ),
         Call::Invoke { operation, params } => {
             Reply::Json(adapter.call_invoke(store, operation, params).await?)
         }

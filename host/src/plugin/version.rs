@@ -12,7 +12,7 @@ use wasmtime::component::Component;
 pub const PACKAGE: &str = "resilience:venue";
 
 /// WIT versions this host can load.
-pub const SUPPORTED: &[&str] = &["0.1.0"];
+pub const SUPPORTED: &[&str] = &["0.2.0"];
 
 /// The WIT version a component was built against, from its export of
 /// `resilience:venue/adapter@X` (and its imports, which must agree).
@@ -112,9 +112,11 @@ mod tests {
 
     #[test]
     fn unsupported_version_message_names_both_versions() {
-        let e = check("0.2.0").unwrap_err();
-        assert!(e.contains("resilience:venue@0.2.0"), "{e}");
+        // 0.1 let a caller's data become a secret reference: its plugins are
+        // refused with both versions named, never adapted.
+        let e = check("0.1.0").unwrap_err();
         assert!(e.contains("resilience:venue@0.1.0"), "{e}");
-        assert!(check("0.1.0").is_ok());
+        assert!(e.contains("resilience:venue@0.2.0"), "{e}");
+        assert!(check("0.2.0").is_ok());
     }
 }

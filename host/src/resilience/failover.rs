@@ -13,10 +13,23 @@ use super::classify::Outcome;
 /// attempt, with its permit; or, when every breaker refuses, the shortest
 /// time until one half-opens.
 pub fn pick<'a>(breakers: &[&'a Breaker], from: usize) -> Result<(usize, Permit<'a>), Rejected> {
+    pick_allowed(breakers, from, |_| true)
+}
+
+/// [`pick`] among the endpoints `allowed` admits (a request whose header
+/// secret is bound to some endpoints only goes to those).
+pub fn pick_allowed<'a>(
+    breakers: &[&'a Breaker],
+    from: usize,
+    allowed: impl Fn(usize) -> bool,
+) -> Result<(usize, Permit<'a>), Rejected> {
     let n = breakers.len();
     let mut soonest = Duration::MAX;
     for k in 0..n {
         let i = (from + k) % n;
+        if !allowed(i) {
+            continue;
+        }
         match breakers[i].try_acquire() {
             Ok(p) => return Ok((i, p)),
             Err(r) => soonest = soonest.min(r.retry_in),

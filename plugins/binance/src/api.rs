@@ -130,10 +130,12 @@ pub const PREMIUM_INDEX: Endpoint = Endpoint {
 
 /// API key header (General Info: "X-MBX-APIKEY").
 pub const API_KEY_HEADER: &str = "X-MBX-APIKEY";
-/// Placeholder the host replaces with the venue's secret `api_key`.
-pub const API_KEY_VALUE: &str = "${secret:api_key}";
-/// Venue secret keying the HMAC (through the host's `hmac-sha256`).
+/// Venue secret sent as the API key header.
+pub const API_KEY: &str = "api_key";
+/// Venue secret keying the HMAC of signed requests (a signing recipe).
 pub const API_SECRET: &str = "api_secret";
+/// Name of the timestamp parameter the host sets at each attempt.
+pub const TIMESTAMP_PARAM: &str = "timestamp";
 /// Name of the signature parameter, always the last one.
 pub const SIGNATURE_PARAM: &str = "signature";
 

@@ -32,8 +32,8 @@
 //! | name              | kind    | use |
 //! |-------------------|---------|-----|
 //! | `recv_window_ms`  | setting | `recvWindow` of signed requests, 1 to 60000 (default 5000) |
-//! | `api_key`         | secret  | `X-MBX-APIKEY: ${secret:api_key}`, filled in by the host |
-//! | `api_secret`      | secret  | keys the HMAC-SHA256 the host computes (`hmac-sha256("api_secret", query)`) |
+//! | `api_key`         | secret (`header`) | the `X-MBX-APIKEY` header, filled in by the host |
+//! | `api_secret`      | secret (`hmac-key`) | keys the signing recipe the host applies at each attempt (fresh `timestamp`, then `signature`) |
 //!
 //! # Idempotency
 //!
@@ -91,6 +91,11 @@ const CLOSE_POSITION: &str = "close_position";
 impl Plugin for Binance {
     const NAME: &'static str = "binance";
     const VERSION: &'static str = "0.1.0";
+    const SECRETS: &'static [(&'static str, SecretUse)] = &[
+        (api::API_KEY, SecretUse::Header),
+        (api::API_SECRET, SecretUse::HmacKey),
+    ];
+    const USAGE_COUNTERS: &'static [&'static str] = &[api::WEIGHT_COUNTER, api::ORDERS_COUNTER];
 
     fn operations() -> Operations<Self> {
         let symbol = json!({"type": "string", "pattern": "^[A-Z0-9_\\u0080-\\uFFFF]{1,32}$"});

@@ -3,14 +3,14 @@
 //!
 //! | step      | what happens |
 //! |-----------|--------------|
-//! | build     | params in the order given, percent-encoded as UTF-8 ([`Query`]); SIGNED endpoints add `recvWindow` (setting `recv_window_ms`, default 5000) and `timestamp` (the host clock), then `signature` = lower-case hex HMAC-SHA256 of the encoded query, last; header `X-MBX-APIKEY: ${secret:api_key}` |
+//! | build     | params in the order given, percent-encoded as UTF-8 ([`Query`]); SIGNED endpoints add `recvWindow` (setting `recv_window_ms`, default 5000) and a signing recipe the host applies **at each attempt**: `timestamp` (the host clock as the attempt leaves), then `signature` = lower-case hex HMAC-SHA256 (secret `api_secret`) of the query, last; header `X-MBX-APIKEY` = secret `api_key` |
 //! | send      | through the host, with the endpoint's weight and retry safety; params go in the query string and the body stays empty, so the signed bytes are exactly the query sent |
 //! | report    | every `X-MBX-USED-WEIGHT-(n)(u)` as `weight` and `X-MBX-ORDER-COUNT-(n)(u)` as `orders`, with its window, whatever the status |
 //! | read      | 2xx: the body as `T`; otherwise `upstream` with Binance's `code` and `msg` (`-1021` and `-1022` reworded to name the cause) |
 
 use resilience_guest::envelope;
 use resilience_guest::prelude::*;
-use resilience_guest::signing::sign_query;
+use resilience_guest::signing::{MessagePart, SignatureEncoding, Signing, TimeUnit};
 use serde::de::DeserializeOwned;
 
 use crate::api::{self, Endpoint};
@@ -18,16 +18,24 @@ use crate::api::{self, Endpoint};
 /// The request for `ep` with `params` (without the signing params).
 pub fn request(ep: &Endpoint, params: Query) -> Result<Request, VenueError> {
     let req = if ep.signed {
-        let query = params
-            .push("recvWindow", recv_window_ms()?)
-            .push("timestamp", host::now_ms());
-        let query = sign_query(query, api::API_SECRET, api::SIGNATURE_PARAM)?;
+        let query = params.push("recvWindow", recv_window_ms()?);
         Request::new(ep.method, query.to_path(ep.path))
-            .header(api::API_KEY_HEADER, api::API_KEY_VALUE)
+            .secret_header(api::API_KEY_HEADER, api::API_KEY)
+            .signed(signing())
     } else {
         Request::new(ep.method, params.to_path(ep.path))
     };
     Ok(req.weight(ep.weight).idempotent(ep.idempotent))
+}
+
+/// Binance's SIGNED-endpoint recipe: `timestamp` (ms) appended to the
+/// query at each attempt, then `signature`, the hex HMAC-SHA256 of the query
+/// and body (the body is empty here), appended last.
+pub fn signing() -> Signing {
+    Signing::hmac_sha256(api::API_SECRET)
+        .timestamp_query(api::TIMESTAMP_PARAM, TimeUnit::Milliseconds)
+        .message([MessagePart::Query, MessagePart::Body])
+        .signature_query(api::SIGNATURE_PARAM, SignatureEncoding::Hex)
 }
 
 /// Send `req` through the host and report the venue's usage headers.

@@ -4,7 +4,7 @@
 
 use super::*;
 use resilience_guest::host::UsageReport;
-use resilience_guest::signing::{hmac_hex, sign_query};
+use resilience_guest::signing::hmac_hex;
 use resilience_guest::testing::{self, Instance, MockHost, SentRequest};
 
 /// The secret of the official docs' example (FACTS.md §1, "Official signing vectors").
@@ -53,7 +53,7 @@ fn position_body(amt: &str, side: &str) -> Value {
 /// Check a signed request and return its query without the signature:
 /// `signature` is last, 64 lower-case hex digits, and equals the HMAC of the
 /// exact query bytes before it (recomputed with the mock's real HMAC); the
-/// API key header is the placeholder; the body is empty.
+/// API key header is the secret `api_key`; the body is empty.
 #[track_caller]
 fn verify_signed(mock: &MockHost, req: &SentRequest) -> String {
     let (_, query) = req
@@ -79,7 +79,11 @@ fn verify_signed(mock: &MockHost, req: &SentRequest) -> String {
         signature, expected,
         "signature over the exact bytes sent: {signed}"
     );
-    assert_eq!(req.header("X-MBX-APIKEY"), Some("${secret:api_key}"));
+    assert_eq!(req.header("X-MBX-APIKEY"), Some(API_KEY));
+    assert_eq!(
+        req.secret_headers,
+        [("X-MBX-APIKEY".to_string(), "api_key".to_string())]
+    );
     assert!(req.body.is_empty(), "params go in the query only");
     signed.to_string()
 }
@@ -100,13 +104,21 @@ fn binance_signature_matches_official_vector() {
         .push("price", "9000")
         .push("timeInForce", "GTC");
     let req = mock.run(|| rest::request(&api::NEW_ORDER, params)).unwrap();
+    // The plugin hands over the query without timestamp and signature; the
+    // host adds both at each attempt (here: the mock, at its clock).
     assert_eq!(
         req.path(),
+        "/fapi/v1/order?symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC\
+         &recvWindow=5000"
+    );
+    assert_eq!(req.secret_header_name("X-MBX-APIKEY"), Some("api_key"));
+    let _ = mock.run(|| req.send());
+    assert_eq!(
+        mock.requests()[0].path,
         "/fapi/v1/order?symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=9000&timeInForce=GTC\
          &recvWindow=5000&timestamp=1591702613943\
          &signature=3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"
     );
-    assert_eq!(req.header_value("X-MBX-APIKEY"), Some("${secret:api_key}"));
 }
 
 #[test]
@@ -129,15 +141,6 @@ fn constructed_vectors_verify_with_the_docs_secret() {
             signature
         );
     }
-    let q = Query::new().push("timestamp", NOW).push("recvWindow", 5000);
-    let signed = mock
-        .run(|| sign_query(q, "api_secret", "signature"))
-        .unwrap();
-    assert!(
-        signed.encode().ends_with(
-            "&signature=9b5594f10f56fa6cfdfd8978179b8c21c2b362fe8ffa2831a97680cd784bad4e"
-        )
-    );
 }
 
 #[test]
@@ -351,9 +354,10 @@ fn every_operation_sends_its_documented_request_and_weight() {
                 assert!(req.headers.is_empty(), "public endpoint, no key: {op}");
             }
         }
-        // The secret bytes are never in what the plugin hands over.
+        // The HMAC key never leaves; the API key only in its header (checked
+        // by verify_signed).
         let text = format!("{req:?}");
-        assert!(!text.contains(API_KEY) && !text.contains(SECRET), "{text}");
+        assert!(!text.contains(SECRET), "{text}");
     }
 }
 
@@ -1228,10 +1232,14 @@ fn transport_errors_pass_through() {
     let mock = MockHost::new();
     match testing::call::<Binance>(&mock, "get_balance", json!({})) {
         Err(VenueError::Transport(SendError::Denied(m))) => {
-            assert!(m.contains("api_secret"), "{m}")
+            assert!(m.contains("api_key"), "{m}")
         }
         other => panic!("{other:?}"),
     }
+    assert!(
+        mock.requests()[0].headers[0].1.is_empty(),
+        "no secret value"
+    );
 }
 
 #[test]

@@ -62,10 +62,10 @@ pub const POLY_PASSPHRASE: &str = "POLY_PASSPHRASE";
 pub const SECRET_API_SECRET: &str = "api_secret";
 /// Secret holding the secp256k1 key (64 hex digits) that signs orders.
 pub const SECRET_PRIVATE_KEY: &str = "private_key";
-/// `POLY_API_KEY`, filled in by the host.
-pub const API_KEY_VALUE: &str = "${secret:api_key}";
-/// `POLY_PASSPHRASE`, filled in by the host.
-pub const PASSPHRASE_VALUE: &str = "${secret:passphrase}";
+/// Secret sent as `POLY_API_KEY`.
+pub const SECRET_API_KEY: &str = "api_key";
+/// Secret sent as `POLY_PASSPHRASE`.
+pub const SECRET_PASSPHRASE: &str = "passphrase";
 
 // Venue settings (`settings` in the host config).
 /// The signer's EOA address (`POLY_ADDRESS`, the order's `signer`). Required

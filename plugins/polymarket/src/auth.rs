@@ -9,17 +9,19 @@
 //! | header            | value |
 //! |-------------------|-------|
 //! | `POLY_ADDRESS`    | setting `address` |
-//! | `POLY_SIGNATURE`  | the HMAC above, computed by the host with secret `api_secret` |
-//! | `POLY_TIMESTAMP`  | host clock, unix **seconds** |
-//! | `POLY_API_KEY`    | `${secret:api_key}` |
-//! | `POLY_PASSPHRASE` | `${secret:passphrase}` |
+//! | `POLY_SIGNATURE`  | the HMAC above, computed by the host **at each attempt** with secret `api_secret` (a signing recipe) |
+//! | `POLY_TIMESTAMP`  | the host clock as the attempt leaves, unix **seconds** |
+//! | `POLY_API_KEY`    | secret `api_key` (a secret header) |
+//! | `POLY_PASSPHRASE` | secret `passphrase` (a secret header) |
 //!
-//! The body is signed byte for byte as it is sent: the plugin serialises it
-//! once (compact JSON, keys in the clients' order) and hands those bytes to
-//! both the HMAC and the request.
+//! The body is signed byte for byte as it is sent: the host signs the very
+//! bytes it sends. The query is sent but not signed (the message's path is
+//! the path without the query).
 
 use resilience_guest::prelude::*;
-use resilience_guest::signing::hmac_base64url;
+use resilience_guest::signing::{
+    MessagePart, SignatureEncoding, Signing, TimeUnit, hmac_base64url,
+};
 
 use crate::{api, settings};
 
@@ -34,19 +36,23 @@ pub fn message(timestamp: &str, method: &str, path: &str, body: &[u8]) -> Vec<u8
     m
 }
 
+/// The L2 recipe: `POLY_TIMESTAMP` (seconds) and `POLY_SIGNATURE`
+/// (base64url HMAC of [`message`]'s parts) set by the host at each attempt.
+pub fn signing() -> Signing {
+    Signing::hmac_sha256(api::SECRET_API_SECRET)
+        .timestamp_header(api::POLY_TIMESTAMP, TimeUnit::Seconds)
+        .message([
+            MessagePart::Timestamp,
+            MessagePart::Method,
+            MessagePart::Path,
+            MessagePart::Body,
+        ])
+        .signature_header(api::POLY_SIGNATURE, SignatureEncoding::Base64url)
+}
+
 /// `POLY_SIGNATURE` of `message`, keyed by the venue's `api_secret`.
 pub fn signature(message: &[u8]) -> Result<String, VenueError> {
     hmac_base64url(api::SECRET_API_SECRET, message)
-}
-
-fn method_name(method: Method) -> &'static str {
-    match method {
-        Method::Get => "GET",
-        Method::Post => "POST",
-        Method::Put => "PUT",
-        Method::Delete => "DELETE",
-        Method::Patch => "PATCH",
-    }
 }
 
 /// A request to `path` (signed) plus `query` (sent, not signed), with the
@@ -58,18 +64,15 @@ pub fn request(
     body: Vec<u8>,
 ) -> Result<Request, VenueError> {
     let address = settings::address()?;
-    let timestamp = (host::now_ms() / 1000).to_string();
-    let sig = signature(&message(&timestamp, method_name(method), path, &body))?;
     let full_path = match query {
         Some(q) => q.to_path(path),
         None => path.to_string(),
     };
     let mut req = Request::new(method, full_path)
         .header(api::POLY_ADDRESS, address)
-        .header(api::POLY_SIGNATURE, sig)
-        .header(api::POLY_TIMESTAMP, timestamp)
-        .header(api::POLY_API_KEY, api::API_KEY_VALUE)
-        .header(api::POLY_PASSPHRASE, api::PASSPHRASE_VALUE);
+        .secret_header(api::POLY_API_KEY, api::SECRET_API_KEY)
+        .secret_header(api::POLY_PASSPHRASE, api::SECRET_PASSPHRASE)
+        .signed(signing());
     if !body.is_empty() {
         req = req.header("Content-Type", "application/json").body(body);
     }
@@ -153,27 +156,38 @@ mod tests {
             .secret("api_key", "k")
             .secret("passphrase", "p");
         let query = Query::new().push("next_cursor", "MA==");
-        let req = mock
-            .run(|| request(Method::Get, "/data/orders", Some(&query), Vec::new()))
-            .unwrap()
-            .into_raw();
-        assert_eq!(req.path, "/data/orders?next_cursor=MA%3D%3D");
+        mock.run(|| -> Result<Response, VenueError> {
+            Ok(request(Method::Get, "/data/orders", Some(&query), Vec::new())?.send()?)
+        })
+        .unwrap();
+        // What the venue receives: the host fills in the secret headers and
+        // signs the attempt (the path without its query) at its clock.
+        let sent = &mock.requests()[0];
+        assert_eq!(sent.path, "/data/orders?next_cursor=MA%3D%3D");
         assert_eq!(
-            req.headers,
+            sent.headers,
             [
                 ("POLY_ADDRESS", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
+                ("POLY_API_KEY", "k"),
+                ("POLY_PASSPHRASE", "p"),
+                ("POLY_TIMESTAMP", "1700000000"),
                 // Same as the constructed vector for GET /data/orders at 1700000000.
                 (
                     "POLY_SIGNATURE",
                     "m6lGS9WyES7JjpAYNd7zIdW5bfHxAAI_pIa1St9vLO4="
                 ),
-                ("POLY_TIMESTAMP", "1700000000"),
-                ("POLY_API_KEY", "${secret:api_key}"),
-                ("POLY_PASSPHRASE", "${secret:passphrase}"),
             ]
             .map(|(k, v)| (k.to_string(), v.to_string()))
         );
-        assert!(req.body.is_empty());
+        assert_eq!(
+            sent.secret_headers,
+            [
+                ("POLY_API_KEY", "api_key"),
+                ("POLY_PASSPHRASE", "passphrase")
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(sent.body.is_empty());
     }
 
     #[test]

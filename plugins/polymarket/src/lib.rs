@@ -14,10 +14,10 @@
 //!
 //! | secret        | holds | used as |
 //! |---------------|-------|---------|
-//! | `api_key`     | the API key (UUID) | `POLY_API_KEY: ${secret:api_key}` |
-//! | `passphrase`  | the passphrase | `POLY_PASSPHRASE: ${secret:passphrase}` |
-//! | `api_secret`  | the API secret **base64url-decoded**: the raw HMAC key bytes | `host::hmac_sha256("api_secret", message)` |
-//! | `private_key` | 64 hex digits | `host::sign_secp256k1("private_key", order digest)` |
+//! | `api_key`     | the API key (UUID) | `header`: the `POLY_API_KEY` header |
+//! | `passphrase`  | the passphrase | `header`: the `POLY_PASSPHRASE` header |
+//! | `api_secret`  | the API secret **base64url-decoded**: the raw HMAC key bytes | `hmac-key`: the L2 signing recipe the host applies at each attempt |
+//! | `private_key` | 64 hex digits | `secp256k1-key`: `host::sign_secp256k1("private_key", order digest)` |
 //!
 //! Polymarket hands out the API secret as base64url text and keys the HMAC
 //! with its decoded bytes (FACTS.md "L2 authentication"); the host keys
@@ -84,6 +84,12 @@ pub struct Polymarket;
 impl Plugin for Polymarket {
     const NAME: &'static str = "polymarket";
     const VERSION: &'static str = "0.1.0";
+    const SECRETS: &'static [(&'static str, SecretUse)] = &[
+        (api::SECRET_API_KEY, SecretUse::Header),
+        (api::SECRET_PASSPHRASE, SecretUse::Header),
+        (api::SECRET_API_SECRET, SecretUse::HmacKey),
+        (api::SECRET_PRIVATE_KEY, SecretUse::Secp256k1Key),
+    ];
 
     fn operations() -> Operations<Self> {
         let token = json!({

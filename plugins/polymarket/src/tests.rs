@@ -40,19 +40,18 @@ fn headers(r: &SentRequest) -> Vec<(&str, &str)> {
 fn l2_headers(mock: &MockHost, method: &str, path: &str, body: &str) -> Vec<(String, String)> {
     let message = format!("1700000000{method}{path}{body}");
     let sig = mock.run(|| hmac_base64url("api_secret", &message)).unwrap();
+    // As the venue receives them: the secret headers filled in by the host,
+    // then the timestamp and signature it sets at each attempt.
     let mut h = vec![
         ("POLY_ADDRESS".to_string(), ADDR.to_string()),
-        ("POLY_SIGNATURE".to_string(), sig),
-        ("POLY_TIMESTAMP".to_string(), "1700000000".to_string()),
-        ("POLY_API_KEY".to_string(), "${secret:api_key}".to_string()),
-        (
-            "POLY_PASSPHRASE".to_string(),
-            "${secret:passphrase}".to_string(),
-        ),
+        ("POLY_API_KEY".to_string(), "fake-api-key".to_string()),
+        ("POLY_PASSPHRASE".to_string(), "fake-passphrase".to_string()),
     ];
     if !body.is_empty() {
         h.push(("Content-Type".to_string(), "application/json".to_string()));
     }
+    h.push(("POLY_TIMESTAMP".to_string(), "1700000000".to_string()));
+    h.push(("POLY_SIGNATURE".to_string(), sig));
     h
 }
 
@@ -453,11 +452,11 @@ fn get_order_signs_its_path_like_the_constructed_vector() {
     assert_eq!(out, order);
     let req = &mock.requests()[0];
     assert_eq!(
-        headers(req)[1],
-        (
+        headers(req).last(),
+        Some(&(
             "POLY_SIGNATURE",
             "HI0aIsUCWs5xsnXuVoakCVkPSxZLMv18Jfh3au5Pt4E="
-        )
+        ))
     );
     assert_eq!(
         req.headers,
@@ -720,12 +719,20 @@ fn missing_configuration_is_named() {
     let no_secret = MockHost::new().setting("address", ADDR);
     let err = testing::call::<Polymarket>(&no_secret, "get_order", json!({"order_id": "0x1"}))
         .unwrap_err();
-    assert!(matches!(err, VenueError::Transport(SendError::Denied(m)) if m.contains("api_secret")));
-    assert!(no_owner.requests().is_empty() && no_secret.requests().is_empty());
+    assert!(matches!(err, VenueError::Transport(SendError::Denied(m)) if m.contains("api_key")));
+    assert!(no_owner.requests().is_empty());
+    // The host refused it: recorded, with no secret value in it.
+    let refused = &no_secret.requests()[0];
+    assert!(
+        refused
+            .headers
+            .iter()
+            .all(|(k, v)| !k.starts_with("POLY_API") || v.is_empty())
+    );
 }
 
 #[test]
-fn secrets_appear_only_as_placeholders() {
+fn signing_keys_never_leave_and_header_secrets_only_in_their_headers() {
     let mock = venue().respond(Method::Post, "/order", 200, posted());
     testing::call::<Polymarket>(
         &mock,
@@ -733,9 +740,21 @@ fn secrets_appear_only_as_placeholders() {
         json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1"}),
     )
     .unwrap();
-    let text = format!("{:?}", mock.requests());
+    let req = &mock.requests()[0];
+    let text = format!("{} {} {}", req.path, req.body_text(), hex_encode(&req.body));
     for secret in ["fake-api-key", "fake-passphrase", KEY] {
-        assert!(!text.contains(secret), "{secret} leaked");
+        assert!(
+            !text.contains(secret),
+            "{secret} leaked into the path or body"
+        );
+    }
+    for (name, value) in &req.headers {
+        let allowed = match value.as_str() {
+            "fake-api-key" => name == "POLY_API_KEY",
+            "fake-passphrase" => name == "POLY_PASSPHRASE",
+            v => !v.contains(KEY),
+        };
+        assert!(allowed, "{name}: {value}");
     }
 }
 

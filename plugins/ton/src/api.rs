@@ -31,7 +31,7 @@ pub const GET_MASTERCHAIN_INFO: &str = "/getMasterchainInfo";
 /// API key header (the `?api_key=` query form works too; the header keeps the
 /// key out of logged paths).
 pub const API_KEY_HEADER: &str = "X-API-Key";
-/// The placeholder the host replaces with the venue's secret `api_key`.
-pub const API_KEY_VALUE: &str = "${secret:api_key}";
+/// The venue secret sent as the API key header.
+pub const API_KEY: &str = "api_key";
 /// Venue setting that turns the API key header on (`"true"`).
 pub const USE_API_KEY_SETTING: &str = "use_api_key";

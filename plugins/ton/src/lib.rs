@@ -14,11 +14,11 @@
 //!
 //! | venue setting | effect |
 //! |---|---|
-//! | `use_api_key = "true"` | every request carries `X-API-Key: ${secret:api_key}`; the host fills in the venue's secret `api_key` |
+//! | `use_api_key = "true"` | every request carries the `X-API-Key` header, which the host fills with the venue's secret `api_key` (declared `header`) |
 //! | absent or other value | no key is sent (toncenter allows 1 request per second without one) |
 //!
 //! The header is opt-in because the WIT contract cannot ask whether a secret
-//! exists, and a placeholder for a missing secret is refused by the host.
+//! exists, and a header naming a missing secret is refused by the host.
 //!
 //! # Idempotency
 //!
@@ -49,6 +49,7 @@ pub struct Ton;
 impl Plugin for Ton {
     const NAME: &'static str = "ton";
     const VERSION: &'static str = "0.1.0";
+    const SECRETS: &'static [(&'static str, SecretUse)] = &[(api::API_KEY, SecretUse::Header)];
 
     fn operations() -> Operations<Self> {
         Operations::new()
@@ -152,7 +153,7 @@ impl Ton {
 /// Send `req` (with the API key when configured) and read toncenter's envelope.
 fn call(req: Request) -> Result<Value, VenueError> {
     let req = if host::config(api::USE_API_KEY_SETTING).as_deref() == Some("true") {
-        req.header(api::API_KEY_HEADER, api::API_KEY_VALUE)
+        req.secret_header(api::API_KEY_HEADER, api::API_KEY)
     } else {
         req
     };
@@ -277,7 +278,7 @@ mod tests {
     #[test]
     fn api_key_header_is_sent_only_when_use_api_key_is_true() {
         let ok = json!({"ok": true, "result": "1"});
-        // On: the header carries the placeholder; the secret never enters the plugin.
+        // On: the header names the secret; the secret never enters the plugin.
         let mock = MockHost::new()
             .setting(api::USE_API_KEY_SETTING, "true")
             .secret("api_key", "fake-key")
@@ -285,10 +286,14 @@ mod tests {
         testing::call::<Ton>(&mock, "get_balance", json!({ "address": ADDR })).unwrap();
         let req = &mock.requests()[0];
         assert_eq!(
-            req.headers,
-            vec![("X-API-Key".to_string(), "${secret:api_key}".to_string())]
+            req.secret_headers,
+            vec![("X-API-Key".to_string(), "api_key".to_string())]
         );
-        assert!(!format!("{req:?}").contains("fake-key"));
+        assert_eq!(
+            req.header("x-api-key"),
+            Some("fake-key"),
+            "what the venue receives"
+        );
 
         // Off (absent, or any other value): no header at all.
         for setting in [None, Some("false"), Some("TRUE"), Some("1")] {

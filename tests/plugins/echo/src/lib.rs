@@ -7,7 +7,7 @@
 //! | `echo` | any object | the params unchanged |
 //! | `now` | `{}` | `{"now_ms": host now-ms}` |
 //! | `setting` | `{key}` | `{"value": config(key) or null}` |
-//! | `send` | `{method?, path, body?, headers?, idempotent?, weight?}` | `{"status", "body" (text), "headers": [[name, value]…]}`; a send error is `transport` |
+//! | `send` | `{method?, path, body?, headers?, idempotent?, weight?, signed_with?}` | `{"status", "body" (text), "headers": [[name, value]…]}`; a send error is `transport` |
 //! | `send_all` | `{requests: [send params…]}` | `[{"status",…} or {"error": "<send-error>"}…]` in order |
 //! | `hmac` | `{secret, message}` | `{"hex": hmac-sha256(secret, UTF-8 message)}` |
 //! | `sign` | `{secret, digest_hex}` (32 bytes) | `{"hex": 65-byte signature}` |
@@ -16,11 +16,16 @@
 //! | `place` | as `send` | as `send`; **mutating**, with the SDK's default `prepare` (journaled under the caller's `Idempotency-Key`, refused without one) |
 //!
 //! `method` is `GET` (default), `POST`, `PUT`, `DELETE` or `PATCH`, any case;
-//! `body` is text; `headers` is a list of `[name, value]` pairs;
+//! `body` is text; `headers` is a list of `[name, value]` pairs, a value being
+//! text (sent as is) or `{"secret": NAME}` (a secret header); `signed_with`
+//! names an `hmac-key` secret the host signs each attempt with, the Binance
+//! way (`timestamp` then hex `signature` in the query); the plugin declares
+//! secrets `key` (header), `mac` (hmac-key) and `pk` (secp256k1-key);
 //! `idempotent` defaults to the SDK's choice for the method; `weight` to 1.
 
 use resilience_guest::host::Level;
 use resilience_guest::prelude::*;
+use resilience_guest::signing::{MessagePart, SignatureEncoding, Signing, TimeUnit};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,11 +41,22 @@ struct SendParams {
     #[serde(default)]
     body: Option<String>,
     #[serde(default)]
-    headers: Vec<(String, String)>,
+    headers: Vec<(String, HeaderArg)>,
     #[serde(default)]
     idempotent: Option<bool>,
     #[serde(default)]
     weight: Option<u32>,
+    /// Sign each attempt the Binance way, keyed with this secret.
+    #[serde(default)]
+    signed_with: Option<String>,
+}
+
+/// A header value: text, or `{"secret": NAME}`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum HeaderArg {
+    Text(String),
+    Secret { secret: String },
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,7 +173,18 @@ fn build_request(p: SendParams) -> Result<Request, VenueError> {
     };
     let mut req = Request::new(method, p.path);
     for (name, value) in p.headers {
-        req = req.header(name, value);
+        req = match value {
+            HeaderArg::Text(text) => req.header(name, text),
+            HeaderArg::Secret { secret } => req.secret_header(name, secret),
+        };
+    }
+    if let Some(secret) = p.signed_with {
+        req = req.signed(
+            Signing::hmac_sha256(&secret)
+                .timestamp_query("timestamp", TimeUnit::Milliseconds)
+                .message([MessagePart::Query, MessagePart::Body])
+                .signature_query("signature", SignatureEncoding::Hex),
+        );
     }
     if let Some(body) = p.body {
         req = req.body(body.into_bytes());
@@ -207,6 +234,14 @@ fn hex_decode(hex: &str) -> Option<Vec<u8>> {
 impl Plugin for Echo {
     const NAME: &'static str = "echo";
     const VERSION: &'static str = "0.1.0";
+    /// The names the host tests configure: `key` for headers, `mac` for
+    /// HMACs and recipes, `pk` for secp256k1 signatures.
+    const SECRETS: &'static [(&'static str, SecretUse)] = &[
+        ("key", SecretUse::Header),
+        ("mac", SecretUse::HmacKey),
+        ("pk", SecretUse::Secp256k1Key),
+    ];
+    const USAGE_COUNTERS: &'static [&'static str] = &["weight"];
 
     fn operations() -> Operations<Self> {
         Operations::new()
@@ -231,7 +266,7 @@ impl Plugin for Echo {
     }
 }
 
-// Exported only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
+// Exported only for WebAssembly: the export names (`resilience:venue/adapter@0.2.0#…`)
 // are not valid symbols for a native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Echo);

@@ -57,7 +57,7 @@ impl Plugin for MemoryBomb {
     }
 }
 
-// Exported only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
+// Exported only for WebAssembly: the export names (`resilience:venue/adapter@0.2.0#…`)
 // are not valid symbols for a native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(MemoryBomb);

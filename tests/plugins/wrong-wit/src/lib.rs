@@ -1,10 +1,12 @@
-//! Test plugin `wrong_wit`: a plugin built against `resilience:venue@0.2.0`,
-//! a WIT version the host does not support. The host must refuse to load it
-//! and name the file and the version in its error.
+//! Test plugin `wrong_wit`: a plugin built against `resilience:venue@0.1.0`,
+//! the released contract this host no longer loads (0.1 substituted
+//! `${secret:NAME}` text over requests, so a caller's data could become a
+//! secret reference). The host must refuse it and name the file and both
+//! versions in its error.
 //!
-//! It deliberately does not use the guest SDK (which targets 0.1.0): the
-//! bindings come straight from `wit/venue.wit` in this crate, a copy of the
-//! real contract with only the package version changed.
+//! It deliberately does not use the guest SDK (which targets the current
+//! version): the bindings come straight from `wit/venue.wit` in this crate, a
+//! byte-for-byte copy of `wit/frozen/resilience-venue@0.1.0.wit`.
 
 // The generated bindings and export glue are unsafe FFI code written by
 // wit-bindgen; the crate itself has no other unsafe.
