@@ -49,6 +49,7 @@ fn get() -> OutboundRequest {
         weight: 1,
         endpoints: None,
         signing: None,
+        response_budget: None,
     }
 }
 

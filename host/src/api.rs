@@ -6,11 +6,15 @@
 //! | `GET /v1/venues`                       | yes  | venues, plugins, operations, endpoints |
 //! | `GET /v1/journal?state=in_doubt`       | yes  | journaled mutating calls (state: pending, succeeded, failed, in_doubt) |
 //! | `GET /v1/stats`                        | yes  | per venue: totals, success %, failures by kind, latency, breakers |
-//! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded |
+//! | `GET /v1/health[?venue=NAME]`          | yes  | as `/health`, with each degraded venue's detailed reason |
+//! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded, each degraded venue with a generic status only / 404 unknown venue |
 //! | `GET /metrics`                         | no   | Prometheus text format (label values are configuration only) |
 //! | `POST /v1/admin/reload`                | required | reload the plugins folder (also SIGHUP); 403 when no token is configured |
 //!
-//! Auth (when `server.auth_token_env` is set) is `Authorization: Bearer <token>`.
+//! Auth (when `server.auth_token_env` is set) is `Authorization: Bearer <token>`,
+//! compared in constant time over SHA-256 digests (so neither the token's
+//! bytes nor its length show in the timing). A known route asked with another
+//! method gets 405 with an `Allow` header.
 //! A body that is not a JSON object, an unknown venue or operation, or an
 //! oversized body gets a 4xx with the error body of [`CallError::to_json`];
 //! nothing the caller sends can produce a 500.
@@ -28,9 +32,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
-use crate::app::App;
+use crate::app::{App, Health};
 use crate::error::CallError;
 
 /// Serve the API on `listener` until `shutdown` resolves; in-flight requests
@@ -95,23 +101,14 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
             }
             None => not_found(&path),
         },
-        (Method::GET, ["health"]) => {
-            let venue = query_param(req.uri().query(), "venue");
-            let (ok, body) = app.health(venue.as_deref());
-            json_response(
-                if ok {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                },
-                &body,
-            )
-        }
+        (Method::GET, ["health"]) => health_response(app, &req, false),
+        (_, ["health" | "metrics"]) => method_not_allowed("GET"),
         (m, ["v1", ..]) => {
             if let Err(e) = authorize(app, &req) {
                 return error_response(&e, None, None);
             }
             match (m, &segments[1..]) {
+                (Method::GET, ["health"]) => health_response(app, &req, true),
                 (Method::GET, ["venues"]) => json_response(StatusCode::OK, &app.venues_json()),
                 (Method::GET, ["stats"]) => json_response(StatusCode::OK, &app.stats_json()),
                 (Method::GET, ["journal"]) => {
@@ -169,12 +166,26 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
                         Err(e) => error_response(&e, Some(&venue), Some(&operation)),
                     }
                 }
-                (_, ["venues"] | ["venues", _, _]) => method_not_allowed(),
+                (_, ["health"] | ["venues"] | ["stats"] | ["journal"]) => method_not_allowed("GET"),
+                (_, ["venues", _, _] | ["admin", "reload"]) => method_not_allowed("POST"),
                 _ => not_found(&path),
             }
         }
         _ => not_found(&path),
     }
+}
+
+/// `/health` (unauthenticated: generic statuses) or `/v1/health` (detailed
+/// reasons): 200 ok, 503 degraded, 404 for `?venue=` naming no venue.
+fn health_response(app: &App, req: &Request<Incoming>, detailed: bool) -> Response<Full<Bytes>> {
+    let venue = query_param(req.uri().query(), "venue");
+    let (health, body) = app.health_report(venue.as_deref(), detailed);
+    let status = match health {
+        Health::Ok => StatusCode::OK,
+        Health::Degraded => StatusCode::SERVICE_UNAVAILABLE,
+        Health::UnknownVenue => StatusCode::NOT_FOUND,
+    };
+    json_response(status, &body)
 }
 
 fn authorize(app: &App, req: &Request<Incoming>) -> Result<(), CallError> {
@@ -185,20 +196,31 @@ fn authorize(app: &App, req: &Request<Incoming>) -> Result<(), CallError> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or("");
-    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+    if tokens_match(given, token) {
         Ok(())
     } else {
         Err(CallError::Unauthorized)
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The token of an `Authorization: Bearer <token>` value (the scheme is
+/// case-insensitive, RFC 9110 section 11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
+
+/// Whether `given` is the `expected` token, in time independent of both:
+/// the SHA-256 digests (always 32 bytes, so no length shows) are compared
+/// with [`ConstantTimeEq`].
+fn tokens_match(given: &str, expected: &str) -> bool {
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    given[..].ct_eq(&expected[..]).into()
 }
 
 /// The `Idempotency-Key` header, checked.
@@ -298,11 +320,15 @@ fn not_found(path: &str) -> Response<Full<Bytes>> {
     )
 }
 
-fn method_not_allowed() -> Response<Full<Bytes>> {
-    json_response(
+/// 405 with the `Allow` header RFC 9110 (section 15.5.6) asks for.
+fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut resp = json_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        &json!({"error": {"kind": "method_not_allowed", "message": "use POST for operations, GET for listings"}}),
-    )
+        &json!({"error": {"kind": "method_not_allowed", "message": format!("this route answers {allow}")}}),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, http::HeaderValue::from_static(allow));
+    resp
 }
 
 #[cfg(test)]
@@ -319,9 +345,23 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_eq_compares_exactly() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"abcd"));
+    fn tokens_match_only_the_exact_token_whatever_the_length() {
+        assert!(tokens_match("s3cret-token", "s3cret-token"));
+        assert!(!tokens_match("s3cret-tokeN", "s3cret-token"));
+        assert!(!tokens_match("s3cret-token-and-more", "s3cret-token"));
+        assert!(
+            !tokens_match("s3cret", "s3cret-token"),
+            "a prefix is not the token"
+        );
+        assert!(!tokens_match("", "s3cret-token"));
+        assert!(tokens_match("", ""), "the digests of equal inputs match");
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 }

@@ -133,6 +133,22 @@ pub enum StartupError {
     Other(String),
 }
 
+/// The longest a reload may take before it gives up and the previous
+/// plugins keep serving: a backstop over the per-plugin load bounds, so the
+/// reload lock is never held longer.
+pub const RELOAD_LIMIT: Duration = crate::plugin::LOAD_LIMIT.saturating_mul(2);
+
+/// What `/health` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Every venue asked about can serve.
+    Ok,
+    /// At least one cannot.
+    Degraded,
+    /// `?venue=` names no configured venue.
+    UnknownVenue,
+}
+
 /// What a reload did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReloadReport {
@@ -366,14 +382,36 @@ impl App {
     /// flight finish on the old ones; a file that fails to load leaves its
     /// previous version serving; unchanged files come from the compiled
     /// cache; quarantines are lifted (every plugin gets a fresh instance pool).
+    ///
+    /// Bounded like start-up (plugins load in parallel, each within its
+    /// compile and describe limits), and as a whole by [`RELOAD_LIMIT`]:
+    /// past it nothing changes and the report says so. One reload runs at a
+    /// time; another waits for it.
     pub async fn reload(&self) -> ReloadReport {
         let _one_at_a_time = self.reloading.lock().await;
         let old = self.loaded();
         let cache_dir = self.config.cache_dir();
-        let (mut plugins, errors) = self
+        let loading = self
             .engine
-            .load_dir(&self.config.plugins.dir, Some(&cache_dir))
-            .await;
+            .load_dir(&self.config.plugins.dir, Some(&cache_dir));
+        let Ok((mut plugins, errors)) = tokio::time::timeout(RELOAD_LIMIT, loading).await else {
+            let error = format!(
+                "{}: reload did not finish within {} s; the previous plugins keep serving",
+                self.config.plugins.dir.display(),
+                RELOAD_LIMIT.as_secs()
+            );
+            tracing::error!("{error}");
+            return ReloadReport {
+                loaded: old
+                    .plugins
+                    .iter()
+                    .map(|(n, p)| (n.clone(), p.sha256.clone()))
+                    .collect(),
+                errors: vec![error],
+                kept_previous: old.plugins.keys().cloned().collect(),
+                broken: old.broken.clone(),
+            };
+        };
         let mut kept_previous = Vec::new();
         for e in &errors {
             if let Some(prev) = old.plugins.values().find(|p| p.file == e.file)
@@ -628,22 +666,68 @@ impl App {
         json!({ "venues": out })
     }
 
-    /// `GET /health`: ok when every venue (or the one asked for) can serve:
-    /// its plugin loaded and at least one endpoint's breaker is not open.
+    /// `GET /v1/health`: ok when every venue (or the one asked for) can
+    /// serve: its plugin loaded and at least one endpoint's breaker is not
+    /// open; otherwise each degraded venue with the detailed reason.
     pub fn health(&self, venue: Option<&str>) -> (bool, Value) {
+        let (health, body) = self.health_report(venue, true);
+        (health == Health::Ok, body)
+    }
+
+    /// `/health` (`detailed = false`: unauthenticated, so each degraded venue
+    /// gets a short generic status and never a reason, which may name env
+    /// vars, files or errors) and `/v1/health` (`detailed = true`).
+    ///
+    /// | status              | detailed reason |
+    /// |---------------------|-----------------|
+    /// | `not configured`    | the missing secret (its config key and env var) |
+    /// | `plugin not loaded` | the plugin name and folder |
+    /// | `quarantined`       | the trap count and window |
+    /// | `all circuits open` | when the first endpoint half-opens |
+    pub fn health_report(&self, venue: Option<&str>, detailed: bool) -> (Health, Value) {
         let loaded = self.loaded();
-        let mut degraded: BTreeMap<String, String> = loaded
-            .broken
-            .iter()
-            .filter(|(n, _)| venue.is_none_or(|v| v == n.as_str()))
-            .map(|(n, r)| (n.clone(), r.clone()))
-            .collect();
+        if let Some(v) = venue
+            && !loaded.venues.contains_key(v)
+            && !loaded.broken.contains_key(v)
+        {
+            return (
+                Health::UnknownVenue,
+                json!({ "status": "unknown_venue", "venue": v }),
+            );
+        }
+        let wanted = |name: &str| venue.is_none_or(|v| v == name);
+        let mut degraded: BTreeMap<String, String> = BTreeMap::new();
+        for (name, reason) in &loaded.broken {
+            if !wanted(name) {
+                continue;
+            }
+            let status = if self.unavailable.contains_key(name) {
+                "not configured"
+            } else {
+                "plugin not loaded"
+            };
+            degraded.insert(
+                name.clone(),
+                if detailed {
+                    reason.clone()
+                } else {
+                    status.into()
+                },
+            );
+        }
         for (name, v) in &loaded.venues {
-            if venue.is_some_and(|want| want != name) {
+            if !wanted(name) {
                 continue;
             }
             if v.plugin.quarantine.is_active() {
-                degraded.insert(name.clone(), v.plugin.quarantine.message());
+                degraded.insert(
+                    name.clone(),
+                    if detailed {
+                        v.plugin.quarantine.message()
+                    } else {
+                        "quarantined".into()
+                    },
+                );
                 continue;
             }
             if v.ctx.upstream.any_endpoint_available() {
@@ -659,22 +743,23 @@ impl App {
                 .unwrap_or_default();
             degraded.insert(
                 name.clone(),
-                format!(
-                    "every endpoint's circuit is open; the first half-opens in {} ms",
-                    soonest.as_millis()
-                ),
+                if detailed {
+                    format!(
+                        "every endpoint's circuit is open; the first half-opens in {} ms",
+                        soonest.as_millis()
+                    )
+                } else {
+                    "all circuits open".into()
+                },
             );
         }
-        if let Some(v) = venue
-            && !loaded.venues.contains_key(v)
-            && !loaded.broken.contains_key(v)
-        {
-            return (false, json!({ "status": "unknown_venue", "venue": v }));
-        }
         if degraded.is_empty() {
-            (true, json!({ "status": "ok" }))
+            (Health::Ok, json!({ "status": "ok" }))
         } else {
-            (false, json!({ "status": "degraded", "venues": degraded }))
+            (
+                Health::Degraded,
+                json!({ "status": "degraded", "venues": degraded }),
+            )
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::plugin::bindings::{
 use crate::plugin::state::StoreState;
 use crate::resilience::deadline::Deadline;
 use crate::resilience::ratelimit::WEIGHT_WINDOW;
-use crate::upstream::{SendFailure, Upstream};
+use crate::upstream::{ResponseBudget, SendFailure, Upstream};
 
 /// The venue, the plugin's grants and the deadline of the call in progress
 /// on an instance.
@@ -60,7 +60,15 @@ impl CallScope {
     /// request is counted in `sends` before it is handed over, and uncounted
     /// only on proof (see [`SendLedger`]).
     pub async fn send(&self, req: Request) -> Result<Response, SendError> {
-        let out = outbound::build(
+        self.send_within(req, None).await
+    }
+
+    async fn send_within(
+        &self,
+        req: Request,
+        budget: Option<Arc<ResponseBudget>>,
+    ) -> Result<Response, SendError> {
+        let mut out = outbound::build(
             req,
             &self.grants,
             &self.venue.secrets,
@@ -68,6 +76,7 @@ impl CallScope {
                 max_request_bytes: self.venue.limits.max_request_bytes,
             },
         )?;
+        out.response_budget = budget;
         let counted = self
             .sends
             .as_deref()
@@ -103,11 +112,15 @@ impl CallScope {
                 .map(|_| Err(SendError::Denied(msg.clone())))
                 .collect();
         }
+        let budget = Arc::new(ResponseBudget::new(
+            self.venue.limits.max_call_response_bytes,
+        ));
         let mut set = tokio::task::JoinSet::new();
         let n = reqs.len();
         for (i, req) in reqs.into_iter().enumerate() {
             let scope = self.clone();
-            set.spawn(async move { (i, scope.send(req).await) });
+            let budget = Arc::clone(&budget);
+            set.spawn(async move { (i, scope.send_within(req, Some(budget)).await) });
         }
         let mut out: Vec<Option<Result<Response, SendError>>> = (0..n).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {

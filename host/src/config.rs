@@ -166,6 +166,7 @@ pub struct PluginLimitsOverride {
     pub max_instances: Option<u32>,
     pub max_calls_per_instance: Option<u32>,
     pub max_response_bytes: Option<usize>,
+    pub max_call_response_bytes: Option<usize>,
     pub max_request_bytes: Option<usize>,
     pub max_output_bytes: Option<usize>,
     pub quarantine_after_traps: Option<u32>,
@@ -188,6 +189,9 @@ impl PluginLimitsOverride {
         }
         if let Some(v) = self.max_response_bytes {
             l.max_response_bytes = v;
+        }
+        if let Some(v) = self.max_call_response_bytes {
+            l.max_call_response_bytes = v;
         }
         if let Some(v) = self.max_request_bytes {
             l.max_request_bytes = v;
@@ -224,6 +228,8 @@ pub struct PluginLimits {
     pub max_calls_per_instance: u32,
     /// Largest upstream response body handed to a plugin.
     pub max_response_bytes: usize,
+    /// Largest total of the response bodies one `send-all` holds at once.
+    pub max_call_response_bytes: usize,
     /// Largest request body a plugin may send.
     pub max_request_bytes: usize,
     /// Largest result a plugin may return from one call.
@@ -245,6 +251,7 @@ impl Default for PluginLimits {
             max_instances: 16,
             max_calls_per_instance: 10_000,
             max_response_bytes: 16 * 1024 * 1024,
+            max_call_response_bytes: 32 * 1024 * 1024,
             max_request_bytes: 4 * 1024 * 1024,
             max_output_bytes: 4 * 1024 * 1024,
             max_component_bytes: 32 * 1024 * 1024,

@@ -130,6 +130,7 @@ pub fn build(
         weight: req.weight,
         endpoints,
         signing,
+        response_budget: None,
     })
 }
 

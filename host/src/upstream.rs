@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -59,6 +59,8 @@ pub struct OutboundRequest {
     pub endpoints: Option<Vec<usize>>,
     /// Applied at each attempt, just before it leaves.
     pub signing: Option<crate::signing::Recipe>,
+    /// Shared by the requests of one `send-all`.
+    pub response_budget: Option<Arc<ResponseBudget>>,
 }
 
 /// The venue's answer (any status).
@@ -321,19 +323,21 @@ impl Upstream {
             let span = tracing::debug_span!("attempt", n = attempt, endpoint = %ep.display);
             let result =
                 tracing::Instrument::instrument(self.attempt(ep, &req, budget), span).await;
-            let (outcome, status, sent) = match &result {
+            let (outcome, status, sent, local) = match &result {
                 Ok(r) => {
                     let mut o = classify_status(r.status);
                     if o == Outcome::Success && jsonrpc_overloaded(&r.body, &self.overload_codes) {
                         o = Outcome::RateLimited;
                     }
-                    (o, Some(r.status), true)
+                    (o, Some(r.status), true, false)
                 }
-                Err(e) => (e.outcome, None, e.sent),
+                Err(e) => (e.outcome, None, e.sent, e.local),
             };
             ep.count(outcome);
             let per_endpoint_limit = outcome == Outcome::RateLimited && self.failover_on_rate_limit;
             match outcome {
+                // The host's own failure says nothing about the endpoint.
+                _ if local => permit.neutral(),
                 o if o.is_endpoint_failure() || per_endpoint_limit => permit.failure(),
                 Outcome::RateLimited => permit.neutral(),
                 _ => permit.success(),
@@ -380,13 +384,11 @@ impl Upstream {
                 return finish(result);
             }
             // The venue's requested wait overrides the backoff and is never
-            // undercut, unless the retry goes to another endpoint with its own quota.
+            // undercut, unless the retry goes to another endpoint: a 503's
+            // `Retry-After` (or a per-endpoint quota's) speaks for the endpoint
+            // that sent it. A venue-wide 429 block stays in the limiter.
             let next = failover::next_start(idx, outcome, n, self.failover_on_rate_limit);
-            let requested = if per_endpoint_limit && next != idx {
-                None
-            } else {
-                requested
-            };
+            let requested = if next != idx { None } else { requested };
             let delay = requested.unwrap_or_else(|| self.backoff.delay_random(attempt - 1));
             if !deadline.allows_wait(delay) {
                 tracing::warn!(
@@ -480,7 +482,8 @@ impl Upstream {
                         endpoint.display,
                         budget.as_millis()
                     ),
-                ));
+                )
+                .local());
             }
         };
         let remaining = budget.saturating_sub(started.elapsed());
@@ -493,23 +496,12 @@ impl Upstream {
                 )
             })?;
             let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, self.max_response_bytes)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                        AttemptError::connection(
-                            true,
-                            format!(
-                                "response body exceeds {} bytes (plugins.limits.max_response_bytes)",
-                                self.max_response_bytes
-                            ),
-                        )
-                    } else {
-                        AttemptError::connection(true, format!("reading the response body: {}", error_chain(e.as_ref())))
-                    }
-                })?
-                .to_bytes();
+            let body = read_body(
+                body,
+                self.max_response_bytes,
+                req.response_budget.as_deref(),
+            )
+            .await?;
             let headers = parts
                 .headers
                 .iter()
@@ -528,18 +520,108 @@ impl Upstream {
         };
         match tokio::time::timeout(remaining, work).await {
             Ok(r) => r,
-            // The request may have been written: treat it as sent.
-            Err(_) => Err(AttemptError::timeout(
-                true,
-                format!(
-                    "{} {} gave no complete answer within {} ms",
-                    req.method,
-                    endpoint.display,
-                    budget.as_millis()
-                ),
-            )),
+            // The request may have been written: treat it as sent. When the
+            // call's deadline, not the endpoint's timeout, cut the attempt
+            // short, the endpoint was not given its full time: not its failure.
+            Err(_) => {
+                let e = AttemptError::timeout(
+                    true,
+                    format!(
+                        "{} {} gave no complete answer within {} ms",
+                        req.method,
+                        endpoint.display,
+                        budget.as_millis()
+                    ),
+                );
+                Err(if budget < self.timeout { e.local() } else { e })
+            }
         }
     }
+}
+
+/// Bytes of response bodies one `send-all` may hold at once
+/// (`plugins.limits.max_call_response_bytes`): every response of the batch
+/// draws from it as its body arrives, so 64 large answers cannot together
+/// hold more than the budget.
+#[derive(Debug)]
+pub struct ResponseBudget {
+    left: AtomicUsize,
+    limit: usize,
+}
+
+impl ResponseBudget {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            left: AtomicUsize::new(limit),
+            limit,
+        }
+    }
+
+    /// Take `n` bytes; `false` (taking nothing) when fewer are left.
+    fn take(&self, n: usize) -> bool {
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(n)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, n: usize) {
+        self.left.fetch_add(n, Ordering::AcqRel);
+    }
+}
+
+/// Read a whole body: at most `max` bytes, and drawing from `budget`. A body
+/// that fails half way gives what it drew back.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    max: usize,
+    budget: Option<&ResponseBudget>,
+) -> Result<Bytes, AttemptError> {
+    let mut out = bytes::BytesMut::new();
+    let refund = |drawn: usize| {
+        if let Some(b) = budget {
+            b.give_back(drawn);
+        }
+    };
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                refund(out.len());
+                return Err(AttemptError::connection(
+                    true,
+                    format!("reading the response body: {}", error_chain(&e)),
+                ));
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if out.len() + data.len() > max {
+            refund(out.len());
+            return Err(AttemptError::connection(
+                true,
+                format!("response body exceeds {max} bytes (plugins.limits.max_response_bytes)"),
+            ));
+        }
+        if let Some(b) = budget
+            && !b.take(data.len())
+        {
+            refund(out.len());
+            return Err(AttemptError::connection(
+                true,
+                format!(
+                    "the responses of one send-all exceed {} bytes in total \
+                     (plugins.limits.max_call_response_bytes)",
+                    b.limit
+                ),
+            )
+            .local());
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out.freeze())
 }
 
 /// Replace `${secret:NAME}` in an endpoint URL with the venue's secret.

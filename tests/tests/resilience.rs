@@ -615,3 +615,134 @@ async fn a_bare_slash_path_targets_an_endpoint_with_its_own_path_exactly() {
         .unwrap();
     assert_eq!(out["body"], "no trailing slash");
 }
+
+/// A 503's `Retry-After` speaks for the endpoint that sent it: the retry
+/// that fails over to the next endpoint goes at once. With a 30 s
+/// Retry-After and a 3 s deadline, waiting for it would end the call.
+#[tokio::test]
+async fn a_503_retry_after_does_not_delay_failover_to_another_endpoint() {
+    let (a, b) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "30"))
+        .mount(&a)
+        .await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("from b"))
+        .mount(&b)
+        .await;
+    let config = venue(&[a.uri(), b.uri()], "").replace("deadline_ms = 8000", "deadline_ms = 3000");
+    let h = TestHost::start(&["echo"], "", &config).await;
+    let v = get(&h, "/x").await.expect("failed over without waiting");
+    assert_eq!(v["body"], "from b");
+    assert_eq!((received(&a).await, received(&b).await), (1, 1));
+}
+
+/// Failures of the host itself never open an endpoint's breaker: waiting
+/// for a connection slot, or an attempt cut short by the caller's own
+/// deadline, says nothing about the venue.
+#[tokio::test]
+async fn waiting_for_a_slot_or_a_short_deadline_does_not_count_against_the_breaker() {
+    use resilience_host::resilience::deadline::Deadline;
+    use resilience_host::upstream::OutboundRequest;
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1_000)))
+        .mount(&server)
+        .await;
+    let config = venue(&[server.uri()], "pool = { max_connections_per_host = 1 }")
+        .replace("timeout_ms = 500", "timeout_ms = 3000")
+        .replace("max_attempts = 3", "max_attempts = 1")
+        .replace("failure_threshold = 5", "failure_threshold = 1");
+    let h = TestHost::start(&["echo"], "", &config).await;
+    let upstream = h.app.loaded().venues["v"].ctx.upstream.clone();
+    let req = |p: &str| OutboundRequest {
+        method: http::Method::GET,
+        path_and_query: p.into(),
+        headers: vec![],
+        body: bytes::Bytes::new(),
+        idempotent: true,
+        weight: 1,
+        endpoints: None,
+        signing: None,
+        response_budget: None,
+    };
+    let ep = upstream.endpoints()[0].clone();
+    let holder = {
+        let upstream = upstream.clone();
+        let r = req("/slow");
+        tokio::spawn(async move {
+            upstream
+                .send(r, Deadline::after(Duration::from_secs(5)))
+                .await
+        })
+    };
+    for _ in 0..500 {
+        if ep.active() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(ep.active(), 1, "the slow request holds the one slot");
+    // A caller with 200 ms left waits for the slot and gives up.
+    let waited = upstream
+        .send(req("/slow"), Deadline::after(Duration::from_millis(200)))
+        .await;
+    assert!(waited.is_err(), "{waited:?}");
+    assert_eq!(
+        ep.breaker.state(),
+        State::Closed,
+        "waiting is not the endpoint's failure"
+    );
+    holder.await.unwrap().expect("the slow request succeeds");
+    // A caller whose deadline is shorter than the venue's answer.
+    let cut = upstream
+        .send(req("/slow"), Deadline::after(Duration::from_millis(200)))
+        .await;
+    assert!(cut.is_err(), "{cut:?}");
+    assert_eq!(
+        ep.breaker.state(),
+        State::Closed,
+        "the caller's deadline is not the endpoint's failure"
+    );
+}
+
+/// `send-all` holds at most `max_call_response_bytes` of answers in total:
+/// beyond it the remaining answers fail (`connection`), never the host's memory.
+#[tokio::test]
+async fn send_all_answers_are_bounded_in_total() {
+    let server = MockServer::start().await;
+    Mock::given(path("/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; 1024 * 1024]))
+        .mount(&server)
+        .await;
+    let h = TestHost::start(
+        &["echo"],
+        "max_call_response_bytes = 2621440",
+        &venue(&[server.uri()], "").replace("max_attempts = 3", "max_attempts = 1"),
+    )
+    .await;
+    let requests: Vec<Value> = (0..6).map(|_| json!({"path": "/big"})).collect();
+    let out = h
+        .app
+        .call("v", "send_all", &json!({ "requests": requests }))
+        .await
+        .unwrap();
+    let results = out.as_array().unwrap();
+    let ok = results.iter().filter(|r| r["status"] == 200).count();
+    let refused: Vec<&Value> = results.iter().filter(|r| r["error"].is_string()).collect();
+    assert_eq!(ok, 2, "two 1 MiB answers fit in 2.5 MiB: {results:?}");
+    assert_eq!(refused.len(), 4);
+    assert!(
+        refused.iter().all(|r| r["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_call_response_bytes")),
+        "{refused:?}"
+    );
+    let ep = h.app.loaded().venues["v"].ctx.upstream.endpoints()[0].clone();
+    assert_eq!(
+        ep.breaker.state(),
+        State::Closed,
+        "the budget is the host's limit"
+    );
+}

@@ -202,6 +202,10 @@ async fn venue_whose_plugin_is_missing_is_reported_and_health_degrades() {
     .await;
     let (status, body) = host.get("/health").await;
     assert_eq!(status, 503, "{body}");
+    assert_eq!(body["venues"]["ghost"], "plugin not loaded", "{body}");
+    // The reason (config key, plugins folder) is for authenticated callers.
+    let (status, body) = host.get("/v1/health").await;
+    assert_eq!(status, 503, "{body}");
     assert!(
         body["venues"]["ghost"]
             .as_str()

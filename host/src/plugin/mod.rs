@@ -1,6 +1,13 @@
-//! The plugin runtime: one wasmtime engine, a linker offering WASI (empty)
-//! and our `host` interface, loading of every `*.wasm` in the plugins folder,
-//! and a warm instance pool per venue.
+//! The plugin runtime: one wasmtime engine, a linker offering the least WASI
+//! a plugin's `std` needs (see `state`) and our `host` interface, loading of
+//! every `*.wasm` in the plugins folder, and a warm instance pool per venue.
+//!
+//! Invariant: no plugin stalls the host. Every guest entry has a CPU budget
+//! and a wall-clock limit (`pool`); loading is bounded per plugin
+//! ([`COMPILE_LIMIT`] for reading and compiling, off the async workers;
+//! [`DESCRIBE_LIMIT`] for `describe`), runs [`load_concurrency`] plugins at
+//! once, and a plugin that is slow or hangs is refused with its file and the
+//! limit it passed while the others load.
 //!
 //! Engine choices, and why:
 //! - `concurrency_support(false)`: we do not use component-model async, and
@@ -38,6 +45,52 @@ use crate::config::{PluginLimits, PluginsConfig};
 
 /// How often the epoch advances; the granularity of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Wall-clock limit of `describe` at load (instantiation included). Would be
+/// `plugins.limits.describe_ms`.
+pub const DESCRIBE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Longest reading, hashing and compiling one plugin file may take (a cold
+/// compile of a 32 MiB component in a debug host takes tens of seconds).
+/// The compile thread cannot be interrupted: past the limit its result is
+/// dropped and the plugin refused.
+pub const COMPILE_LIMIT: Duration = Duration::from_secs(60);
+
+/// The longest loading one plugin may take.
+pub const LOAD_LIMIT: Duration = COMPILE_LIMIT.saturating_add(DESCRIBE_LIMIT);
+
+/// Plugins loaded at once: one per core, at most 4 (compiling is parallel
+/// inside wasmtime already; this bounds the threads and instances in use).
+pub fn load_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
+/// The WASI interfaces linked for plugins (any 0.2 version). A component
+/// that imports any other `wasi:` interface (files, sockets) is refused at
+/// load, naming it.
+pub const GRANTED_WASI: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+];
 
 /// A plugin file that could not be loaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +150,13 @@ impl LoadedPlugin {
     }
 }
 
-/// The engine and linker shared by every plugin.
+/// The engine and linker shared by every plugin; cheap to clone.
+#[derive(Clone)]
 pub struct PluginEngine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
     engine: Engine,
     linker: Linker<StoreState>,
     config: PluginsConfig,
@@ -108,9 +166,19 @@ pub struct PluginEngine {
 impl std::fmt::Debug for PluginEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginEngine")
-            .field("limits", &self.config.limits)
+            .field("limits", &self.inner.config.limits)
             .finish()
     }
+}
+
+/// A plugin file read, pinned and compiled, not yet run.
+struct Compiled {
+    sha256: String,
+    size: u64,
+    wit_version: String,
+    imports: Vec<String>,
+    pre: VenuePre<StoreState>,
+    source: cache::Source,
 }
 
 impl PluginEngine {
@@ -151,23 +219,33 @@ impl PluginEngine {
         let ticker = EpochTicker::spawn(&engine);
 
         let mut linker: Linker<StoreState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        Venue::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("linking the host interface: {e}"))?;
+        link_least_wasi(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        // The getter marks each venue import call, so that a call stopped
+        // while pending is known to have waited on the venue (see `pool`).
+        Venue::add_to_linker::<_, HasSelf<StoreState>>(
+            &mut linker,
+            StoreState::entered_venue_import,
+        )
+        .map_err(|e| anyhow::anyhow!("linking the host interface: {e}"))?;
         Ok(Self {
-            engine,
-            linker,
-            config: config.clone(),
-            ticker,
+            inner: Arc::new(EngineInner {
+                engine,
+                linker,
+                config: config.clone(),
+                ticker,
+            }),
         })
     }
 
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.inner.engine
     }
 
-    /// Load every `*.wasm` in `dir`. Files that fail are reported, the rest load.
+    /// Load every `*.wasm` in `dir`, [`load_concurrency`] at a time. Files
+    /// that fail (or pass [`COMPILE_LIMIT`] or [`DESCRIBE_LIMIT`]) are
+    /// reported, the rest load; this returns within about [`LOAD_LIMIT`]
+    /// per batch whatever the plugins do. When two files name the same
+    /// plugin, the first by file name wins.
     pub async fn load_dir(
         &self,
         dir: &Path,
@@ -175,23 +253,50 @@ impl PluginEngine {
     ) -> (BTreeMap<String, Arc<LoadedPlugin>>, Vec<LoadError>) {
         let mut plugins = BTreeMap::new();
         let mut errors = Vec::new();
-        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-                .collect(),
-            Err(e) => {
+        let listed = {
+            let dir = dir.to_path_buf();
+            tokio::task::spawn_blocking(move || list_wasm(&dir)).await
+        };
+        let files = match listed {
+            Ok(Ok(files)) => files,
+            Ok(Err(e)) => {
                 errors.push(LoadError {
                     file: dir.to_path_buf(),
                     reason: format!("cannot read the plugins folder: {e}"),
                 });
                 return (plugins, errors);
             }
+            Err(e) => {
+                errors.push(LoadError {
+                    file: dir.to_path_buf(),
+                    reason: format!("listing the plugins folder failed: {e}"),
+                });
+                return (plugins, errors);
+            }
         };
-        files.sort();
-        for file in files {
-            match self.load_file(&file, cache_dir).await {
+        let slots = Arc::new(tokio::sync::Semaphore::new(load_concurrency()));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, file) in files.iter().enumerate() {
+            let (engine, slots, file) = (self.clone(), Arc::clone(&slots), file.clone());
+            let cache_dir = cache_dir.map(Path::to_path_buf);
+            tasks.spawn(async move {
+                // The semaphore is never closed.
+                let _slot = slots.acquire_owned().await.ok();
+                (i, engine.load_file(&file, cache_dir.as_deref()).await)
+            });
+        }
+        let mut results: Vec<Option<Result<LoadedPlugin, String>>> =
+            files.iter().map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, r)) => results[i] = Some(r),
+                Err(e) => tracing::error!(error = %e, "a plugin load task failed"),
+            }
+        }
+        for (file, result) in files.into_iter().zip(results) {
+            let result =
+                result.unwrap_or_else(|| Err("loading failed (the load task panicked)".into()));
+            match result {
                 Ok(p) => {
                     if let Some(prev) = plugins.get(&p.name) {
                         let prev: &Arc<LoadedPlugin> = prev;
@@ -216,12 +321,84 @@ impl PluginEngine {
         (plugins, errors)
     }
 
-    /// Load, check and describe one plugin file.
+    /// Load, check and describe one plugin file: reading and compiling run
+    /// on a blocking thread within [`COMPILE_LIMIT`], `describe` within
+    /// [`DESCRIBE_LIMIT`].
     pub async fn load_file(
         &self,
         file: &Path,
         cache_dir: Option<&Path>,
     ) -> Result<LoadedPlugin, String> {
+        let started = std::time::Instant::now();
+        let compiling = {
+            let (inner, file) = (Arc::clone(&self.inner), file.to_path_buf());
+            let cache_dir = cache_dir.map(Path::to_path_buf);
+            tokio::task::spawn_blocking(move || inner.compile(&file, cache_dir.as_deref()))
+        };
+        let compiled = match tokio::time::timeout(COMPILE_LIMIT, compiling).await {
+            Ok(Ok(r)) => r?,
+            Ok(Err(e)) => return Err(format!("compiling failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "reading and compiling took longer than {} s; refused",
+                    COMPILE_LIMIT.as_secs()
+                ));
+            }
+        };
+        let defaults = self.inner.config.limits;
+        // Ask the plugin who it is, under the default limits and the
+        // describe wall-clock limit (the name it gives is not known yet).
+        let probe_name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "(loading)".into());
+        let probe = InstancePool::new(
+            &probe_name,
+            compiled.pre.clone(),
+            defaults,
+            Arc::new(Quarantine::new(&probe_name, 0, Duration::ZERO)),
+            self.inner.ticker.clone(),
+        );
+        let info = match probe.run(None, Call::Describe, DESCRIBE_LIMIT).await {
+            Ok(Reply::Info(info)) => info,
+            Ok(other) => return Err(format!("describe returned {other:?}")),
+            Err(e) => return Err(format!("describe failed: {e}")),
+        };
+        validate_info(&info)?;
+        tracing::info!(
+            plugin = %info.name,
+            version = %info.version,
+            wit = %compiled.wit_version,
+            file = %file.display(),
+            compiled = ?compiled.source,
+            ms = started.elapsed().as_millis() as u64,
+            "plugin loaded"
+        );
+        let limits = self.inner.config.limits_for(&info.name);
+        Ok(LoadedPlugin {
+            name: info.name.clone(),
+            file: file.to_path_buf(),
+            sha256: compiled.sha256,
+            size: compiled.size,
+            wit_version: compiled.wit_version,
+            quarantine: Arc::new(Quarantine::new(
+                &info.name,
+                limits.quarantine_after_traps,
+                Duration::from_millis(limits.quarantine_window_ms),
+            )),
+            ticker: self.inner.ticker.clone(),
+            info,
+            imports: compiled.imports,
+            pre: compiled.pre,
+            limits,
+        })
+    }
+}
+
+impl EngineInner {
+    /// Read, pin-check and compile one file, and check what it imports
+    /// (blocking: file I/O and Cranelift).
+    fn compile(&self, file: &Path, cache_dir: Option<&Path>) -> Result<Compiled, String> {
         let meta = std::fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
         let defaults = self.config.limits;
         if meta.len() > defaults.max_component_bytes {
@@ -246,7 +423,6 @@ impl PluginEngine {
                 pin.to_ascii_lowercase()
             ));
         }
-        let started = std::time::Instant::now();
         let (component, source) = cache::load_or_compile(&self.engine, &wasm, &sha256, cache_dir)
             .map_err(|e| format!("not a valid component: {e:#}"))?;
         let wit_version = version::wit_version(&self.engine, &component)?;
@@ -256,57 +432,78 @@ impl PluginEngine {
             .imports(&self.engine)
             .map(|(n, _)| n.to_string())
             .collect();
+        let refused = not_granted(&imports);
+        if !refused.is_empty() {
+            return Err(format!(
+                "imports {}, which plugins are not granted (WASI for plugins is clocks, \
+                 random, stdio and exit; no files, no sockets)",
+                refused.join(", ")
+            ));
+        }
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| format!("imports something this host does not offer: {e:#}"))?;
         let pre = VenuePre::new(instance_pre)
             .map_err(|e| format!("does not export the venue adapter: {e:#}"))?;
-        // Ask the plugin who it is, under the default limits.
-        let probe = InstancePool::new(
-            "(loading)",
-            pre.clone(),
-            defaults,
-            Arc::new(Quarantine::new("(loading)", 0, Duration::ZERO)),
-            self.ticker.clone(),
-        );
-        let info = match probe
-            .run(None, Call::Describe, Duration::from_secs(5))
-            .await
-        {
-            Ok(Reply::Info(info)) => info,
-            Ok(other) => return Err(format!("describe returned {other:?}")),
-            Err(e) => return Err(format!("describe failed: {e}")),
-        };
-        validate_info(&info)?;
-        tracing::info!(
-            plugin = %info.name,
-            version = %info.version,
-            wit = %wit_version,
-            file = %file.display(),
-            compiled = ?source,
-            ms = started.elapsed().as_millis() as u64,
-            "plugin loaded"
-        );
-        let limits = self.config.limits_for(&info.name);
-        Ok(LoadedPlugin {
-            name: info.name.clone(),
-            file: file.to_path_buf(),
+        Ok(Compiled {
             sha256,
             size: meta.len(),
             wit_version,
-            quarantine: Arc::new(Quarantine::new(
-                &info.name,
-                limits.quarantine_after_traps,
-                Duration::from_millis(limits.quarantine_window_ms),
-            )),
-            ticker: self.ticker.clone(),
-            info,
             imports,
             pre,
-            limits,
+            source,
         })
     }
+}
+
+/// The `*.wasm` files in `dir`, sorted.
+fn list_wasm(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The `wasi:` imports outside [`GRANTED_WASI`].
+fn not_granted(imports: &[String]) -> Vec<String> {
+    imports
+        .iter()
+        .filter(|name| name.starts_with("wasi:"))
+        .filter(|name| {
+            let unversioned = name.split('@').next().unwrap_or(name);
+            !GRANTED_WASI.contains(&unversioned)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Link the WASI a plugin's `std` needs: io, clocks, random, and the cli
+/// interfaces (stdio, environment, exit, terminals), nothing else.
+fn link_least_wasi(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+
+    // io (error, poll, streams), both clocks, random, stdin/stdout/stderr.
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    let l = linker;
+    fn rng(t: &mut StoreState) -> &mut wasmtime_wasi::random::WasiRandomCtx {
+        wasmtime_wasi::WasiView::ctx(t).ctx.random()
+    }
+    random::insecure::add_to_linker::<StoreState, WasiRandom>(l, rng)?;
+    random::insecure_seed::add_to_linker::<StoreState, WasiRandom>(l, rng)?;
+    cli::environment::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    cli::exit::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    cli::terminal_input::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    cli::terminal_output::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    cli::terminal_stdin::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    cli::terminal_stdout::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    cli::terminal_stderr::add_to_linker::<StoreState, WasiCli>(l, StoreState::cli)?;
+    Ok(())
 }
 
 fn validate_info(info: &Info) -> Result<(), String> {
@@ -338,4 +535,34 @@ fn validate_info(info: &Info) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_and_sockets_are_not_granted() {
+        let imports: Vec<String> = [
+            "wasi:io/poll@0.2.6",
+            "wasi:cli/stderr@0.2.6",
+            "wasi:clocks/monotonic-clock@0.2.0",
+            "wasi:random/insecure-seed@0.2.6",
+            "wasi:filesystem/types@0.2.6",
+            "wasi:sockets/tcp@0.2.6",
+            "resilience:venue/host@0.2.0",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            not_granted(&imports),
+            vec!["wasi:filesystem/types@0.2.6", "wasi:sockets/tcp@0.2.6"]
+        );
+    }
+
+    #[test]
+    fn loading_is_bounded() {
+        assert!((1..=4).contains(&load_concurrency()));
+        assert_eq!(LOAD_LIMIT, COMPILE_LIMIT + DESCRIBE_LIMIT);
+    }
 }

@@ -11,12 +11,28 @@
 //! The pool is per venue, not per plugin, so instance-level caches a plugin
 //! keeps (a feed's decimals, say) never leak between two venues that share a
 //! plugin (mainnet and testnet).
+//!
+//! Every guest entry (instantiation included) has two bounds: the CPU budget
+//! (`cpu_ms`, enforced at epoch ticks while the guest runs) and a wall-clock
+//! limit, which also stops a guest that burns no CPU because it waits (a WASI
+//! clock sleep). The wall-clock limit of a call is its deadline (the `wait`
+//! given to [`InstancePool::run`], never later than the call scope's
+//! deadline); `describe` at load gets [`super::DESCRIBE_LIMIT`]. When it passes:
+//!
+//! | the guest was                    | error     | instance  | quarantine |
+//! |----------------------------------|-----------|-----------|------------|
+//! | in WASI or its own code          | `plugin`, naming plugin, operation and limit | discarded | counts as a trap |
+//! | waiting on the venue (`send`)    | `timeout` | discarded | no (the venue was slow, the plugin was not) |
+//!
+//! The instance is dropped with the call's future, never reused: its state
+//! is unknown once a call is cut short.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 use wasmtime::Store;
 
 use super::bindings::{Info, Venue, VenueError, VenuePre};
@@ -46,6 +62,18 @@ pub enum Call<'a> {
         params: &'a str,
         key: &'a str,
     },
+}
+
+impl Call<'_> {
+    /// The export and operation, for messages: `invoke of "get_balance"`.
+    pub fn describe_entry(&self) -> String {
+        match self {
+            Call::Describe => "describe".to_string(),
+            Call::Prepare { operation, .. } => format!("prepare of {operation:?}"),
+            Call::Invoke { operation, .. } => format!("invoke of {operation:?}"),
+            Call::Reconcile { operation, .. } => format!("reconcile of {operation:?}"),
+        }
+    }
 }
 
 /// What an exported function returned.
@@ -81,6 +109,7 @@ pub struct InstancePool {
     traps: AtomicU64,
     invocations: AtomicU64,
     deadline_hits: AtomicU64,
+    wall_hits: AtomicU64,
     ticker: EpochTicker,
 }
 
@@ -112,6 +141,7 @@ impl InstancePool {
             traps: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
             deadline_hits: AtomicU64::new(0),
+            wall_hits: AtomicU64::new(0),
             ticker,
         }
     }
@@ -136,13 +166,20 @@ impl InstancePool {
         self.deadline_hits.load(Ordering::Relaxed)
     }
 
+    /// Calls stopped at their wall-clock limit while the guest was in WASI
+    /// or its own code (a sleep, say); also counted in [`Self::traps`].
+    pub fn wall_limit_hits(&self) -> u64 {
+        self.wall_hits.load(Ordering::Relaxed)
+    }
+
     /// Idle warm instances right now.
     pub fn idle(&self) -> usize {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
 
-    /// Run `call` on a warm instance on behalf of `venue`, waiting at most
-    /// `wait` for a free instance.
+    /// Run `call` on a warm instance on behalf of `scope`'s venue. `wait`
+    /// bounds the whole call: waiting for a free instance, instantiating one,
+    /// and the guest's run (its wall-clock limit; see the module doc).
     pub async fn run(
         &self,
         scope: Option<CallScope>,
@@ -152,20 +189,48 @@ impl InstancePool {
         if self.quarantine.is_active() {
             return Err(CallError::Plugin(self.quarantine.message()));
         }
+        // Never later than the scope's deadline, so that this answer (which
+        // names the plugin) comes before a caller's own timeout at the same
+        // deadline.
+        let started = Instant::now();
+        let until = match &scope {
+            Some(s) => s.deadline.instant().min(started + wait),
+            None => started + wait,
+        };
+        let limit = until.saturating_duration_since(started);
         let permit = self.acquire(wait).await?;
         // Epoch ticks (CPU deadline, yields) run while guest code may run.
         let _ticking = self.ticker.enter();
         let mut warm = match self.take_idle() {
             Some(w) => w,
-            None => self.instantiate().await?,
+            None => match tokio::time::timeout_at(until, self.instantiate()).await {
+                Ok(w) => w?,
+                Err(_) => {
+                    // The half-built store was dropped with the future.
+                    drop(permit);
+                    return Err(self.wall_limit_hit(&call, limit, false));
+                }
+            },
         };
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let state = warm.store.data_mut();
         state.begin_call(scope);
         warm.store.set_epoch_deadline(1);
-        let result = call_export(&mut warm, call).await;
+        let result = match tokio::time::timeout_at(until, call_export(&mut warm, call)).await {
+            Ok(r) => r,
+            Err(_) => {
+                // The call's future is gone, mid-call: the instance's state
+                // is unknown, so it is never reused.
+                let on_venue = warm.store.data().waiting_on_venue();
+                self.log_output(&warm);
+                drop(warm);
+                drop(permit);
+                return Err(self.wall_limit_hit(&call, limit, on_venue));
+            }
+        };
         warm.store.data_mut().end_call();
         warm.calls += 1;
+        self.log_output(&warm);
         match result {
             Ok(reply) => {
                 self.give_back(warm, permit);
@@ -184,6 +249,47 @@ impl InstancePool {
                 tracing::error!(plugin = %self.plugin, error = %trap.message, backtrace = ?e, "plugin trapped; instance discarded");
                 drop(permit);
                 Err(CallError::Plugin(trap.message))
+            }
+        }
+    }
+
+    /// The error for a call stopped at its wall-clock limit, counted like a
+    /// trap unless the guest was waiting on the venue.
+    fn wall_limit_hit(&self, call: &Call<'_>, limit: Duration, on_venue: bool) -> CallError {
+        let entry = call.describe_entry();
+        // Rounded up: a limit handed down as "999.8 ms left" reads as 1000.
+        let limit_ms = limit.as_micros().div_ceil(1000);
+        if on_venue {
+            tracing::warn!(plugin = %self.plugin, call = %entry, limit_ms = limit_ms as u64, "deadline passed while the plugin waited on the venue; instance discarded");
+            return CallError::Timeout(format!(
+                "plugin {} was waiting on the venue in {entry} when its deadline of {limit_ms} ms passed",
+                self.plugin,
+            ));
+        }
+        self.traps.fetch_add(1, Ordering::Relaxed);
+        self.wall_hits.fetch_add(1, Ordering::Relaxed);
+        self.quarantine.record_trap();
+        let message = format!(
+            "plugin {} did not return from {entry} within its wall-clock limit of {limit_ms} ms; instance discarded",
+            self.plugin,
+        );
+        tracing::error!(plugin = %self.plugin, error = %message, "plugin stopped at its wall-clock limit");
+        CallError::Plugin(message)
+    }
+
+    /// What the guest wrote to stdout and stderr during its last call, to the
+    /// host log (bounded by the capture).
+    fn log_output(&self, warm: &Warm) {
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        let state = warm.store.data();
+        for (stream, text) in [
+            ("stdout", state.stdout_text()),
+            ("stderr", state.stderr_text()),
+        ] {
+            if !text.is_empty() {
+                tracing::debug!(plugin = %self.plugin, stream, output = %text, "plugin output");
             }
         }
     }
@@ -221,6 +327,13 @@ impl InstancePool {
     /// metering (the engine must have `consume_fuel` on): returns the info,
     /// the fuel the call used, and the peak linear memory of the instance.
     pub async fn describe_metered(&self) -> Result<(Info, u64, usize), CallError> {
+        match tokio::time::timeout(super::DESCRIBE_LIMIT, self.describe_metered_unbounded()).await {
+            Ok(r) => r,
+            Err(_) => Err(self.wall_limit_hit(&Call::Describe, super::DESCRIBE_LIMIT, false)),
+        }
+    }
+
+    async fn describe_metered_unbounded(&self) -> Result<(Info, u64, usize), CallError> {
         let _ticking = self.ticker.enter();
         let mut warm = self.instantiate().await?;
         const START: u64 = u64::MAX / 2;
@@ -296,7 +409,12 @@ async fn call_export(warm: &mut Warm, call: Call<'_>) -> wasmtime::Result<Reply>
     })
 }
 
-/// Explain a trap: CPU deadline, memory, or the guest's own panic message.
+/// Characters of a guest's stderr quoted in a trap message: the last ones,
+/// where a panic message is.
+pub const TRAP_STDERR_CHARS: usize = 1000;
+
+/// Explain a trap: CPU deadline, memory, or the guest's own panic message
+/// (the end of what it wrote to stderr during this call).
 pub fn describe_trap(err: &wasmtime::Error, state: &StoreState) -> Trap {
     if let Some(used) = state.cpu_exceeded {
         return Trap {
@@ -318,11 +436,33 @@ pub fn describe_trap(err: &wasmtime::Error, state: &StoreState) -> Trap {
     } else {
         format!(
             "{base}; plugin said: {}",
-            said.chars().take(1000).collect::<String>()
+            tail_chars(&said, TRAP_STDERR_CHARS)
         )
     };
     Trap {
         message,
         cpu_deadline: false,
+    }
+}
+
+/// The last `n` characters of `text`, with `…` in front when cut.
+fn tail_chars(text: &str, n: usize) -> String {
+    let count = text.chars().count();
+    if count <= n {
+        return text.to_string();
+    }
+    let mut out = String::from("…");
+    out.extend(text.chars().skip(count - n));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_chars_keeps_the_end() {
+        assert_eq!(tail_chars("abc", 5), "abc");
+        assert_eq!(tail_chars("xxxxpanicked", 8), "…panicked");
     }
 }

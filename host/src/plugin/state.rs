@@ -1,14 +1,36 @@
-//! Per-instance store state: the WASI context (empty: no files, env, sockets),
-//! memory limits, the venue the current call belongs to, and the CPU budget.
+//! Per-instance store state: the WASI context, memory and resource limits,
+//! the venue the current call belongs to, and the CPU budget.
+//!
+//! What a plugin gets from WASI (least privilege: what a Rust plugin's `std`
+//! needs, nothing that reaches outside the instance):
+//!
+//! | WASI                                   | granted |
+//! |----------------------------------------|---------|
+//! | `wasi:clocks` wall and monotonic       | yes, at millisecond resolution (no finer than `now-ms`) |
+//! | `wasi:random`                          | yes, at most [`MAX_RANDOM_BYTES`] per call |
+//! | `wasi:cli` stdout and stderr           | captured per call (the last [`OUTPUT_CAPTURE_BYTES`]), cleared when the next call starts; stderr explains a trap, both go to the host log at `debug` |
+//! | `wasi:cli` stdin, environment, args    | linked, empty |
+//! | `wasi:io` streams, poll, error         | yes (stdio and clock waits need them) |
+//! | `wasi:filesystem`, `wasi:sockets`      | not linked: a plugin importing them is refused at load (see `plugin::GRANTED_WASI`) |
+//!
+//! Every resource a plugin holds through WASI (streams, pollables) lives in
+//! the instance's [`ResourceTable`], capped at [`MAX_TABLE_ENTRIES`]: past the
+//! cap `push` fails and the call traps, so a guest that leaks handles is
+//! replaced instead of growing host memory.
 
-use std::sync::Arc;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use tokio::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreContextMut, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
@@ -16,14 +38,25 @@ use wasmtime_wasi::{
 use crate::capabilities::CallScope;
 use crate::config::PluginLimits;
 
-/// Bytes of guest stderr kept to explain a trap (a Rust panic message).
-const STDERR_CAPTURE_BYTES: usize = 16 * 1024;
+/// Bytes of each of stdout and stderr kept per call: the tail, so the panic
+/// message a trapping guest writes last survives any flood before it.
+pub const OUTPUT_CAPTURE_BYTES: usize = 16 * 1024;
+/// Most entries in an instance's WASI resource table (streams, pollables).
+/// A Rust plugin holds a handful; wasmtime's own default is a million.
+pub const MAX_TABLE_ENTRIES: usize = 1024;
+/// Most bytes one `wasi:random` call may ask for.
+pub const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 
 pub struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: Limiter,
-    stderr: MemoryOutputPipe,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
+    /// Whether the guest's latest host call went to the venue interface
+    /// (`send`) rather than to WASI: a call stopped at its deadline while
+    /// waiting on the venue timed out at the venue, not in the plugin.
+    in_venue_import: bool,
     /// The venue of the call in progress; `None` between calls, so a plugin
     /// cannot reach a venue outside a call.
     pub(crate) call: Option<CallScope>,
@@ -55,19 +88,27 @@ impl std::fmt::Debug for StoreState {
 
 impl StoreState {
     pub fn new(limits: &PluginLimits) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE_BYTES);
-        // Nothing is granted: no preopened dirs, no env, no args, no network.
-        // Only stderr is captured, to surface panic messages. Clocks read at
+        let stdout = CapturedOutput::default();
+        let stderr = CapturedOutput::default();
+        // No preopened dirs, no env, no args, no network (and the filesystem
+        // and sockets interfaces are not even linked). Clocks read at
         // millisecond resolution, no finer than `now-ms`.
         let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
             .stderr(stderr.clone())
             .wall_clock(MillisWallClock)
             .monotonic_clock(MillisMonotonicClock::default())
+            .max_random_size(MAX_RANDOM_BYTES)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
             .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_TABLE_ENTRIES);
         let memory = (limits.memory_mib as usize) * 1024 * 1024;
         Self {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limits: Limiter {
                 inner: StoreLimitsBuilder::new()
                     .memory_size(memory)
@@ -79,7 +120,9 @@ impl StoreState {
                     .build(),
                 peak_memory: 0,
             },
+            stdout,
             stderr,
+            in_venue_import: false,
             call: None,
             call_started: None,
             host_wait: Duration::ZERO,
@@ -90,9 +133,14 @@ impl StoreState {
         }
     }
 
-    /// Start a call on behalf of `scope`'s venue.
+    /// Start a call on behalf of `scope`'s venue. What the guest wrote
+    /// during earlier calls is dropped: one caller's data never shows in
+    /// another's error.
     pub fn begin_call(&mut self, scope: Option<CallScope>) {
         self.call = scope;
+        self.stdout.clear();
+        self.stderr.clear();
+        self.in_venue_import = false;
         let now = Instant::now();
         self.call_started = Some(now);
         self.running_since = Some(now);
@@ -104,6 +152,7 @@ impl StoreState {
     /// The guest is back from a host call that waited `waited` (network):
     /// the wait does not count against its CPU budget.
     pub fn resumed_after(&mut self, waited: Duration) {
+        self.in_venue_import = false;
         self.host_wait += waited;
         self.running_since = Some(Instant::now());
     }
@@ -133,16 +182,31 @@ impl StoreState {
             .unwrap_or_default()
     }
 
-    /// What the guest wrote to stderr (a Rust panic message), without the
-    /// `note: run with RUST_BACKTRACE` hint, on one line.
+    /// What the guest wrote to stderr during the current (or last) call, at
+    /// most its last [`OUTPUT_CAPTURE_BYTES`]: a Rust panic message, without
+    /// the `note: run with RUST_BACKTRACE` hint, on one line.
     pub fn stderr_text(&self) -> String {
-        let bytes = self.stderr.contents();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        one_line(&self.stderr.contents())
+    }
+
+    /// What the guest wrote to stdout during the current (or last) call, at
+    /// most its last [`OUTPUT_CAPTURE_BYTES`], on one line.
+    pub fn stdout_text(&self) -> String {
+        one_line(&self.stdout.contents())
+    }
+
+    /// Mark a call into the venue interface (`send`, `config`, `log`...):
+    /// the host getter of those imports runs this on every call.
+    pub(crate) fn entered_venue_import(&mut self) -> &mut Self {
+        self.in_venue_import = true;
+        self
+    }
+
+    /// Whether the guest is (or last was) in a venue import rather than in
+    /// WASI or its own code: when a call is stopped while pending, it was
+    /// waiting on the venue (`send`), not sleeping on a WASI clock.
+    pub fn waiting_on_venue(&self) -> bool {
+        self.in_venue_import
     }
 
     /// Epoch callback: yield to tokio at every tick, and stop the guest once
@@ -150,6 +214,8 @@ impl StoreState {
     /// holding a tokio worker that other venues need.
     pub fn on_epoch(mut ctx: StoreContextMut<'_, Self>) -> wasmtime::Result<UpdateDeadline> {
         let state = ctx.data_mut();
+        // The guest is running its own code.
+        state.in_venue_import = false;
         let used = state.guest_time();
         if used > state.cpu_budget {
             state.cpu_exceeded = Some(used);
@@ -181,11 +247,118 @@ impl StoreState {
 }
 
 impl WasiView for StoreState {
+    /// Every WASI host call goes through here (io, clocks, random, cli).
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.in_venue_import = false;
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+/// `text` on one line: trimmed non-empty lines without Rust's
+/// `note: run with RUST_BACKTRACE` hint, joined by spaces.
+fn one_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A guest's stdout or stderr: keeps the last [`OUTPUT_CAPTURE_BYTES`]
+/// written since the last [`clear`](Self::clear). Writes always succeed
+/// (older bytes are dropped), so a guest that floods its output neither
+/// fails differently nor grows host memory.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedOutput {
+    buf: Arc<Mutex<Vec<u8>>>,
+}
+
+impl CapturedOutput {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.buf.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        let mut buf = self.lock();
+        if bytes.len() >= OUTPUT_CAPTURE_BYTES {
+            buf.clear();
+            buf.extend_from_slice(&bytes[bytes.len() - OUTPUT_CAPTURE_BYTES..]);
+            return;
+        }
+        buf.extend_from_slice(bytes);
+        // Trim in batches: at most twice the capture is ever held.
+        if buf.len() > 2 * OUTPUT_CAPTURE_BYTES {
+            let excess = buf.len() - OUTPUT_CAPTURE_BYTES;
+            buf.drain(..excess);
+        }
+    }
+
+    /// The last [`OUTPUT_CAPTURE_BYTES`] written.
+    pub fn contents(&self) -> Vec<u8> {
+        let buf = self.lock();
+        buf[buf.len().saturating_sub(OUTPUT_CAPTURE_BYTES)..].to_vec()
+    }
+
+    pub fn clear(&self) {
+        let mut buf = self.lock();
+        buf.clear();
+        if buf.capacity() > 2 * OUTPUT_CAPTURE_BYTES {
+            buf.shrink_to(OUTPUT_CAPTURE_BYTES);
+        }
+    }
+}
+
+impl IsTerminal for CapturedOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for CapturedOutput {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for CapturedOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.append(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(OUTPUT_CAPTURE_BYTES)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for CapturedOutput {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for CapturedOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.append(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -259,5 +432,64 @@ impl HostMonotonicClock for MillisMonotonicClock {
     }
     fn now(&self) -> u64 {
         (self.0.elapsed().as_millis() as u64).saturating_mul(1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_output_keeps_the_tail_and_clears() {
+        let out = CapturedOutput::default();
+        out.append(b"first caller's secret\n");
+        out.clear();
+        assert!(out.contents().is_empty(), "cleared between calls");
+        for _ in 0..100 {
+            out.append(&[b'x'; 1000]);
+        }
+        out.append(b"panicked at the end");
+        let kept = out.contents();
+        assert_eq!(kept.len(), OUTPUT_CAPTURE_BYTES);
+        assert!(
+            kept.ends_with(b"panicked at the end"),
+            "the tail survives a flood"
+        );
+        out.append(&vec![b'y'; 3 * OUTPUT_CAPTURE_BYTES]);
+        assert_eq!(out.contents(), vec![b'y'; OUTPUT_CAPTURE_BYTES]);
+    }
+
+    #[test]
+    fn begin_call_clears_what_the_previous_call_wrote() {
+        let mut state = StoreState::new(&PluginLimits::default());
+        state.stderr.append(b"caller A: account 42\n");
+        state.stdout.append(b"caller A again\n");
+        assert!(state.stderr_text().contains("account 42"));
+        state.begin_call(None);
+        assert_eq!(state.stderr_text(), "");
+        assert_eq!(state.stdout_text(), "");
+    }
+
+    #[test]
+    fn the_resource_table_is_capped() {
+        let mut state = StoreState::new(&PluginLimits::default());
+        let table = state.ctx().table;
+        for i in 0..MAX_TABLE_ENTRIES {
+            table.push(i).expect("under the cap");
+        }
+        assert!(table.push(0usize).is_err(), "one past the cap is refused");
+    }
+
+    #[test]
+    fn the_latest_host_call_tells_venue_waits_from_wasi_waits() {
+        let mut state = StoreState::new(&PluginLimits::default());
+        assert!(!state.waiting_on_venue());
+        state.entered_venue_import();
+        assert!(state.waiting_on_venue());
+        let _ = state.ctx();
+        assert!(!state.waiting_on_venue(), "a WASI call came after");
+        state.entered_venue_import();
+        state.resumed_after(Duration::from_millis(1));
+        assert!(!state.waiting_on_venue(), "back from the venue");
     }
 }

@@ -73,6 +73,10 @@ pub struct AttemptError {
     pub outcome: Outcome,
     /// Whether the request may have reached the venue.
     pub sent: bool,
+    /// A failure of this host, not of the endpoint (no connection slot in
+    /// time, an attempt cut short by the call's own deadline, a response
+    /// budget spent): it never counts against the endpoint's breaker.
+    pub local: bool,
     pub message: String,
 }
 
@@ -81,6 +85,7 @@ impl AttemptError {
         Self {
             outcome: Outcome::Timeout,
             sent,
+            local: false,
             message: message.into(),
         }
     }
@@ -88,7 +93,15 @@ impl AttemptError {
         Self {
             outcome: Outcome::Connection,
             sent,
+            local: false,
             message: message.into(),
+        }
+    }
+    /// The same failure, marked as this host's own.
+    pub fn local(self) -> Self {
+        Self {
+            local: true,
+            ..self
         }
     }
 }
