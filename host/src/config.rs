@@ -953,17 +953,13 @@ fn valid_name(name: &str) -> bool {
 
 fn validate_endpoint(ep: &str) -> Result<(), String> {
     // `${secret:NAME}` placeholders are filled in at start-up; check the shape around them.
-    let mut shape = String::with_capacity(ep.len());
-    let mut rest = ep;
-    while let Some(i) = rest.find("${secret:") {
-        shape.push_str(&rest[..i]);
-        let end = rest[i..]
-            .find('}')
-            .ok_or_else(|| "has an unterminated ${secret:...} placeholder".to_string())?;
-        shape.push('x');
-        rest = &rest[i + end + 1..];
-    }
-    shape.push_str(rest);
+    let shape: String = crate::endpoint_secrets::pieces(ep)?
+        .into_iter()
+        .map(|p| match p {
+            crate::endpoint_secrets::Piece::Text(t) => t,
+            crate::endpoint_secrets::Piece::Secret(_) => "x",
+        })
+        .collect();
     let ep_shown = crate::redact::redact_url(ep);
     let ep = ep_shown.as_str();
     let uri: http::Uri = shape

@@ -28,6 +28,7 @@ pub mod app;
 pub mod capabilities;
 pub mod config;
 pub mod connector;
+pub mod endpoint_secrets;
 pub mod error;
 pub mod grants;
 pub mod journal;

@@ -30,7 +30,7 @@ pub fn redact_url(url: &str) -> String {
     let path: Vec<String> = path
         .split('/')
         .map(|seg| {
-            if seg.contains("${secret:") || looks_like_key(seg) {
+            if crate::endpoint_secrets::mentions_secret(seg) || looks_like_key(seg) {
                 MARK.to_string()
             } else {
                 seg.to_string()

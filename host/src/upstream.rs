@@ -624,32 +624,32 @@ async fn read_body(
     Ok(out.freeze())
 }
 
-/// Replace `${secret:NAME}` in an endpoint URL with the venue's secret.
+/// Replace `${secret:NAME}` in an endpoint URL with the venue's secret,
+/// percent-encoded.
 fn fill_secrets(
     url: &str,
     secrets: &std::collections::BTreeMap<String, Secret>,
 ) -> Result<String, String> {
     let mut out = String::with_capacity(url.len());
-    let mut rest = url;
-    while let Some(i) = rest.find("${secret:") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + "${secret:".len()..];
-        let end = after
-            .find('}')
-            .ok_or("has an unterminated ${secret:...} placeholder")?;
-        let name = &after[..end];
-        let secret = secrets.get(name).ok_or_else(|| {
-            format!("names secret {name:?}, which is not in this venue's secrets")
-        })?;
-        let value = std::str::from_utf8(secret.expose())
-            .map_err(|_| format!("secret {name:?} is not text"))?;
-        out.push_str(
-            &percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
-                .to_string(),
-        );
-        rest = &after[end + 1..];
+    for piece in crate::endpoint_secrets::pieces(url)? {
+        match piece {
+            crate::endpoint_secrets::Piece::Text(t) => out.push_str(t),
+            crate::endpoint_secrets::Piece::Secret(name) => {
+                let secret = secrets.get(name).ok_or_else(|| {
+                    format!("names secret {name:?}, which is not in this venue's secrets")
+                })?;
+                let value = std::str::from_utf8(secret.expose())
+                    .map_err(|_| format!("secret {name:?} is not text"))?;
+                out.push_str(
+                    &percent_encoding::utf8_percent_encode(
+                        value,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    )
+                    .to_string(),
+                );
+            }
+        }
     }
-    out.push_str(rest);
     Ok(out)
 }
 
