@@ -289,21 +289,7 @@ impl Protocol {
         now_ms: i64,
         policy: Policy,
     ) -> Option<Result<Value, CallError>> {
-        let found = tokio::time::timeout(
-            policy.deadline,
-            Arc::clone(exec).reconcile(
-                entry.operation.clone(),
-                entry.params.clone(),
-                entry.key.clone(),
-            ),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(CallError::Timeout(
-                "reconcile did not finish in time".into(),
-            ))
-        });
-        match found {
+        match look_up(Arc::clone(exec), entry, policy.deadline).await {
             Ok(Some(value)) => {
                 let outcome = Outcome::Succeeded {
                     result: value.to_string(),
@@ -395,6 +381,27 @@ impl Protocol {
             )))
         })
     }
+}
+
+/// Ask the venue (through the plugin's `reconcile`) about `entry`, within
+/// `deadline`.
+async fn look_up<E: Executor>(
+    exec: Arc<E>,
+    entry: &Entry,
+    deadline: Duration,
+) -> Result<Option<Value>, CallError> {
+    let lookup = exec.reconcile(
+        entry.operation.clone(),
+        entry.params.clone(),
+        entry.key.clone(),
+    );
+    tokio::time::timeout(deadline, lookup)
+        .await
+        .unwrap_or_else(|_| {
+            Err(CallError::Timeout(
+                "reconcile did not finish in time".into(),
+            ))
+        })
 }
 
 /// Write a holder's outcome, retrying a store failure briefly. If it cannot
@@ -533,30 +540,17 @@ impl Sweeper {
         // Read before the lookup starts: "not found" is proof only when the
         // lookup began after the settle window.
         let started_ms = journal.clock_ms().await.ok()?;
-        let found = tokio::time::timeout(
-            policy.deadline,
-            exec.reconcile(
-                entry.operation.clone(),
-                entry.params.clone(),
-                entry.key.clone(),
-            ),
-        )
-        .await;
-        let outcome = match found {
-            Ok(Ok(Some(value))) => Outcome::Succeeded {
+        let outcome = match look_up(exec, entry, policy.deadline).await {
+            Ok(Some(value)) => Outcome::Succeeded {
                 result: value.to_string(),
             },
-            Ok(Ok(None)) if started_ms >= entry.settle_at_ms => Outcome::Failed {
+            Ok(None) if started_ms >= entry.settle_at_ms => Outcome::Failed {
                 kind: "not_sent".into(),
                 message: "reconciled: the venue never accepted it".into(),
             },
-            Ok(Ok(None)) => return None,
-            Ok(Err(e)) => {
+            Ok(None) => return None,
+            Err(e) => {
                 tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not reconcile; the next sweep tries again");
-                return None;
-            }
-            Err(_) => {
-                tracing::warn!(venue = %entry.venue, key = %entry.key, "journal: reconcile did not finish in time; the next sweep tries again");
                 return None;
             }
         };
