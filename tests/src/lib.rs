@@ -9,6 +9,7 @@
 
 pub mod crypto;
 pub mod faults;
+pub mod order_chaos;
 pub mod pg;
 pub mod process;
 pub mod sim;

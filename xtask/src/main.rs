@@ -40,6 +40,16 @@ Commands:
                       was answered, counters add up and memory stayed bounded
                       (ARGS: --minutes F (default 10), --callers N, --seed S,
                       --max-growth-mib M)
+  soak --orders [ARGS]
+                      plugins, the release host binary, then the order chaos: callers
+                      that retry and hang up place orders through hosts SIGKILLed and
+                      restarted on one journal, against a mock Binance venue that drops,
+                      delays, refuses and hides orders; fails (naming the seed) unless
+                      the venue took at most one order per client id, every accepted id
+                      is journaled succeeded or in_doubt and nothing is left pending
+                      (ARGS: --minutes F (default 10), --seed S (default: from the clock),
+                      --callers N, --keys K, --kill-every MIN-MAX (seconds, 0 = never),
+                      --pg, --replicas N (more than one: on PostgreSQL))
   demo [ARGS]         plugins, then the host with every plugin against simulated venues
                       on loopback with scripted faults, a mixed workload and a live summary;
                       /metrics stays up (ARGS: --calls N, --duration SECS, --listen ADDR)
@@ -229,15 +239,40 @@ fn bench(root: &Path, smoke: bool, name: Option<&str>) -> Result<()> {
     ])
 }
 
-/// `cargo xtask soak [ARGS]`.
+/// `cargo xtask soak [--orders] [ARGS]`.
 fn soak(root: &Path, extra: &[&str]) -> Result<()> {
     let extra = match extra.split_first() {
         Some((&"--", rest)) => rest,
         _ => extra,
     };
+    let orders = extra.contains(&"--orders");
+    let args: Vec<&str> = extra.iter().copied().filter(|a| *a != "--orders").collect();
+    let run: (&str, &dyn Fn() -> Result<()>) = if orders {
+        ("order chaos", &|| soak_orders(root, &args))
+    } else {
+        ("soak", &|| bench::soak(root, &args))
+    };
     steps(&[
         ("plugins", &|| plugins::build(root, false)),
         ("release host binary", &|| bench::build_release_host(root)),
-        ("soak", &|| bench::soak(root, extra)),
+        run,
     ])
+}
+
+/// `cargo xtask soak --orders [ARGS]`: the `order_chaos` binary (tests/src/bin).
+fn soak_orders(root: &Path, args: &[&str]) -> Result<()> {
+    let mut c = cmd::cargo(root);
+    c.args([
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "resilience-tests",
+        "--bin",
+        "order_chaos",
+        "--",
+    ])
+    .args(args)
+    .env("RESILIENCE_PLUGINS_PREBUILT", "1");
+    cmd::run(&mut c)
 }
