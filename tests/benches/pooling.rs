@@ -174,9 +174,14 @@ fn main() {
                 base_wall / t.wall.as_secs_f64()
             );
         }
-        assert_eq!(
-            totals[2].handshakes, totals[2].requests,
-            "the unpooled client handshakes once per request"
+        // At least one handshake per request. Not exact: a pooled client may finish a
+        // connection it started racing a pool checkout (hyper-util does) after its own
+        // window closed, and the mock counts that handshake in the next caller's window.
+        assert!(
+            totals[2].handshakes >= totals[2].requests,
+            "the unpooled client handshakes once per request ({} handshakes, {} requests)",
+            totals[2].handshakes,
+            totals[2].requests
         );
         assert!(
             totals[0].handshakes <= CALLERS as u64 * 2,
