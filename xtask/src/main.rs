@@ -5,6 +5,7 @@ mod bench;
 mod cmd;
 mod manifest;
 mod new_plugin;
+mod oracle;
 mod plugins;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,10 @@ Commands:
                       names for backtraces) instead of the small `plugin` profile.
   run [-- ARGS...]    plugins, then the host in release:
                       cargo run --release -p resilience-host -- serve --config resilience.toml ARGS
-  test                plugins, then cargo test --workspace --lib --bins --tests
+  test                plugins, the oracle virtualenv (target/oracle-venv: the venues'
+                      official clients from tests/oracle/requirements.txt, for the
+                      differential tests; rebuilt when that file changes), then
+                      cargo test --workspace --lib --bins --tests
                       (benches are compiled by lint/bench, not run here),
                       then cargo test --workspace --doc
   lint                cargo fmt --all --check, then
@@ -195,15 +199,23 @@ fn demo(root: &Path, extra: &[&str]) -> Result<()> {
 
 /// `cargo xtask test`.
 fn test(root: &Path) -> Result<()> {
+    let oracle = std::cell::RefCell::new(None);
     steps(&[
         ("plugins", &|| plugins::build(root, false)),
+        ("oracle virtualenv (the venues' official clients)", &|| {
+            *oracle.borrow_mut() = oracle::python(root)?;
+            Ok(())
+        }),
         ("tests", &|| {
             // Not --all-targets: that would run the (harness = false) benches as tests.
-            cmd::run(
-                cmd::cargo(root)
-                    .args(["test", "--workspace", "--lib", "--bins", "--tests"])
-                    .env("RESILIENCE_PLUGINS_PREBUILT", "1"),
-            )
+            let mut cargo = cmd::cargo(root);
+            cargo
+                .args(["test", "--workspace", "--lib", "--bins", "--tests"])
+                .env("RESILIENCE_PLUGINS_PREBUILT", "1");
+            if let Some(python) = oracle.borrow().as_ref() {
+                cargo.env(oracle::PYTHON_VAR, python);
+            }
+            cmd::run(&mut cargo)
         }),
         ("doctests", &|| {
             cmd::run(cmd::cargo(root).args(["test", "--workspace", "--doc"]))
