@@ -20,6 +20,13 @@
 //! Venues with their own success envelope (toncenter's `{"ok": …}`) read it
 //! in the plugin and may still use [`upstream_error`] for non-2xx answers.
 //!
+//! Venues that answer errors with HTTP 200 and an error field (Kraken's
+//! `{"error": ["EAPI:Rate limit exceeded"], "result": …}`, Bybit's
+//! `retCode != 0`, OKX's `code != "0"`) use [`json_checked`]: the plugin's
+//! check reads the body before it is decoded, whatever the status, and turns
+//! the venue's error into a [`VenueError`] (a rate limit into
+//! [`VenueError::rate_limited`], so the host blocks the venue as for a 429).
+//!
 //! The functions are `#[inline]` for size, not speed: they are then compiled
 //! only into plugins that call them. Without it the SDK crate compiles its
 //! own copy, which link-time optimisation drops, but measured plugins that
@@ -53,6 +60,59 @@ pub fn json<T: DeserializeOwned>(resp: &Response) -> Result<T, VenueError> {
         return Err(upstream_error(resp));
     }
     resp.json()
+}
+
+/// The body decoded into `T` after `check` found no error in it: for venues
+/// that answer errors with HTTP 200 and an error field.
+///
+/// `check` sees the body of every answer that is JSON, whatever its status,
+/// and returns the venue's error when there is one. Without one, a non-2xx
+/// answer becomes [`upstream_error`] and a 2xx answer is decoded as by
+/// [`json`]. A body that is not JSON skips `check`.
+///
+/// ```
+/// use resilience_guest::{Response, VenueError, envelope, error::SendError};
+/// use serde_json::Value;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Ticker { result: Value }
+///
+/// // Kraken: `error` is a list of "<severity><category>:<message>" strings.
+/// fn kraken_error(body: &Value) -> Option<VenueError> {
+///     let first = body.get("error")?.as_array()?.first()?.as_str()?;
+///     Some(if first.starts_with("EAPI:Rate limit") {
+///         VenueError::rate_limited(first, None)
+///     } else {
+///         VenueError::upstream(200, Some(first.to_string()), first)
+///     })
+/// }
+///
+/// let ok = Response::new(200, vec![], br#"{"error":[],"result":{"XXBTZUSD":{}}}"#.to_vec());
+/// assert!(envelope::json_checked::<Ticker>(&ok, kraken_error).is_ok());
+///
+/// let limited = Response::new(200, vec![], br#"{"error":["EAPI:Rate limit exceeded"]}"#.to_vec());
+/// assert!(matches!(
+///     envelope::json_checked::<Ticker>(&limited, kraken_error),
+///     Err(VenueError::Transport(SendError::RateLimited(_)))
+/// ));
+///
+/// let bad = Response::new(200, vec![], br#"{"error":["EQuery:Unknown asset pair"]}"#.to_vec());
+/// assert_eq!(
+///     envelope::json_checked::<Ticker>(&bad, kraken_error).err(),
+///     Some(VenueError::upstream(200, Some("EQuery:Unknown asset pair".into()), "EQuery:Unknown asset pair"))
+/// );
+/// ```
+#[inline]
+pub fn json_checked<T: DeserializeOwned>(
+    resp: &Response,
+    check: impl FnOnce(&Value) -> Option<VenueError>,
+) -> Result<T, VenueError> {
+    if let Ok(body) = serde_json::from_slice::<Value>(&resp.body)
+        && let Some(err) = check(&body)
+    {
+        return Err(err);
+    }
+    json(resp)
 }
 
 /// The venue's error in a non-2xx answer, as `upstream` (see the module

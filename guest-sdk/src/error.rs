@@ -28,6 +28,13 @@ pub type VenueError = types::VenueError;
 /// assert!(matches!(e, VenueError::Transport(SendError::Timeout(_))));
 /// ```
 pub type SendError = types::SendError;
+/// A rate-limit refusal: the message and, when known, the wait in
+/// milliseconds (the WIT `rate-limited`). Build one with
+/// [`VenueError::rate_limited`].
+pub type RateLimited = types::RateLimited;
+/// The venue's own error: HTTP status, its code when it has one, and its
+/// message (the WIT `upstream-error`). Build one with [`VenueError::upstream`].
+pub type UpstreamError = types::UpstreamError;
 
 impl VenueError {
     /// The caller's params are wrong. Name the field in `msg`.
@@ -62,6 +69,34 @@ impl VenueError {
             code,
             message: message.into(),
         })
+    }
+}
+
+impl VenueError {
+    /// The venue refused for its rate limit in a way only the plugin can read
+    /// (an error code in a 200 body, a venue-specific status). Give the wait
+    /// the venue asked for when it said one.
+    ///
+    /// The host treats this exactly as a 429 from the endpoint that answered:
+    /// it counts it in `resilience_rate_limited_total`, blocks the venue for
+    /// `retry_after_ms` (or, with `retry.failover_on_rate_limit`, marks that
+    /// endpoint), and retries a read-only operation on the same terms as a
+    /// 429. A plugin that returns the host's own `rate-limited` send error
+    /// unchanged is not counted twice.
+    ///
+    /// ```
+    /// use resilience_guest::{VenueError, error::SendError};
+    /// let e = VenueError::rate_limited("EAPI:Rate limit exceeded", Some(2_000));
+    /// assert!(matches!(
+    ///     e,
+    ///     VenueError::Transport(SendError::RateLimited(r)) if r.retry_after_ms == Some(2_000)
+    /// ));
+    /// ```
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: Option<u64>) -> Self {
+        VenueError::Transport(SendError::RateLimited(types::RateLimited {
+            message: message.into(),
+            retry_after_ms,
+        }))
     }
 }
 

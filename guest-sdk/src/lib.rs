@@ -125,7 +125,7 @@ pub use serde_json as __serde_json;
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
-    pub use crate::error::{SendError, VenueError};
+    pub use crate::error::{FormatError, RateLimited, SendError, UpstreamError, VenueError};
     pub use crate::host;
     pub use crate::plugin::{Operations, Plugin, Prepared, SecretUse};
     pub use crate::query::Query;

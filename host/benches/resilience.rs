@@ -50,6 +50,7 @@ fn get() -> OutboundRequest {
         endpoints: None,
         signing: None,
         response_budget: None,
+        start: 0,
     }
 }
 

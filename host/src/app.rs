@@ -1,6 +1,7 @@
 //! The assembled host: config, plugins and venues, and the one entry point
 //! for a venue call ([`App::call`]) shared by the HTTP API and the CLI.
 
+mod invoke;
 mod orders;
 
 pub use orders::check_idempotency_key;
@@ -21,8 +22,7 @@ use crate::journal::protocol::Protocol;
 use crate::journal::{self, Journal};
 use crate::metrics::{Metrics, OpMetrics, UNDECLARED, UNKNOWN_VENUE};
 use crate::outbound::SecretStore;
-use crate::plugin::bindings::{SendError, VenueError};
-use crate::plugin::pool::{Call, InstancePool, Reply};
+use crate::plugin::pool::InstancePool;
 use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
 use crate::resilience::classify::Outcome;
 use crate::resilience::deadline::Deadline;
@@ -495,8 +495,7 @@ impl App {
                 self.order(v, operation, params, idempotency_key, deadline)
                     .await
             } else {
-                let scope = v.scope(deadline);
-                invoke_json(v, &scope, operation, &params.to_string()).await
+                invoke::read(v, operation, &params.to_string(), deadline).await
             }
         };
         // A journaled call runs on in its own task past this timeout, and
@@ -762,62 +761,6 @@ impl App {
             )
         }
     }
-}
-
-/// Map a plugin's venue error to the API error.
-pub fn venue_error(e: VenueError) -> CallError {
-    match e {
-        VenueError::InvalidParams(m) => CallError::InvalidParams(m),
-        VenueError::Upstream(u) => CallError::Upstream {
-            status: u.status,
-            code: u.code,
-            message: u.message,
-        },
-        VenueError::StaleData(m) => CallError::StaleData(m),
-        VenueError::Parse(m) => CallError::Parse(m),
-        VenueError::Unsupported(m) => CallError::Unsupported(m),
-        VenueError::Transport(t) => match t {
-            SendError::Timeout(m) => CallError::Timeout(m),
-            SendError::Connection(m) => CallError::Connection(m),
-            SendError::CircuitOpen(m) => CallError::CircuitOpen(m),
-            SendError::RateLimited(r) => CallError::RateLimited {
-                message: r.message,
-                retry_after_ms: r.retry_after_ms,
-            },
-            SendError::Denied(m) => CallError::Plugin(format!("denied: {m}")),
-        },
-    }
-}
-
-/// Run `invoke` on an instance and check its output: at most
-/// `max_output_bytes` of JSON.
-async fn invoke_json(
-    v: &VenueRuntime,
-    scope: &CallScope,
-    operation: &str,
-    params: &str,
-) -> Result<Value, CallError> {
-    let reply = v
-        .pool
-        .run(
-            Some(scope.clone()),
-            Call::Invoke { operation, params },
-            scope.deadline.remaining(),
-        )
-        .await?;
-    let Reply::Json(result) = reply else {
-        return Err(CallError::Plugin("invoke returned the wrong reply".into()));
-    };
-    let text = result.map_err(venue_error)?;
-    let limit = v.plugin.limits.max_output_bytes;
-    if text.len() > limit {
-        return Err(CallError::Plugin(format!(
-            "plugin returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
-            text.len()
-        )));
-    }
-    serde_json::from_str::<Value>(&text)
-        .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
 }
 
 /// The PostgreSQL journal when `journal.url_env` is set, else the embedded store.

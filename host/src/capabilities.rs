@@ -16,6 +16,7 @@
 //! [`crate::grants`] for the invariant).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, Mac};
@@ -26,12 +27,12 @@ use crate::grants::{Grants, Use};
 use crate::journal::protocol::{SendLedger, is_refusal};
 use crate::outbound::{self, RequestLimits, SecretStore};
 use crate::plugin::bindings::{
-    self, LogLevel, RateLimited, Request, Response, SendError, UsageReport,
+    self, LogLevel, RateLimited, Request, Response, SendError, UsageReport, VenueError,
 };
 use crate::plugin::state::StoreState;
 use crate::resilience::deadline::Deadline;
 use crate::resilience::ratelimit::WEIGHT_WINDOW;
-use crate::upstream::{ResponseBudget, SendFailure, Upstream};
+use crate::upstream::{RateRefusal, ResponseBudget, SendFailure, Upstream};
 
 /// The venue, the plugin's grants and the deadline of the call in progress
 /// on an instance.
@@ -44,6 +45,20 @@ pub struct CallScope {
     pub deadline: Deadline,
     /// For a journaled call: its non-idempotent requests that may have left.
     pub sends: Option<Arc<SendLedger>>,
+    /// What the call's sends met, for booking a rate limit the plugin reads
+    /// from an answer (see [`CallScope::reported_rate_limit`]).
+    trace: Arc<CallTrace>,
+    /// Where each send's first attempt starts (see [`OutboundRequest::start`](crate::upstream::OutboundRequest::start)).
+    start: usize,
+}
+
+/// What the sends of one call met.
+#[derive(Debug, Default)]
+struct CallTrace {
+    /// The endpoint of the latest answer, plus one (0: none yet).
+    answered_by: AtomicUsize,
+    /// The host's own rate limit refused a send (already counted).
+    host_limited: AtomicBool,
 }
 
 impl CallScope {
@@ -53,7 +68,48 @@ impl CallScope {
             grants,
             deadline,
             sends: None,
+            trace: Arc::default(),
+            start: 0,
         }
+    }
+
+    /// This scope, counting its non-idempotent sends in `sends` (a journaled call).
+    pub fn counting_sends(self, sends: Arc<SendLedger>) -> Self {
+        Self {
+            sends: Some(sends),
+            ..self
+        }
+    }
+
+    /// A fresh scope for a rerun of the call, whose sends start at `start`.
+    pub fn rerun_from(&self, start: usize) -> Self {
+        Self {
+            trace: Arc::default(),
+            start,
+            ..self.clone()
+        }
+    }
+
+    /// Book `err`, what the plugin returned, when it is a rate limit the
+    /// plugin read from an answer (`VenueError::rate_limited` in the SDK):
+    /// the host treats it as a 429 from the endpoint that answered last (see
+    /// [`Upstream::plugin_rate_limited`]). `None` for every other error, for a
+    /// call that got no answer, and for the host's own `rate-limited` passed
+    /// back unchanged, which the upstream has already booked.
+    pub fn reported_rate_limit(&self, err: &VenueError) -> Option<RateRefusal> {
+        let VenueError::Transport(SendError::RateLimited(r)) = err else {
+            return None;
+        };
+        if self.trace.host_limited.load(Ordering::Relaxed) {
+            return None;
+        }
+        let endpoint = self
+            .trace
+            .answered_by
+            .load(Ordering::Relaxed)
+            .checked_sub(1)?;
+        let wait = r.retry_after_ms.map(std::time::Duration::from_millis);
+        Some(self.venue.upstream.plugin_rate_limited(endpoint, wait))
     }
 
     /// Check, resolve secrets and send one plugin request. A non-idempotent
@@ -77,6 +133,7 @@ impl CallScope {
             },
         )?;
         out.response_budget = budget;
+        out.start = self.start;
         let counted = self
             .sends
             .as_deref()
@@ -89,6 +146,16 @@ impl CallScope {
                 Err(f) if !f.may_have_left() => send.not_sent(),
                 _ => send.may_have_left(),
             }
+        }
+        match &result {
+            Ok(resp) => self
+                .trace
+                .answered_by
+                .store(resp.endpoint + 1, Ordering::Relaxed),
+            Err(SendFailure::RateLimited { .. }) => {
+                self.trace.host_limited.store(true, Ordering::Relaxed)
+            }
+            Err(_) => {}
         }
         match result {
             Ok(resp) => Ok(Response {

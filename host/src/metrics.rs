@@ -306,7 +306,7 @@ impl prometheus_client::collector::Collector for HostCollector {
         counter(
             &mut enc,
             "resilience_rate_limited",
-            "Requests refused or delayed past the deadline by the venue's rate limits",
+            "Requests refused or delayed past the deadline by the venue's rate limits, and rate limits plugins read in the venue's answers",
             v.iter().map(|x| {
                 (
                     vec![("venue", x.name.clone())],

@@ -131,6 +131,7 @@ pub fn build(
         endpoints,
         signing,
         response_budget: None,
+        start: 0,
     })
 }
 

@@ -61,6 +61,10 @@ pub struct OutboundRequest {
     pub signing: Option<crate::signing::Recipe>,
     /// Shared by the requests of one `send-all`.
     pub response_budget: Option<Arc<ResponseBudget>>,
+    /// The endpoint (index in the venue's order) the first attempt tries:
+    /// 0, or the next one after a plugin-reported per-endpoint rate limit
+    /// (see [`Upstream::plugin_rate_limited`]).
+    pub start: usize,
 }
 
 /// The venue's answer (any status).
@@ -69,6 +73,20 @@ pub struct UpstreamResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// The endpoint (index in the venue's order) that answered.
+    pub endpoint: usize,
+}
+
+/// A rate limit a plugin read from a venue's answer, after the host booked it
+/// like a 429 from the endpoint that answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateRefusal {
+    /// Where a rerun of the call starts: the next endpoint when limits are
+    /// per endpoint (`retry.failover_on_rate_limit`), else the same one.
+    pub next_start: usize,
+    /// What the venue asked to wait; it binds a rerun on the same endpoint.
+    pub wait: Option<Duration>,
+    answered_by: usize,
 }
 
 /// Why no response was obtained. Messages never contain secrets: they name
@@ -277,6 +295,75 @@ impl Upstream {
             .any(|e| e.breaker.state() != State::Open)
     }
 
+    /// Book a rate limit the plugin read from the answer of `endpoint`
+    /// exactly as a 429 from it: counted in `rate_limited`; with per-endpoint
+    /// limits (`retry.failover_on_rate_limit`) a failure of that endpoint's
+    /// breaker and a rerun from the next endpoint, else a venue-wide block
+    /// for the wait the venue asked for.
+    pub fn plugin_rate_limited(&self, endpoint: usize, wait: Option<Duration>) -> RateRefusal {
+        self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let n = self.endpoints.len();
+        let endpoint = endpoint.min(n.saturating_sub(1));
+        if self.failover_on_rate_limit {
+            if let Some(ep) = self.endpoints.get(endpoint)
+                && let Ok(permit) = ep.breaker.try_acquire()
+            {
+                permit.failure();
+            }
+        } else if let Some(w) = wait {
+            self.limiter.block_for(w);
+        }
+        let next_start = failover::next_start(
+            endpoint,
+            Outcome::RateLimited,
+            n,
+            self.failover_on_rate_limit,
+        );
+        tracing::warn!(
+            venue = %self.venue, endpoint = %self.endpoints[endpoint].display,
+            wait_ms = wait.map(|w| w.as_millis() as u64),
+            "the plugin read a rate limit in the venue's answer"
+        );
+        RateRefusal {
+            next_start,
+            wait,
+            answered_by: endpoint,
+        }
+    }
+
+    /// How long to wait before rerunning a read-only call whose `run`-th run
+    /// ended in `refusal`, on the terms of a retried 429: runs left
+    /// (`retry.max_attempts`), the wait within the deadline (the venue's wait
+    /// on the same endpoint, backoff with jitter on another), and the retry
+    /// budget. `None`: answer the caller with the rate limit. Counts the retry.
+    pub fn rerun_after(
+        &self,
+        run: u32,
+        refusal: &RateRefusal,
+        deadline: &Deadline,
+    ) -> Option<Duration> {
+        if run >= self.max_attempts {
+            return None;
+        }
+        let same = refusal.next_start == refusal.answered_by;
+        let delay = match refusal.wait {
+            Some(w) if same => w,
+            _ => self.backoff.delay_random(run - 1),
+        };
+        if !deadline.allows_wait(delay) {
+            return None;
+        }
+        if !self.budget.try_retry() {
+            self.stats.budget_exhausted.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        if !same {
+            self.stats.failovers.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(delay)
+    }
+
     /// Send `req` through the pipeline, finishing by `deadline`.
     pub async fn send(
         &self,
@@ -287,7 +374,7 @@ impl Upstream {
         self.budget.record_request();
         let n = self.endpoints.len();
         let breakers: Vec<&Breaker> = self.endpoints.iter().map(|e| &e.breaker).collect();
-        let mut start = 0;
+        let mut start = req.start % n.max(1);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -322,7 +409,7 @@ impl Upstream {
             // Everything logged during the attempt carries its number and endpoint.
             let span = tracing::debug_span!("attempt", n = attempt, endpoint = %ep.display);
             let result =
-                tracing::Instrument::instrument(self.attempt(ep, &req, budget), span).await;
+                tracing::Instrument::instrument(self.attempt(idx, ep, &req, budget), span).await;
             let (outcome, status, sent, local) = match &result {
                 Ok(r) => {
                     let mut o = classify_status(r.status);
@@ -424,6 +511,7 @@ impl Upstream {
     /// for a connection slot).
     async fn attempt(
         &self,
+        index: usize,
         endpoint: &Endpoint,
         req: &OutboundRequest,
         budget: Duration,
@@ -516,6 +604,7 @@ impl Upstream {
                 status: parts.status.as_u16(),
                 headers,
                 body,
+                endpoint: index,
             })
         };
         match tokio::time::timeout(remaining, work).await {

@@ -665,6 +665,7 @@ async fn waiting_for_a_slot_or_a_short_deadline_does_not_count_against_the_break
         endpoints: None,
         signing: None,
         response_budget: None,
+        start: 0,
     };
     let ep = upstream.endpoints()[0].clone();
     let holder = {

@@ -48,16 +48,26 @@ fn ensure(root: &Path) -> Result<PathBuf> {
         std::fs::remove_dir_all(&venv)
             .with_context(|| format!("cannot remove the stale {}", venv.display()))?;
     }
-    let system_python = ["python3", "python"]
-        .into_iter()
-        .find(|p| Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()));
+    let system_python = ["python3", "python"].into_iter().find(|p| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     let Some(system_python) = system_python else {
         bail!("neither python3 nor python is on PATH");
     };
     cmd::run(Command::new(system_python).arg("-m").arg("venv").arg(&venv))?;
     cmd::run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(&requirements),
     )?;
     std::fs::copy(&requirements, &stamp)

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{App, VenueRuntime, invoke_json, venue_error};
-use crate::capabilities::CallScope;
+use super::invoke::{invoke_json, venue_error};
+use super::{App, VenueRuntime};
 use crate::error::CallError;
 use crate::journal::protocol::{BoxFuture, Executor, Order, Policy, SendLedger, Sweeper};
 use crate::journal::{self, Cursor, ListQuery, State};
@@ -49,10 +49,7 @@ impl Executor for PluginExecutor {
         sends: Arc<SendLedger>,
     ) -> BoxFuture<Result<Value, CallError>> {
         Box::pin(async move {
-            let scope = CallScope {
-                sends: Some(sends),
-                ..self.venue.scope(self.deadline)
-            };
+            let scope = self.venue.scope(self.deadline).counting_sends(sends);
             invoke_json(&self.venue, &scope, &operation, &params).await
         })
     }

@@ -13,6 +13,7 @@
 //! | `sign` | `{secret, digest_hex}` (32 bytes) | `{"hex": 65-byte signature}` |
 //! | `log` | `{message}` | `null`, after logging `message` at info |
 //! | `usage` | `{used, window_ms}` | `null`, after `report-usage("weight", used, window_ms)` |
+//! | `checked` | as `send` | the body's `result`, read with `envelope::json_checked` the Kraken way: a non-empty `error` list in any answer is the venue's error, and one starting `EAPI:Rate limit` is reported as `rate_limited` (waiting the body's `retry_after_ms`, when given) |
 //! | `place` | as `send` | as `send`; **mutating**, with the SDK's default `prepare` (journaled under the caller's `Idempotency-Key`, refused without one) |
 //!
 //! `method` is `GET` (default), `POST`, `PUT`, `DELETE` or `PATCH`, any case;
@@ -23,6 +24,7 @@
 //! secrets `key` (header), `mac` (hmac-key) and `pk` (secp256k1-key);
 //! `idempotent` defaults to the SDK's choice for the method; `weight` to 1.
 
+use resilience_guest::envelope;
 use resilience_guest::host::Level;
 use resilience_guest::prelude::*;
 use resilience_guest::signing::{MessagePart, SignatureEncoding, Signing, TimeUnit};
@@ -108,6 +110,24 @@ impl Echo {
     fn send(&mut self, p: SendParams) -> Result<Value, VenueError> {
         let resp = build_request(p)?.send()?;
         Ok(response_json(&resp))
+    }
+
+    fn checked(&mut self, p: SendParams) -> Result<Value, VenueError> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            result: Value,
+        }
+        let resp = build_request(p)?.send()?;
+        let envelope: Envelope = envelope::json_checked(&resp, |body| {
+            let first = body.get("error")?.as_array()?.first()?.as_str()?;
+            Some(if first.starts_with("EAPI:Rate limit") {
+                let wait = body.get("retry_after_ms").and_then(Value::as_u64);
+                VenueError::rate_limited(first, wait)
+            } else {
+                VenueError::upstream(resp.status, Some(first.to_string()), first)
+            })
+        })?;
+        Ok(envelope.result)
     }
 
     fn send_all(&mut self, p: SendAllParams) -> Result<Value, VenueError> {
@@ -249,6 +269,11 @@ impl Plugin for Echo {
             .op("now", "The host clock", Self::now)
             .op("setting", "A venue setting", Self::setting)
             .op("send", "Send one request through the host", Self::send)
+            .op(
+                "checked",
+                "Send one request and read a Kraken-style error envelope",
+                Self::checked,
+            )
             .op(
                 "send_all",
                 "Send several requests concurrently",

@@ -1,0 +1,137 @@
+//! Running a plugin's `invoke` and mapping what it returns to the API.
+//!
+//! A rate limit the plugin read from a venue's answer (an error code in a 200
+//! body, which only the plugin can read) comes back as the plugin's error,
+//! `transport(rate-limited)`, built with the SDK's `VenueError::rate_limited`.
+//! The host books it as a 429 from the endpoint that gave the answer (counted,
+//! the venue blocked for the wait, or that endpoint marked when limits are per
+//! endpoint; see [`crate::upstream::Upstream::plugin_rate_limited`]) and reruns
+//! a read-only call on a 429's terms. The signal is the returned error rather
+//! than a new host import because the operation ends there anyway, the WIT
+//! 0.2 contract stays as it is, and a plugin cannot report a limit and then
+//! return a success the host would have to reconcile with it.
+//!
+//! Mutating calls are booked the same way but never rerun here: whether an
+//! order may be sent again is the journal's decision ([`super::orders`]).
+
+use serde_json::Value;
+
+use super::VenueRuntime;
+use crate::capabilities::CallScope;
+use crate::error::CallError;
+use crate::plugin::bindings::{SendError, VenueError};
+use crate::plugin::pool::{Call, Reply};
+use crate::resilience::deadline::Deadline;
+
+/// Map a plugin's venue error to the API error.
+pub fn venue_error(e: VenueError) -> CallError {
+    match e {
+        VenueError::InvalidParams(m) => CallError::InvalidParams(m),
+        VenueError::Upstream(u) => CallError::Upstream {
+            status: u.status,
+            code: u.code,
+            message: u.message,
+        },
+        VenueError::StaleData(m) => CallError::StaleData(m),
+        VenueError::Parse(m) => CallError::Parse(m),
+        VenueError::Unsupported(m) => CallError::Unsupported(m),
+        VenueError::Transport(t) => match t {
+            SendError::Timeout(m) => CallError::Timeout(m),
+            SendError::Connection(m) => CallError::Connection(m),
+            SendError::CircuitOpen(m) => CallError::CircuitOpen(m),
+            SendError::RateLimited(r) => CallError::RateLimited {
+                message: r.message,
+                retry_after_ms: r.retry_after_ms,
+            },
+            SendError::Denied(m) => CallError::Plugin(format!("denied: {m}")),
+        },
+    }
+}
+
+/// A read-only call: `invoke`, rerun while the plugin reports a rate limit
+/// it read from the venue's answer and a 429 would be retried (runs left
+/// under `retry.max_attempts`, the wait within the deadline, the retry
+/// budget). Each rerun has a scope of its own and starts at the endpoint the
+/// booking chose.
+pub(super) async fn read(
+    v: &VenueRuntime,
+    operation: &str,
+    params: &str,
+    deadline: Deadline,
+) -> Result<Value, CallError> {
+    let mut scope = v.scope(deadline);
+    let mut run = 1;
+    loop {
+        let err = match invoke_once(v, &scope, operation, params).await? {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let Some(refusal) = scope.reported_rate_limit(&err) else {
+            return Err(venue_error(err));
+        };
+        let Some(delay) = v.ctx.upstream.rerun_after(run, &refusal, &deadline) else {
+            return Err(venue_error(err));
+        };
+        tracing::warn!(
+            run,
+            delay_ms = delay.as_millis() as u64,
+            "rate limited in the venue's answer; running the call again"
+        );
+        tokio::time::sleep(delay).await;
+        scope = scope.rerun_from(refusal.next_start);
+        run += 1;
+    }
+}
+
+/// One `invoke` whose error is booked (a rate limit the plugin read) and
+/// mapped, never rerun: for journaled calls.
+pub(super) async fn invoke_json(
+    v: &VenueRuntime,
+    scope: &CallScope,
+    operation: &str,
+    params: &str,
+) -> Result<Value, CallError> {
+    invoke_once(v, scope, operation, params)
+        .await?
+        .map_err(|err| {
+            scope.reported_rate_limit(&err);
+            venue_error(err)
+        })
+}
+
+/// Run `invoke` on an instance and check its output: at most
+/// `max_output_bytes` of JSON. The outer error is the host's (the plugin
+/// trapped, ran out of time, returned something else); the inner one is
+/// what the plugin returned.
+async fn invoke_once(
+    v: &VenueRuntime,
+    scope: &CallScope,
+    operation: &str,
+    params: &str,
+) -> Result<Result<Value, VenueError>, CallError> {
+    let reply = v
+        .pool
+        .run(
+            Some(scope.clone()),
+            Call::Invoke { operation, params },
+            scope.deadline.remaining(),
+        )
+        .await?;
+    let Reply::Json(result) = reply else {
+        return Err(CallError::Plugin("invoke returned the wrong reply".into()));
+    };
+    let text = match result {
+        Ok(text) => text,
+        Err(err) => return Ok(Err(err)),
+    };
+    let limit = v.plugin.limits.max_output_bytes;
+    if text.len() > limit {
+        return Err(CallError::Plugin(format!(
+            "plugin returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
+            text.len()
+        )));
+    }
+    serde_json::from_str::<Value>(&text)
+        .map(Ok)
+        .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
+}
