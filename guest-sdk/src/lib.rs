@@ -46,9 +46,9 @@
 //! | [`envelope`]   | a venue's JSON answer to a value or a typed `upstream` error   |
 //! | [`signing`]    | HMAC signatures as hex/base64, Binance-style signed queries    |
 //! | [`encoding`]   | hex, base64, base64url                                         |
-//! | [`hash`]       | keccak-256 and function selectors                              |
-//! | [`eip712`]     | EIP-712 domain separators, struct hashes and digests           |
-//! | [`abi`]        | Solidity ABI words: `uint256`, `int256`, `address`, `string`…  |
+//! | `hash`         | (feature `evm`) keccak-256 and function selectors              |
+//! | `eip712`       | (feature `evm`) EIP-712 domain separators, struct hashes and digests |
+//! | `abi`          | (feature `evm`) Solidity ABI words: `uint256`, `int256`, `address`, `string`… |
 //! | [`decimal`]    | decimal strings and fixed-point units without floats          |
 //! | `testing`      | (feature `testing`) run operations natively against a mock host |
 //!
@@ -62,16 +62,24 @@
 //! With the feature `testing` (a dev-dependency feature), host calls made
 //! natively go to a scripted `testing::MockHost`, so whole operations run in
 //! `cargo test`; without it, a native host call panics naming the feature.
+//!
+//! With the feature `evm`, the EVM helpers (`hash`, `eip712`, `abi`) are
+//! compiled, and the mock host signs `sign-secp256k1` calls. Venues that
+//! need neither leave it off: their first native test build skips the
+//! elliptic-curve crates.
 //! Builds for `wasm32` always use the real host imports.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "evm")]
 pub mod abi;
 pub mod decimal;
+#[cfg(feature = "evm")]
 pub mod eip712;
 pub mod encoding;
 pub mod envelope;
 pub mod error;
+#[cfg(feature = "evm")]
 pub mod hash;
 pub mod host;
 pub mod plugin;

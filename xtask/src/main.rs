@@ -17,11 +17,14 @@ const HELP: &str = "\
 cargo xtask <COMMAND>: project tasks for the resilience host
 
 Commands:
-  plugins [--debug]   Build every plugin crate for wasm32-wasip2 (one cargo call) and
+  plugins [--debug] [-p NAME]...
+                      Build every plugin crate for wasm32-wasip2 (one cargo call) and
                       copy the components: plugins/* -> target/plugins/,
                       tests/plugins/* -> target/test-plugins/. Adds the wasm32-wasip2
                       target with rustup when missing. --debug: dev profile (keeps
                       names for backtraces) instead of the small `plugin` profile.
+                      -p NAME: only that plugin (folder, package or lib name), into
+                      the same place; repeatable.
   run [-- ARGS...]    plugins, then the host in release:
                       cargo run --release -p resilience-host -- serve --config resilience.toml ARGS
   test                plugins, the oracle virtualenv (target/oracle-venv: the venues'
@@ -102,8 +105,10 @@ fn dispatch(args: &[String]) -> Result<()> {
     }
     let root = root();
     match (command.as_str(), rest.as_slice()) {
-        ("plugins", []) => plugins::build(&root, false),
-        ("plugins", ["--debug"]) => plugins::build(&root, true),
+        ("plugins", args) => {
+            let (debug, only) = plugin_args(args)?;
+            plugins::build(&root, debug, &only)
+        }
         ("run", extra) => run(&root, extra),
         ("test", []) => test(&root),
         ("lint", []) => lint(&root),
@@ -122,7 +127,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         ("soak", extra) => soak(&root, extra),
         ("new-plugin", [name]) => new_plugin::run(&root, name),
         ("demo", extra) => demo(&root, extra),
-        ("plugins" | "test" | "lint" | "new-plugin", _) => {
+        ("test" | "lint" | "new-plugin", _) => {
             bail!(
                 "unexpected arguments for `{command}`: {}; see `cargo xtask --help`",
                 rest.join(" ")
@@ -130,6 +135,26 @@ fn dispatch(args: &[String]) -> Result<()> {
         }
         _ => bail!("unknown command `{command}`; see `cargo xtask --help`"),
     }
+}
+
+/// `plugins` arguments: `--debug` and any number of `-p NAME`.
+fn plugin_args<'a>(args: &[&'a str]) -> Result<(bool, Vec<&'a str>)> {
+    let mut debug = false;
+    let mut only = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match *arg {
+            "--debug" => debug = true,
+            "-p" | "--package" => match rest.next() {
+                Some(name) => only.push(*name),
+                None => bail!("`{arg}` needs a plugin name: cargo xtask plugins -p NAME"),
+            },
+            other => bail!(
+                "unknown argument `{other}` to `plugins`; usage: cargo xtask plugins [--debug] [-p NAME]..."
+            ),
+        }
+    }
+    Ok((debug, only))
 }
 
 /// Run the steps in order, each under a `==> [i/n] name` banner; the first
@@ -159,7 +184,7 @@ fn run(root: &Path, extra: &[&str]) -> Result<()> {
         );
     }
     steps(&[
-        ("plugins", &|| plugins::build(root, false)),
+        ("plugins", &|| plugins::build(root, false, &[])),
         ("host", &|| {
             let mut c = cmd::cargo(root);
             c.args(["run", "--release", "-p", "resilience-host", "--", "serve"]);
@@ -178,7 +203,7 @@ fn demo(root: &Path, extra: &[&str]) -> Result<()> {
         _ => extra,
     };
     steps(&[
-        ("plugins", &|| plugins::build(root, false)),
+        ("plugins", &|| plugins::build(root, false, &[])),
         ("demo", &|| {
             let mut c = cmd::cargo(root);
             c.args([
@@ -201,7 +226,7 @@ fn demo(root: &Path, extra: &[&str]) -> Result<()> {
 fn test(root: &Path) -> Result<()> {
     let oracle = std::cell::RefCell::new(None);
     steps(&[
-        ("plugins", &|| plugins::build(root, false)),
+        ("plugins", &|| plugins::build(root, false, &[])),
         ("oracle virtualenv (the venues' official clients)", &|| {
             *oracle.borrow_mut() = oracle::python(root)?;
             Ok(())
@@ -245,7 +270,7 @@ fn lint(root: &Path) -> Result<()> {
 /// `cargo xtask bench [--smoke] [NAME]`.
 fn bench(root: &Path, smoke: bool, name: Option<&str>) -> Result<()> {
     steps(&[
-        ("plugins", &|| plugins::build(root, false)),
+        ("plugins", &|| plugins::build(root, false, &[])),
         ("release host binary", &|| bench::build_release_host(root)),
         ("benches", &|| bench::bench(root, smoke, name)),
     ])
@@ -265,7 +290,7 @@ fn soak(root: &Path, extra: &[&str]) -> Result<()> {
         ("soak", &|| bench::soak(root, &args))
     };
     steps(&[
-        ("plugins", &|| plugins::build(root, false)),
+        ("plugins", &|| plugins::build(root, false, &[])),
         ("release host binary", &|| bench::build_release_host(root)),
         run,
     ])

@@ -186,11 +186,16 @@ fn target_without_rustup() -> Result<()> {
     )
 }
 
-/// `cargo xtask plugins [--debug]`.
-pub fn build(root: &Path, debug: bool) -> Result<()> {
-    let crates = discover(root)?;
+/// `cargo xtask plugins [--debug] [-p NAME]...`: every plugin crate, or only
+/// the named ones (`NAME`: the folder name, the package or the lib name).
+pub fn build(root: &Path, debug: bool, only: &[&str]) -> Result<()> {
+    let mut crates = discover(root)?;
     if crates.is_empty() {
         bail!("no plugin crates found under plugins/ or tests/plugins/");
+    }
+    let everything = only.is_empty();
+    if !everything {
+        crates = select(crates, only)?;
     }
     ensure_target()?;
 
@@ -229,7 +234,10 @@ pub fn build(root: &Path, debug: bool) -> Result<()> {
             report.push((to, c.manifest.package.as_str(), size));
             keep.insert(file);
         }
-        remove_stale(&out_dir, &keep)?;
+        // A partial build knows only its own crates' files.
+        if everything {
+            remove_stale(&out_dir, &keep)?;
+        }
     }
 
     println!("plugins ({profile} profile):");
@@ -242,6 +250,29 @@ pub fn build(root: &Path, debug: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The crates named in `only`, in discovery order; an unknown name is an
+/// error listing the known ones.
+fn select(crates: Vec<PluginCrate>, only: &[&str]) -> Result<Vec<PluginCrate>> {
+    let names = |c: &PluginCrate| {
+        let folder = c.dir.rsplit('/').next().unwrap_or(&c.dir).to_string();
+        [folder, c.manifest.package.clone(), c.manifest.lib.clone()]
+    };
+    if let Some(unknown) = only
+        .iter()
+        .find(|n| !crates.iter().any(|c| names(c).iter().any(|x| x == *n)))
+    {
+        let known: Vec<String> = crates.iter().map(|c| names(c)[0].clone()).collect();
+        bail!(
+            "no plugin crate named `{unknown}`; the plugin crates are: {}",
+            known.join(", ")
+        );
+    }
+    Ok(crates
+        .into_iter()
+        .filter(|c| names(c).iter().any(|x| only.contains(&x.as_str())))
+        .collect())
 }
 
 /// Copy through a temporary file and rename, so a host reading the folder

@@ -14,6 +14,7 @@ use crate::bindings::resilience::venue::types::{
     self, HeaderValue, LogLevel, MessagePart, Method, SendError, SignatureEncoding, Slot, TimeUnit,
     UsageReport,
 };
+#[cfg(feature = "evm")]
 use crate::encoding::hex_decode;
 use crate::plugin::{Plugin, SecretUse};
 use crate::request::Response;
@@ -564,6 +565,15 @@ impl State {
         Ok(mac.finalize().into_bytes().to_vec())
     }
 
+    #[cfg(not(feature = "evm"))]
+    pub(super) fn sign_secp256k1(&self, _: &str, _: &[u8]) -> Result<Vec<u8>, SendError> {
+        panic!(
+            "the mock host signs sign-secp256k1 calls only with the SDK feature `evm`: \
+             features = [\"testing\", \"evm\"] on resilience-guest in [dev-dependencies]"
+        )
+    }
+
+    #[cfg(feature = "evm")]
     pub(super) fn sign_secp256k1(&self, name: &str, digest: &[u8]) -> Result<Vec<u8>, SendError> {
         if digest.len() != 32 {
             return Err(SendError::Denied(format!(

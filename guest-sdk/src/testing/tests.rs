@@ -1,8 +1,9 @@
 use serde_json::json;
 
 use super::*;
+#[cfg(feature = "evm")]
 use crate::eip712;
-use crate::encoding::{hex_decode, hex_encode};
+use crate::encoding::hex_encode;
 use crate::error::SendError;
 use crate::host::{self, Level};
 use crate::prelude::*;
@@ -295,6 +296,7 @@ fn hmac_is_real_rfc4231_case_2() {
     );
 }
 
+#[cfg(feature = "evm")]
 #[test]
 fn secp256k1_signature_matches_polymarket_eoa_vector() {
     // shared/venues/vectors/polymarket_order_v2_eip712.json, eoa_constructed:
@@ -304,7 +306,7 @@ fn secp256k1_signature_matches_polymarket_eoa_vector() {
         "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     );
     let digest: [u8; 32] =
-        hex_decode("962c97b18bea292cc94b9479272aa74fb59a905e84a621a40eb339131e9fb6ba")
+        crate::encoding::hex_decode("962c97b18bea292cc94b9479272aa74fb59a905e84a621a40eb339131e9fb6ba")
             .unwrap()
             .try_into()
             .unwrap();
@@ -329,6 +331,7 @@ fn secp256k1_signature_matches_polymarket_eoa_vector() {
     );
 }
 
+#[cfg(feature = "evm")]
 #[test]
 fn secp256k1_refuses_bad_keys_and_digests() {
     let mock = MockHost::new().secret("short", "0x1234").secret(
