@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn int256_vectors_decode_with_sign() {
-        // shared/venues/vectors/chainlink_int256_and_misc_constructed.json
+        // docs/venues/vectors/chainlink_int256_and_misc_constructed.json
         let cases = [
             (
                 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",

@@ -95,7 +95,7 @@ pub fn bytes_field(value: &[u8]) -> Word {
 ///
 /// ```
 /// use resilience_guest::{eip712::domain_separator, encoding::hex_encode};
-/// // Polymarket CTF Exchange V2 on Amoy (shared/venues/vectors/polymarket_order_v2_eip712.json).
+/// // Polymarket CTF Exchange V2 on Amoy (docs/venues/vectors/polymarket_order_v2_eip712.json).
 /// let d = domain_separator("Polymarket CTF Exchange", "2", 80002,
 ///     Some("0xE111180000d2663C0091e4f400237545B87B996B")).unwrap();
 /// assert_eq!(hex_encode(d), "a440cbd865bc0c6243d7a8df9a8bf48a8827b0a4abbb61c30e96d305423af148");
@@ -144,7 +144,7 @@ mod tests {
     use crate::abi::{encode_bytes32, encode_uint_decimal};
     use crate::encoding::hex_encode;
 
-    /// shared/venues/vectors/polymarket_order_v2_eip712.json
+    /// docs/venues/vectors/polymarket_order_v2_eip712.json
     const ORDER_V2: &str = "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)";
     const EXCHANGE_V2: &str = "0xE111180000d2663C0091e4f400237545B87B996B";
     const MAKER: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";

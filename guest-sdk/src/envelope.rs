@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn binance_error_body_maps_code_and_msg() {
-        // FACTS.md 1, "Error JSON and codes".
+        // docs/venues/binance.md, "Error JSON and codes".
         let e = upstream_error(&resp(
             400,
             r#"{"code":-2019,"msg":"Margin is insufficient."}"#,

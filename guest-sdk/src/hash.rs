@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn chainlink_selectors_match_the_vectors() {
-        // shared/venues/vectors/chainlink_selectors.json
+        // docs/venues/vectors/chainlink_selectors.json
         let cases = [
             ("latestRoundData()", "feaf968c"),
             ("decimals()", "313ce567"),

@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn polymarket_l2_signature_matches_official_vector() {
-        // shared/venues/vectors/polymarket_l2_hmac_official.json: the secret
+        // docs/venues/vectors/polymarket_l2_hmac_official.json: the secret
         // is base64url of 32 zero bytes; the host keys the HMAC with its bytes.
         let mock = MockHost::new().secret("poly_secret", [0u8; 32]);
         let sig = mock

@@ -57,7 +57,8 @@ pub struct CallScope {
 struct CallTrace {
     /// The endpoint of the latest answer, plus one (0: none yet).
     answered_by: AtomicUsize,
-    /// The host's own rate limit refused a send (already counted).
+    /// The host's own rate limit refused a send, or the venue answered 429
+    /// or 418 (booked by the upstream already).
     host_limited: AtomicBool,
 }
 
@@ -94,8 +95,9 @@ impl CallScope {
     /// plugin read from an answer (`VenueError::rate_limited` in the SDK):
     /// the host treats it as a 429 from the endpoint that answered last (see
     /// [`Upstream::plugin_rate_limited`]). `None` for every other error, for a
-    /// call that got no answer, and for the host's own `rate-limited` passed
-    /// back unchanged, which the upstream has already booked.
+    /// call that got no answer, and when the upstream has booked the limit
+    /// already: the host's own `rate-limited` passed back unchanged, or a
+    /// venue's 429 or 418 whose body the plugin read.
     pub fn reported_rate_limit(&self, err: &VenueError) -> Option<RateRefusal> {
         let VenueError::Transport(SendError::RateLimited(r)) = err else {
             return None;
@@ -148,6 +150,11 @@ impl CallScope {
             }
         }
         match &result {
+            // A 429 or 418 is the host's to book, and it has: the plugin
+            // reading the same refusal from its body must not book it again.
+            Ok(resp) if matches!(resp.status, 429 | 418) => {
+                self.trace.host_limited.store(true, Ordering::Relaxed)
+            }
             Ok(resp) => self
                 .trace
                 .answered_by

@@ -37,6 +37,7 @@ pub const PLUGINS: &[(&str, &str)] = &[
     ("binance-plugin", "binance"),
     ("polymarket-plugin", "polymarket"),
     ("chainlink-plugin", "chainlink"),
+    ("kraken-plugin", "kraken"),
     ("test-plugin-echo", "echo"),
     ("test-plugin-spin-loop", "spin_loop"),
     ("test-plugin-memory-bomb", "memory_bomb"),

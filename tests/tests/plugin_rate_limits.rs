@@ -188,3 +188,28 @@ async fn other_errors_in_a_200_body_are_the_venues_errors_and_not_rerun() {
     assert_eq!(received(&server).await, 1);
     assert_eq!(rate_limited_total(&h).await, 0.0);
 }
+
+#[tokio::test]
+async fn a_429_the_host_booked_is_not_booked_again_from_its_body() {
+    let server = MockServer::start().await;
+    Mock::given(path("/ticker"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({ "error": ["EAPI:Rate limit exceeded"] })),
+        )
+        .mount(&server)
+        .await;
+    let h = TestHost::start(&["echo"], "", &config(&[server.uri()], 2, "")).await;
+    let (status, body) = checked(&h).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        received(&server).await,
+        2,
+        "the upstream's two attempts, and no rerun of the whole call on top"
+    );
+    assert_eq!(
+        rate_limited_total(&h).await,
+        0.0,
+        "a venue's 429 answer is not a local refusal"
+    );
+}

@@ -239,7 +239,7 @@ pub fn run(root: &Path, name: &str) -> Result<()> {
     }
 
     let test = format!("cargo test -p {package}");
-    let build = "cargo xtask plugins";
+    let build = format!("cargo xtask plugins -p {name}");
     println!(
         "Created {rel}: package `{package}`, lib `{lib}` (target/plugins/{lib}.wasm), plugin \
          name \"{name}\", type `{ty}`; added \"{rel}\" to the workspace members.
@@ -248,15 +248,17 @@ Next steps:
   1. Write the venue's operations in {rel}/src/lib.rs: constants with their
      sources, params structs, the operations table, response parsing and
      error mapping (the template's numbered comments walk through them;
-     venue facts are in ../shared/venues/FACTS.md). Update the module docs.
+     docs/writing-a-plugin.md is the guide). Update the module docs.
   2. {test:<40} # the pure parts, natively
   3. {build:<40} # builds target/plugins/{lib}.wasm
-  4. cargo run -p resilience-host -- plugins check target/plugins/{lib}.wasm
-  5. Add a venue to resilience.toml:
+  4. cargo build --release -p resilience-host   # once; the first build takes 5-15 minutes
+     target/release/resilience-host plugins check target/plugins/{lib}.wasm
+  5. Add a venue to a config (resilience.toml, or a file of your own):
        [venues.{name}]
        plugin = \"{name}\"
        endpoints = [\"https://...\"]
-     then: cargo xtask run"
+     then: target/release/resilience-host serve --config FILE
+     (docs/writing-a-plugin.md, \"Try it locally\", runs it against a mock venue)"
     );
     Ok(())
 }

@@ -299,17 +299,18 @@ fn hmac_is_real_rfc4231_case_2() {
 #[cfg(feature = "evm")]
 #[test]
 fn secp256k1_signature_matches_polymarket_eoa_vector() {
-    // shared/venues/vectors/polymarket_order_v2_eip712.json, eoa_constructed:
+    // docs/venues/vectors/polymarket_order_v2_eip712.json, eoa_constructed:
     // the digest of the order, signed with the well-known Hardhat key #0.
     let mock = MockHost::new().secret(
         "private_key",
         "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     );
-    let digest: [u8; 32] =
-        crate::encoding::hex_decode("962c97b18bea292cc94b9479272aa74fb59a905e84a621a40eb339131e9fb6ba")
-            .unwrap()
-            .try_into()
-            .unwrap();
+    let digest: [u8; 32] = crate::encoding::hex_decode(
+        "962c97b18bea292cc94b9479272aa74fb59a905e84a621a40eb339131e9fb6ba",
+    )
+    .unwrap()
+    .try_into()
+    .unwrap();
     let sig = mock
         .run(|| host::sign_secp256k1("private_key", &digest))
         .unwrap();

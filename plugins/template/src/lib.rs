@@ -123,7 +123,7 @@ pub fn read_price(resp: &Response) -> Result<Price, VenueError> {
 }
 
 // Step 6: export the plugin as the component's `adapter`, once per crate.
-// Only for WebAssembly: the export names (`resilience:venue/adapter@0.1.0#…`)
+// Only for WebAssembly: the export names (`resilience:venue/adapter@0.2.0#…`)
 // are not valid symbols for a native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Template);
