@@ -140,6 +140,54 @@ pub mod prelude {
     pub use crate::request::{Method, Request, Response};
 }
 
+/// Name of the custom section that carries a plugin's default venue section
+/// (see [`venue_defaults!`]); `resilience-host init` and `plugins config`
+/// read it.
+pub const VENUE_DEFAULTS_SECTION: &str = "resilience:venue-defaults";
+
+/// Ship the plugin's default `[venues.NAME]` section (endpoints, tuning,
+/// settings, secret names; TOML with comments) inside the component, from a
+/// file in the plugin crate. `resilience-host init --plugins DIR` writes a
+/// commented `resilience.toml` from every plugin's section, and
+/// `resilience-host plugins config NAME` prints one.
+///
+/// The file's path is relative to the crate root. In a wasm build the text
+/// becomes the custom section [`VENUE_DEFAULTS_SECTION`]; in every build it
+/// is also the constant `VENUE_DEFAULTS`, so a native test can check it
+/// parses and names the plugin.
+///
+/// ```ignore
+/// resilience_guest::venue_defaults!("venue-defaults.toml");
+/// ```
+#[macro_export]
+macro_rules! venue_defaults {
+    ($file:literal) => {
+        /// This plugin's default venue section, as shipped in the component.
+        pub const VENUE_DEFAULTS: &str =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/", $file));
+
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            const LEN: usize = VENUE_DEFAULTS.len();
+            const fn bytes() -> [u8; LEN] {
+                let src = VENUE_DEFAULTS.as_bytes();
+                let mut out = [0u8; LEN];
+                let mut i = 0;
+                while i < LEN {
+                    out[i] = src[i];
+                    i += 1;
+                }
+                out
+            }
+            // The linker keeps custom sections; `used` keeps the static from
+            // being dropped before it gets there.
+            #[used]
+            #[unsafe(link_section = "resilience:venue-defaults")]
+            static SECTION: [u8; LEN] = bytes();
+        };
+    };
+}
+
 /// Export a [`Plugin`] as the component's `adapter`.
 ///
 /// Invoke it once, at the top level of the plugin crate. One instance of the

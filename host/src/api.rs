@@ -9,6 +9,7 @@
 //! | `GET /v1/health[?venue=NAME]`          | yes  | as `/health`, with each degraded venue's detailed reason |
 //! | `GET /health[?venue=NAME]`             | no   | 200 ok / 503 degraded, each degraded venue with a generic status only / 404 unknown venue |
 //! | `GET /metrics`                         | no   | Prometheus text format (label values are configuration only) |
+//! | `GET /openapi.json`                    | yes  | OpenAPI 3.1 of this API as loaded now: one path per venue operation ([`crate::openapi`]) |
 //! | `POST /v1/admin/reload`                | required | reload the plugins folder (also SIGHUP); 403 when no token is configured |
 //!
 //! Auth (when `server.auth_token_env` is set) is `Authorization: Bearer <token>`,
@@ -102,7 +103,11 @@ pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Res
             None => not_found(&path),
         },
         (Method::GET, ["health"]) => health_response(app, &req, false),
-        (_, ["health" | "metrics"]) => method_not_allowed("GET"),
+        (Method::GET, ["openapi.json"]) => match authorize(app, &req) {
+            Ok(()) => json_response(StatusCode::OK, &app.openapi_json()),
+            Err(e) => error_response(&e, None, None),
+        },
+        (_, ["health" | "metrics" | "openapi.json"]) => method_not_allowed("GET"),
         (m, ["v1", ..]) => {
             if let Err(e) = authorize(app, &req) {
                 return error_response(&e, None, None);

@@ -4,7 +4,7 @@
 mod invoke;
 mod orders;
 
-pub use orders::check_idempotency_key;
+pub use orders::{MAX_IDEMPOTENCY_KEY, check_idempotency_key};
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +21,7 @@ use crate::grants::Grants;
 use crate::journal::protocol::Protocol;
 use crate::journal::{self, Journal};
 use crate::metrics::{Metrics, OpMetrics, UNDECLARED, UNKNOWN_VENUE};
+use crate::openapi;
 use crate::outbound::SecretStore;
 use crate::plugin::pool::InstancePool;
 use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
@@ -487,10 +488,16 @@ impl App {
                 "params must be a JSON object".into(),
             ));
         }
+
         let span = tracing::info_span!("call", venue = %venue, operation = %operation);
         let started = tokio::time::Instant::now();
         let deadline = Deadline::after(v.deadline);
         let work = async {
+            // The declared schema first: malformed params never reach a plugin.
+            v.plugin
+                .params
+                .check(operation, params)
+                .map_err(CallError::InvalidParams)?;
             if op.mutating {
                 self.order(v, operation, params, idempotency_key, deadline)
                     .await
@@ -559,6 +566,41 @@ impl App {
             }));
         }
         tasks
+    }
+
+    /// `GET /openapi.json`: the API as it is now, with one path per operation
+    /// of every venue served (see [`crate::openapi`]).
+    pub fn openapi_json(&self) -> Value {
+        let loaded = self.loaded();
+        let venues: Vec<openapi::VenueSpec<'_>> = loaded
+            .venues
+            .iter()
+            .map(|(name, v)| openapi::VenueSpec {
+                name,
+                plugin: &v.plugin.name,
+                version: &v.plugin.info.version,
+                operations: v
+                    .plugin
+                    .info
+                    .operations
+                    .iter()
+                    .map(|o| openapi::OperationSpec {
+                        name: &o.name,
+                        summary: &o.summary,
+                        mutating: o.mutating,
+                        params_schema: &o.params_schema,
+                    })
+                    .collect(),
+            })
+            .collect();
+        openapi::document(
+            openapi::ApiSpec {
+                auth: self.auth_token.is_some(),
+                metrics: self.metrics.is_some(),
+                max_request_bytes: self.config.server.max_request_bytes,
+            },
+            &venues,
+        )
     }
 
     /// `GET /v1/venues`: each venue's plugin, version, operations and endpoints.

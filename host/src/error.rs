@@ -72,6 +72,28 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Every kind with its HTTP status, as [`CallError::kind`] and
+    /// [`CallError::status`] give them (a test keeps the three in step). The
+    /// OpenAPI description lists its error responses from here.
+    pub const KINDS: &'static [(&'static str, u16)] = &[
+        ("invalid_params", 400),
+        ("unsupported", 400),
+        ("unauthorized", 401),
+        ("unknown_venue", 404),
+        ("unknown_operation", 404),
+        ("conflict", 409),
+        ("payload_too_large", 413),
+        ("rate_limited", 429),
+        ("plugin", 500),
+        ("upstream", 502),
+        ("connection", 502),
+        ("parse", 502),
+        ("stale_data", 502),
+        ("circuit_open", 503),
+        ("unavailable", 503),
+        ("timeout", 504),
+    ];
+
     /// The API error kind.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -171,6 +193,51 @@ mod tests {
         assert_eq!(body["error"]["code"], "429");
         assert_eq!(body["error"]["venue"], "ton");
         assert_eq!(e.status(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[test]
+    fn kinds_lists_every_variant_with_its_status() {
+        let s = || "x".to_string();
+        let every = [
+            CallError::InvalidParams(s()),
+            CallError::Unsupported(s()),
+            CallError::Unauthorized,
+            CallError::UnknownVenue(s()),
+            CallError::UnknownOperation {
+                venue: s(),
+                operation: s(),
+            },
+            CallError::PayloadTooLarge { limit: 1 },
+            CallError::RateLimited {
+                message: s(),
+                retry_after_ms: None,
+            },
+            CallError::Upstream {
+                status: 400,
+                code: None,
+                message: s(),
+            },
+            CallError::Connection(s()),
+            CallError::Parse(s()),
+            CallError::StaleData(s()),
+            CallError::CircuitOpen(s()),
+            CallError::Timeout(s()),
+            CallError::Plugin(s()),
+            CallError::Conflict {
+                message: s(),
+                retry_after_ms: None,
+            },
+            CallError::Unavailable(s()),
+        ];
+        assert_eq!(every.len(), CallError::KINDS.len());
+        for e in &every {
+            assert!(
+                CallError::KINDS.contains(&(e.kind(), e.status().as_u16())),
+                "{} {}",
+                e.kind(),
+                e.status()
+            );
+        }
     }
 
     #[test]

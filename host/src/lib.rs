@@ -2,9 +2,8 @@
 //! of calling venues directly.
 //!
 //! The host owns everything that makes an upstream call survive a bad network
-//! (pools, deadlines, and, as they land, retries, breakers, failover and rate
-//! limits); what is specific to one venue lives in a WebAssembly component
-//! plugin loaded from a folder at start-up. See `DESIGN.md` and the README.
+//! (pools, deadlines, retries, breakers, failover and rate limits); what is specific to one venue lives in a WebAssembly component
+//! plugin loaded from a folder at start-up. See the README.
 //!
 //! Modules, one concern each:
 //! - [`config`]: load, env overrides, `[defaults]` inheritance, validation;
@@ -18,7 +17,8 @@
 //! - [`resilience`]: retry, backoff, budget, breaker, failover, rate limit, deadline;
 //! - [`upstream`]: the pooled HTTP client and the pipeline composing them;
 //! - [`app`]: venues assembled, the call entry point;
-//! - [`api`]: the HTTP API; [`error`]: the API's error kinds.
+//! - [`api`]: the HTTP API; [`error`]: the API's error kinds; [`openapi`]: its
+//!   OpenAPI 3.1 description, generated from the routes and the plugins.
 //!
 //! Non-goals: the host never interprets venue bodies (plugins do), and never
 //! hands secret bytes to a plugin.
@@ -33,6 +33,7 @@ pub mod error;
 pub mod grants;
 pub mod journal;
 pub mod metrics;
+pub mod openapi;
 pub mod outbound;
 pub mod plugin;
 pub mod redact;

@@ -1,4 +1,4 @@
-//! `resilience-host` command line: `serve`, `call`, `plugins`, `check`.
+//! `resilience-host` command line: `serve`, `call`, `plugins`, `check`, `init`, `openapi`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use resilience_host::config::{self, Config, PluginsConfig};
-use resilience_host::plugin::PluginEngine;
+use resilience_host::plugin::{PluginEngine, defaults};
 use resilience_host::{App, api};
 use serde_json::{Value, json};
 
@@ -66,12 +66,38 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Write a commented config from the default venue section each plugin in
+    /// the folder ships; every venue whose secrets are set then serves.
+    Init {
+        /// The plugins folder to read (it becomes `plugins.dir`).
+        #[arg(long, default_value = "target/plugins")]
+        plugins: PathBuf,
+        /// Where to write the config; `-` for stdout.
+        #[arg(long, default_value = "resilience.toml")]
+        output: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the OpenAPI 3.1 description of the API this config serves (as
+    /// `GET /openapi.json`): one path per operation of every venue.
+    Openapi {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum PluginsAction {
     /// Inspect one plugin file without a config.
     Check { file: PathBuf },
+    /// Print the default venue section plugin NAME ships.
+    Config {
+        name: String,
+        /// The plugins folder.
+        #[arg(long, default_value = "target/plugins")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,8 +125,11 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only for a terminal: a log file or a collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -133,10 +162,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Plugins { config, action } => match (action, config) {
             (Some(PluginsAction::Check { file }), _) => plugins_check(&file).await,
+            (Some(PluginsAction::Config { name, dir }), _) => plugins_config(&dir, &name).await,
             (None, Some(config)) => plugins_list(&config).await,
             (None, None) => anyhow::bail!("give --config FILE, or `plugins check FILE.wasm`"),
         },
         Command::Check { config } => check(&config).await,
+        Command::Init {
+            plugins,
+            output,
+            force,
+        } => init(&plugins, &output, force).await,
+        Command::Openapi { config } => {
+            let app = build(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&app.openapi_json())?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -347,6 +387,95 @@ async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every plugin in `dir`, loaded as `serve` loads them; load errors are
+/// printed and make the result an error.
+async fn load_plugins(
+    dir: &Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, Arc<resilience_host::plugin::LoadedPlugin>>>
+{
+    let engine = PluginEngine::new(&PluginsConfig::default(), 8)?;
+    let (plugins, errors) = engine.load_dir(dir, None).await;
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !errors.is_empty() {
+        anyhow::bail!(
+            "{} plugin file(s) in {} did not load",
+            errors.len(),
+            dir.display()
+        );
+    }
+    Ok(plugins)
+}
+
+async fn init(dir: &Path, output: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let to_stdout = output == Path::new("-");
+    if !to_stdout && output.exists() && !force {
+        anyhow::bail!(
+            "{} exists; pass --force to replace it, or --output another file",
+            output.display()
+        );
+    }
+    let plugins = load_plugins(dir).await?;
+    if plugins.is_empty() {
+        anyhow::bail!(
+            "no plugins in {}: build them first (cargo xtask plugins)",
+            dir.display()
+        );
+    }
+    let shipped: Vec<defaults::Shipped<'_>> = plugins
+        .values()
+        .map(|p| defaults::Shipped {
+            name: &p.name,
+            version: &p.info.version,
+            file: &p.file,
+            section: p.venue_defaults.as_deref(),
+        })
+        .collect();
+    let text = defaults::config(dir, &shipped);
+    if to_stdout {
+        print!("{text}");
+    } else {
+        std::fs::write(output, &text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+        let with = shipped.iter().filter(|p| p.section.is_some()).count();
+        eprintln!(
+            "wrote {}: {with} venue(s) from {} plugin(s); set the secrets it names, then \
+             `resilience-host serve --config {}`",
+            output.display(),
+            shipped.len(),
+            output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn plugins_config(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let plugins = load_plugins(dir).await?;
+    let Some(p) = plugins.get(name) else {
+        let known: Vec<&str> = plugins.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "no plugin named {name:?} in {}; it has: {}",
+            dir.display(),
+            known.join(", ")
+        );
+    };
+    match &p.venue_defaults {
+        Some(text) => {
+            print!("{}", text.trim_end());
+            println!();
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "plugin {name:?} ({}) ships no default venue section",
+                p.file.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 async fn check(config_path: &Path) -> anyhow::Result<ExitCode> {

@@ -28,8 +28,9 @@ Commands:
   run [-- ARGS...]    plugins, then the host in release:
                       cargo run --release -p resilience-host -- serve --config resilience.toml ARGS
   test                plugins, the oracle virtualenv (target/oracle-venv: the venues'
-                      official clients from tests/oracle/requirements.txt, for the
-                      differential tests; rebuilt when that file changes), then
+                      official clients and schemathesis, from tests/oracle/requirements.txt,
+                      for the differential tests and the API fuzz; rebuilt when that
+                      file changes), then
                       cargo test --workspace --lib --bins --tests
                       (benches are compiled by lint/bench, not run here),
                       then cargo test --workspace --doc
@@ -227,10 +228,13 @@ fn test(root: &Path) -> Result<()> {
     let oracle = std::cell::RefCell::new(None);
     steps(&[
         ("plugins", &|| plugins::build(root, false, &[])),
-        ("oracle virtualenv (the venues' official clients)", &|| {
-            *oracle.borrow_mut() = oracle::python(root)?;
-            Ok(())
-        }),
+        (
+            "oracle virtualenv (official venue clients, schemathesis)",
+            &|| {
+                *oracle.borrow_mut() = oracle::python(root)?;
+                Ok(())
+            },
+        ),
         ("tests", &|| {
             // Not --all-targets: that would run the (harness = false) benches as tests.
             let mut cargo = cmd::cargo(root);

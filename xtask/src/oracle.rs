@@ -1,7 +1,8 @@
-//! The oracle virtualenv: the venues' official clients (pinned in
-//! `tests/oracle/requirements.txt`) in a throwaway virtualenv under the target
-//! directory, for the plugins' differential tests. Those tests find the
-//! interpreter through `RESILIENCE_ORACLE_PYTHON`.
+//! The oracle virtualenv: the Python packages the tests use (pinned in
+//! `tests/oracle/requirements.txt`: the venues' official clients for the
+//! plugins' differential tests, schemathesis for the API fuzz) in a throwaway
+//! virtualenv under the target directory. The tests find the interpreter
+//! through `RESILIENCE_ORACLE_PYTHON`.
 //!
 //! The virtualenv is rebuilt only when the requirements change (a copy of the
 //! file that built it is kept beside it). Without network or Python, a local
@@ -26,7 +27,7 @@ pub fn python(root: &Path) -> Result<Option<PathBuf>> {
         Err(e) if std::env::var_os("CI").is_none() => {
             eprintln!(
                 "warning: no oracle virtualenv ({e:#}); the differential tests against the \
-                 venues' official clients will be skipped"
+                 venues' official clients and the API fuzz will be skipped"
             );
             Ok(None)
         }

@@ -19,6 +19,8 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod defaults;
+pub mod params;
 pub mod pool;
 pub mod quarantine;
 pub mod state;
@@ -113,6 +115,10 @@ pub struct LoadedPlugin {
     pub size: u64,
     pub wit_version: String,
     pub info: Info,
+    /// The operations' params schemas, compiled: every call is checked first.
+    pub params: params::ParamsSchemas,
+    /// The default `[venues.NAME]` section the plugin ships ([`defaults`]).
+    pub venue_defaults: Option<String>,
     pub imports: Vec<String>,
     pre: VenuePre<StoreState>,
     /// This plugin's limits (`plugins.limits` with its override).
@@ -179,6 +185,7 @@ struct Compiled {
     imports: Vec<String>,
     pre: VenuePre<StoreState>,
     source: cache::Source,
+    venue_defaults: Option<String>,
 }
 
 impl PluginEngine {
@@ -365,6 +372,10 @@ impl PluginEngine {
             Err(e) => return Err(format!("describe failed: {e}")),
         };
         validate_info(&info)?;
+        let params = params::ParamsSchemas::compile(&info.operations)?;
+        if let Some(text) = &compiled.venue_defaults {
+            defaults::check(text, &info.name)?;
+        }
         tracing::info!(
             plugin = %info.name,
             version = %info.version,
@@ -388,6 +399,8 @@ impl PluginEngine {
             )),
             ticker: self.inner.ticker.clone(),
             info,
+            params,
+            venue_defaults: compiled.venue_defaults,
             imports: compiled.imports,
             pre: compiled.pre,
             limits,
@@ -423,6 +436,7 @@ impl EngineInner {
                 pin.to_ascii_lowercase()
             ));
         }
+        let venue_defaults = defaults::read(&wasm)?;
         let (component, source) = cache::load_or_compile(&self.engine, &wasm, &sha256, cache_dir)
             .map_err(|e| format!("not a valid component: {e:#}"))?;
         let wit_version = version::wit_version(&self.engine, &component)?;
@@ -453,6 +467,7 @@ impl EngineInner {
             imports,
             pre,
             source,
+            venue_defaults,
         })
     }
 }
@@ -526,12 +541,6 @@ fn validate_info(info: &Info) -> Result<(), String> {
         }
         if !seen.insert(op.name.as_str()) {
             return Err(format!("operation {:?} is declared twice", op.name));
-        }
-        if serde_json::from_str::<serde_json::Value>(&op.params_schema).is_err() {
-            return Err(format!(
-                "operation {:?} has a params schema that is not JSON",
-                op.name
-            ));
         }
     }
     Ok(())

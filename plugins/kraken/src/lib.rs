@@ -189,5 +189,8 @@ fn read_ticker(tickers: Map<String, Value>) -> Result<Ticker, VenueError> {
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Kraken);
 
+// The venue section `resilience-host init` writes for this plugin.
+resilience_guest::venue_defaults!("venue-defaults.toml");
+
 #[cfg(test)]
 mod tests;
