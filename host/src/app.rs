@@ -525,7 +525,8 @@ impl App {
         v.stats.record(outcome, took);
         let ms = took.as_secs_f64() * 1000.0;
         span.in_scope(|| match &result {
-            Ok(_) => tracing::info!(ms, "call ok"),
+            Ok(_) if self.config.server.access_log => tracing::info!(ms, "call ok"),
+            Ok(_) => tracing::debug!(ms, "call ok"),
             Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
         });
         result

@@ -75,6 +75,12 @@ pub struct ServerConfig {
     /// Record and serve Prometheus metrics at `/metrics`.
     #[serde(default = "default_true")]
     pub metrics: bool,
+    /// One `info` line per successful call (venue, operation, ms). Off by
+    /// default: at thousands of calls a second the log would cost more than
+    /// the call; failures are logged at `warn` either way, and `RUST_LOG=debug`
+    /// shows every call.
+    #[serde(default)]
+    pub access_log: bool,
 }
 
 fn default_true() -> bool {
@@ -88,6 +94,7 @@ impl Default for ServerConfig {
             auth_token_env: None,
             max_request_bytes: default_max_request_bytes(),
             metrics: true,
+            access_log: false,
         }
     }
 }
