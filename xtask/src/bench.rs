@@ -68,6 +68,19 @@ const BENCHES: &[Bench] = &[
                 per venue.",
     },
     Bench {
+        name: "peers",
+        package: "resilience-tests",
+        title: "the host's API beside HAProxy (what a user would run instead)",
+        about: "The same loopback upstream (toncenter's `getAddressBalance` answer; a primary and a secondary \
+                endpoint) behind HAProxy from the Debian package (one thread, `balance first`, `retries 2`, \
+                `option redispatch`, `retry-on 503 conn-failure empty-response`) and behind the host's API \
+                (release binary, `RUST_LOG=warn`, the TON plugin's `get_balance`, 3 attempts, failover, no \
+                backoff). Load: N keep-alive connections from the bench process, each sending its next \
+                request when the last is answered, 5 s per cell. CPU per call is the process's utime + \
+                stime over the calls it served, from `/proc`. HAProxy forwards bytes; the host also runs the \
+                plugin (request built, answer parsed and checked), the breaker, rate limit and metrics.",
+    },
+    Bench {
         name: "journal",
         package: "resilience-tests",
         title: "journal (PostgreSQL 15, throwaway cluster)",

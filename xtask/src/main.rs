@@ -38,7 +38,7 @@ Commands:
                       cargo clippy --workspace --all-targets -- -D warnings
   bench [--smoke] [NAME]
                       plugins, the release host binary, then every benchmark (or NAME:
-                      compare, plugin_call, pooling, resilience, host_process, journal),
+                      compare, plugin_call, pooling, resilience, host_process, peers, journal),
                       each a `cargo bench --bench NAME`; the tables and the machine go to
                       bench/results.md (one NAME: target/bench-one.md). --smoke: a few
                       hundred calls and 3 s outages, results to target/bench-smoke.md

@@ -16,6 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Ok,
+    /// 200 with this JSON body (a venue-shaped answer).
+    Json(&'static str),
     ServiceUnavailable,
     Reset,
 }
@@ -98,6 +100,15 @@ async fn serve(
             Answer::Ok => {
                 conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}")
                     .await
+            }
+            Answer::Json(body) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let mut out = head.into_bytes();
+                out.extend_from_slice(body.as_bytes());
+                conn.write_all(&out).await
             }
             Answer::ServiceUnavailable => {
                 conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n")

@@ -1,0 +1,247 @@
+//! `cargo xtask bench peers`: the host's API beside what a user would run
+//! instead, HAProxy (the Debian package) in front of the venue, on the same
+//! loopback upstream, measured in one run.
+//!
+//! - Upstream: a loopback mock answering toncenter's `getAddressBalance`
+//!   shape; a primary and a secondary endpoint.
+//! - HAProxy 2.x, one thread, `balance first` (failover order), `retries 2`,
+//!   `option redispatch`, `retry-on 503 conn-failure empty-response`; the
+//!   client asks it for `GET /api/v2/getAddressBalance?address=...`.
+//! - The host (release binary, `RUST_LOG=warn`): the TON plugin's
+//!   `POST /v1/venues/ton/get_balance` over the same two endpoints, 3
+//!   attempts, failover, no backoff (HAProxy retries at once too).
+//! - Load: N keep-alive connections in this process, each sending its next
+//!   request when the last is answered, for a fixed time.
+//!
+//! Each row gives calls per second and the CPU each process spent per call
+//! (utime + stime from `/proc`, over the calls it served). Scenarios: a
+//! healthy primary, and a primary answering 503 to half its requests. The
+//! bench asserts only that every request was answered and that the upstream
+//! saw at least one request per success; timings are reported, not checked.
+//! `RESILIENCE_BENCH_SMOKE=1`: 1 s per cell at 32 connections.
+
+#[path = "../../host/benches/support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use resilience_tests::process::{HostProcess, cpu_time};
+use support::{Answer, MockVenue, coin};
+
+const ADDRESS: &str = "EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q";
+const BALANCE: &str = r#"{"ok":true,"result":"5610477699352"}"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// HAProxy in the foreground with a config of its own; killed on drop.
+struct Haproxy {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    fn start(primary: SocketAddr, secondary: SocketAddr) -> Haproxy {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let config = format!(
+            "global\n  nbthread 1\n  maxconn 4000\n\
+             defaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
+             \x20 retries 2\n  option redispatch\n  retry-on 503 conn-failure empty-response\n\
+             \x20 option http-keep-alive\n  http-reuse always\n\
+             frontend api\n  bind {addr}\n  default_backend venue\n\
+             backend venue\n  balance first\n\
+             \x20 server primary {primary} maxconn 2000\n  server secondary {secondary} maxconn 2000\n"
+        );
+        let path = dir.path().join("haproxy.cfg");
+        std::fs::write(&path, config).expect("haproxy config");
+        let child = Command::new("haproxy")
+            .args(["-db", "-q", "-f"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start haproxy ({e}): install the Debian package `haproxy` \
+                     (.ci/run does)"
+                )
+            });
+        let started = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "haproxy did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Haproxy {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request of the load: method, URL and body.
+#[derive(Clone)]
+struct Target {
+    method: http::Method,
+    url: String,
+    body: Bytes,
+}
+
+struct Load {
+    calls: u64,
+    ok: u64,
+    seconds: f64,
+}
+
+/// `connections` loops, each sending its next request when the last is
+/// answered, for `time`.
+async fn load(target: &Target, connections: usize, time: Duration) -> Load {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(connections)
+        .build_http();
+    let (calls, ok) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let started = Instant::now();
+    let until = started + time;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (client, target) = (client.clone(), target.clone());
+        let (calls, ok) = (calls.clone(), ok.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < until {
+                let req = http::Request::builder()
+                    .method(target.method.clone())
+                    .uri(&target.url)
+                    .header("content-type", "application/json")
+                    .body(Full::new(target.body.clone()))
+                    .expect("request");
+                let resp = client
+                    .request(req)
+                    .await
+                    .expect("every request is answered");
+                let status = resp.status();
+                resp.into_body().collect().await.expect("body");
+                calls.fetch_add(1, Ordering::Relaxed);
+                if status.is_success() {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    Load {
+        calls: calls.load(Ordering::Relaxed),
+        ok: ok.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Calls per second and CPU microseconds per call of the process `pid`.
+async fn measure(target: &Target, pid: u32, connections: usize, time: Duration) -> (f64, f64, f64) {
+    // Warm the connections and the target's pools first.
+    load(target, connections, Duration::from_millis(300)).await;
+    let cpu0 = cpu_time(pid);
+    let l = load(target, connections, time).await;
+    let cpu = cpu_time(pid) - cpu0;
+    assert!(l.calls > 0, "no call was answered");
+    let rate = l.calls as f64 / l.seconds;
+    let cpu_per_call = cpu.as_secs_f64() * 1e6 / l.calls as f64;
+    (rate, cpu_per_call, l.ok as f64 / l.calls as f64)
+}
+
+fn main() {
+    let smoke = std::env::var_os("RESILIENCE_BENCH_SMOKE").is_some();
+    let (time, levels): (Duration, &[usize]) = if smoke {
+        (Duration::from_secs(1), &[32])
+    } else {
+        (Duration::from_secs(5), &[32, 256])
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        println!(
+            "| scenario | connections | HAProxy calls/s | host calls/s | host / HAProxy throughput | HAProxy CPU per call | host CPU per call | host / HAProxy CPU | success (HAProxy / host) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        for (scenario, half_503) in [("healthy primary", false), ("primary answers 503 to half", true)] {
+            let primary = MockVenue::start(Arc::new(move |n| {
+                if half_503 && coin(7, n) < 0.5 {
+                    Answer::ServiceUnavailable
+                } else {
+                    Answer::Json(BALANCE)
+                }
+            }))
+            .await;
+            let secondary = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
+            let haproxy = Haproxy::start(primary.addr, secondary.addr);
+            let host = HostProcess::start(
+                &["ton"],
+                "max_instances = 256",
+                &format!(
+                    "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{}/api/v2\", \"{}/api/v2\"]\n\
+                     timeout_ms = 5000\ndeadline_ms = 20000\n\
+                     retry = {{ max_attempts = 3, base_delay_ms = 0, jitter = 0.0 }}\n\
+                     pool = {{ max_connections_per_host = 256 }}\n",
+                    primary.url(),
+                    secondary.url()
+                ),
+                &[],
+            )
+            .await;
+            let via_haproxy = Target {
+                method: http::Method::GET,
+                url: format!("http://{}/api/v2/getAddressBalance?address={ADDRESS}", haproxy.addr),
+                body: Bytes::new(),
+            };
+            let via_host = Target {
+                method: http::Method::POST,
+                url: format!("http://{}/v1/venues/ton/get_balance", host.addr),
+                body: Bytes::from(format!(r#"{{"address":"{ADDRESS}"}}"#)),
+            };
+            for &connections in levels {
+                let (h_rate, h_cpu, h_ok) =
+                    measure(&via_haproxy, haproxy.child.id(), connections, time).await;
+                let (r_rate, r_cpu, r_ok) = measure(&via_host, host.pid(), connections, time).await;
+                println!(
+                    "| {scenario} | {connections} | {h_rate:.0} | {r_rate:.0} | {:.2}x | {h_cpu:.1} us | {r_cpu:.1} us | {:.2}x | {:.1}% / {:.1}% |",
+                    r_rate / h_rate,
+                    r_cpu / h_cpu,
+                    h_ok * 100.0,
+                    r_ok * 100.0
+                );
+            }
+            let upstream = primary.requests.load(Ordering::Relaxed)
+                + secondary.requests.load(Ordering::Relaxed);
+            assert!(upstream > 0, "the upstream saw the calls");
+        }
+    });
+}
