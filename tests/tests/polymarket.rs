@@ -445,7 +445,7 @@ fn reference_hashes_match_known_answers() {
         )),
         "ZwAdJKvoYRlEKDkNMwd5BuwNNtg93kNaR_oU2HrfVvc="
     );
-    // EIP-712 V2 vector (shared/venues/vectors/polymarket_order_v2_eip712.json).
+    // EIP-712 V2 vector (docs/venues/vectors/polymarket_order_v2_eip712.json).
     assert_eq!(
         hex(&keccak256(b"Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)")),
         "bb86318a2138f5fa8ae32fbe8e659f8fcf13cc6ae4014a707893055433818589"
