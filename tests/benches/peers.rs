@@ -13,6 +13,11 @@
 //! - Load: N keep-alive connections in this process, each sending its next
 //!   request when the last is answered, for a fixed time.
 //!
+//! A second table puts the host's cheapest paths, an unknown route (404) and
+//! the template plugin's `ping` (no I/O), beside a bare hyper server (this
+//! binary re-run as one) answering every request with a small 404: the floor
+//! for an HTTP/1.1 server written with the same libraries.
+//!
 //! Each row gives calls per second and the CPU each process spent per call
 //! (utime + stime from `/proc`, over the calls it served). Scenarios: a
 //! healthy primary, and a primary answering 503 to half its requests. The
@@ -175,7 +180,124 @@ async fn measure(target: &Target, pid: u32, connections: usize, time: Duration) 
     (rate, cpu_per_call, l.ok as f64 / l.calls as f64)
 }
 
+/// Set to an address: this process is the bare hyper server.
+const BARE_SERVER_VAR: &str = "PEERS_BARE_SERVER";
+
+/// Serve every request with a 404 and a small JSON body, until killed.
+fn bare_server(addr: &str) {
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    let mut resp = http::Response::new(Full::new(Bytes::from_static(
+                        br#"{"error":{"kind":"not_found","message":"no route"}}"#,
+                    )));
+                    *resp.status_mut() = http::StatusCode::NOT_FOUND;
+                    Ok::<_, std::convert::Infallible>(resp)
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}
+
+/// The bare server as a child process; killed on drop.
+struct Bare {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Bare {
+    fn start() -> Bare {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let child = Command::new(std::env::current_exe().expect("this binary"))
+            .env(BARE_SERVER_VAR, addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("bare server");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "bare server did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Bare { child, addr }
+    }
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The host's 404 and `ping` beside the bare server.
+async fn floor(connections: usize, time: Duration) {
+    let bare = Bare::start();
+    let host = HostProcess::start(
+        &["template"],
+        "max_instances = 256",
+        "[venues.tpl]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        &[],
+    )
+    .await;
+    let get = |url: String| Target {
+        method: http::Method::GET,
+        url,
+        body: Bytes::new(),
+    };
+    let (b_rate, b_cpu, _) = measure(
+        &get(format!("http://{}/nope", bare.addr)),
+        bare.child.id(),
+        connections,
+        time,
+    )
+    .await;
+    for (path, target) in [
+        (
+            "unknown route (404)",
+            get(format!("http://{}/nope", host.addr)),
+        ),
+        (
+            "template `ping` (a plugin call, no I/O)",
+            Target {
+                method: http::Method::POST,
+                url: format!("http://{}/v1/venues/tpl/ping", host.addr),
+                body: Bytes::from_static(b"{}"),
+            },
+        ),
+    ] {
+        let (rate, cpu, _) = measure(&target, host.pid(), connections, time).await;
+        println!(
+            "| {path} | {connections} | {b_rate:.0} | {rate:.0} | {b_cpu:.1} us | {cpu:.1} us | {:.2}x |",
+            cpu / b_cpu
+        );
+    }
+}
+
 fn main() {
+    if let Some(addr) = std::env::var_os(BARE_SERVER_VAR) {
+        bare_server(&addr.to_string_lossy());
+        return;
+    }
     let smoke = std::env::var_os("RESILIENCE_BENCH_SMOKE").is_some();
     let (time, levels): (Duration, &[usize]) = if smoke {
         (Duration::from_secs(1), &[32])
@@ -242,6 +364,14 @@ fn main() {
             let upstream = primary.requests.load(Ordering::Relaxed)
                 + secondary.requests.load(Ordering::Relaxed);
             assert!(upstream > 0, "the upstream saw the calls");
+        }
+        println!();
+        println!(
+            "| path | connections | bare hyper calls/s | host calls/s | bare hyper CPU per call | host CPU per call | host / bare CPU |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        for &connections in levels {
+            floor(connections, time).await;
         }
     });
 }
