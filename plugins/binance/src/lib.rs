@@ -409,5 +409,8 @@ fn order_ref_schema(symbol: &Value, order_id: &Value, client_order_id: &Value) -
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Binance);
 
+// The venue section `resilience-host init` writes for this plugin.
+resilience_guest::venue_defaults!("venue-defaults.toml");
+
 #[cfg(test)]
 mod tests;

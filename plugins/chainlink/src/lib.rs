@@ -344,5 +344,8 @@ fn error_json(e: &VenueError) -> Value {
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Chainlink);
 
+// The venue section `resilience-host init` writes for this plugin.
+resilience_guest::venue_defaults!("venue-defaults.toml");
+
 #[cfg(test)]
 mod tests;

@@ -482,5 +482,8 @@ impl Polymarket {
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Polymarket);
 
+// The venue section `resilience-host init` writes for this plugin.
+resilience_guest::venue_defaults!("venue-defaults.toml");
+
 #[cfg(test)]
 mod tests;

@@ -166,6 +166,9 @@ fn call(req: Request) -> Result<Value, VenueError> {
 #[cfg(target_arch = "wasm32")]
 resilience_guest::export_plugin!(Ton);
 
+// The venue section `resilience-host init` writes for this plugin.
+resilience_guest::venue_defaults!("venue-defaults.toml");
+
 #[cfg(test)]
 mod tests {
     use super::*;
