@@ -117,6 +117,60 @@ fn every_relative_link_in_the_docs_resolves_inside_the_repository() {
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
+/// Text files of the repository (code, config, docs, scripts).
+fn text_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        if path.is_dir() {
+            text_files(&path, out);
+        } else if [".rs", ".toml", ".md", ".py", ".sh", ".wit"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn nothing_points_at_material_outside_the_repository() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    text_files(&root, &mut files);
+    // Spelled in pieces so this file does not name them itself.
+    let outside = [
+        ["FACTS", ".md"].concat(),
+        ["shared", "/venues"].concat(),
+        ["shared", "/seed"].concat(),
+        ["../", "shared"].concat(),
+    ];
+    let mut found = Vec::new();
+    for file in &files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            if let Some(what) = outside.iter().find(|o| line.contains(o.as_str())) {
+                let shown = file.strip_prefix(&root).unwrap_or(file).display();
+                found.push(format!("{shown}:{}: {what}", n + 1));
+            }
+        }
+    }
+    assert!(files.len() > 50, "the scan found the repository's files");
+    assert!(
+        found.is_empty(),
+        "copy what users need into docs/ and point there:\n{}",
+        found.join("\n")
+    );
+}
+
 #[test]
 fn the_link_scanner_finds_links_and_skips_code() {
     let text = "see [a](docs/a.md) and [b](../b.md#x), `[c](nope.md)`\n```\n[d](code.md)\n```\n![img](i.png)";
@@ -127,7 +181,7 @@ fn the_link_scanner_finds_links_and_skips_code() {
         Some(PathBuf::from("/r/README.md"))
     );
     assert_eq!(
-        resolve(root, Path::new("/r/docs"), "../../shared/x.md"),
+        resolve(root, Path::new("/r/docs"), "../../elsewhere/x.md"),
         None
     );
 }

@@ -2,7 +2,7 @@
 //! weight, security type and retry safety, in one table; and the names,
 //! headers and error codes the plugin relies on.
 //!
-//! Sources, as gathered in `shared/venues/FACTS.md` §1:
+//! Sources, as gathered in `docs/venues/binance.md`:
 //! - (a) the official USDⓈ-M docs: "General Info" (signing, timing, headers),
 //!   "Error Codes", "New Order", "Position Information V2";
 //! - (b) `binance/binance-connector-python` at 29da329, the official SDK named
@@ -19,7 +19,7 @@
 //! | [`BALANCE`]          | GET    | `/fapi/v3/balance`     | 5         | USER_DATA (signed) | yes    |
 //! | [`PREMIUM_INDEX`]    | GET    | `/fapi/v1/premiumIndex?symbol=` | 1 | NONE (public)     | yes    |
 //!
-//! Weights are from FACTS.md "Endpoint weights" (SDK docstrings (b); the
+//! Weights are from docs/venues/binance.md "Endpoint weights" (SDK docstrings (b); the
 //! official pages agree where checked). New Order charges **0** IP weight and
 //! 1 on `X-MBX-ORDER-COUNT-10S` and `-1M` (official New Order page). The v3
 //! position and balance endpoints replace v2 (marked deprecated 2024-07-24;

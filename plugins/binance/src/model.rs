@@ -1,7 +1,7 @@
 //! Binance's answers as this plugin returns them: read with the venue's
 //! camelCase names, written with snake_case ones. Prices, quantities and
 //! amounts stay the venue's decimal strings; a field of the wrong type is a
-//! `parse` error naming it. Examples: `shared/venues/vectors/binance_usdm_response_examples.json`.
+//! `parse` error naming it. Examples: `docs/venues/vectors/binance_usdm_response_examples.json`.
 
 use resilience_guest::decimal::is_decimal;
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use resilience_guest::host::UsageReport;
 use resilience_guest::signing::hmac_hex;
 use resilience_guest::testing::{self, Instance, MockHost, SentRequest};
 
-/// The secret of the official docs' example (FACTS.md §1, "Official signing vectors").
+/// The secret of the official docs' example (docs/venues/binance.md "Official signing vectors").
 const SECRET: &str = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9";
 /// The official example's API key; it must never appear in a request.
 const API_KEY: &str = "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83";

@@ -1,6 +1,6 @@
 //! Feed facts and the venue settings that override them, in one place.
 //!
-//! Source: `shared/venues/FACTS.md` §3, "Mainnet proxy addresses and
+//! Source: `docs/venues/chainlink.md`, "Mainnet proxy addresses and
 //! parameters" (Chainlink docs via many repos; heartbeats from a Kestra
 //! blueprint, a Sherlock audit and a chainlink-package config). All feeds are
 //! Ethereum mainnet proxies (`AggregatorV3Interface`), 8 decimals each, but
@@ -11,7 +11,7 @@
 //! | ETH/USD   | `0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419` | 3600 s    |      |
 //! | BTC/USD   | `0xF4030086522a5bEEa4988F8cA5B36dbC97BeE88c` | 3600 s    |      |
 //! | USDC/USD  | `0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6` | 86400 s   |      |
-//! | USDT/USD  | `0x3E7d1eAB13ad0104d2750B8863b489D65364e32D` | 86400 s   | heartbeat from third-party code only (FACTS.md): override it if needed |
+//! | USDT/USD  | `0x3E7d1eAB13ad0104d2750B8863b489D65364e32D` | 86400 s   | heartbeat from third-party code only (docs/venues/chainlink.md): override it if needed |
 //! | TON/USD   | none                                         | 3600 s    | placeholder: refused until `feed.TON/USD` is set |
 //!
 //! # Settings (all values are strings)
@@ -40,7 +40,7 @@ pub struct Builtin {
     pub heartbeat_s: u64,
 }
 
-/// The built-in feeds (FACTS.md §3, table above).
+/// The built-in feeds (docs/venues/chainlink.md, table above).
 pub const FEEDS: &[Builtin] = &[
     Builtin {
         pair: "ETH/USD",
@@ -57,7 +57,7 @@ pub const FEEDS: &[Builtin] = &[
         address: Some("0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6"),
         heartbeat_s: 86_400,
     },
-    // Heartbeat not confirmed from an official page (FACTS.md "Not found").
+    // Heartbeat not confirmed from an official page (docs/venues/chainlink.md, "Not found or open").
     Builtin {
         pair: "USDT/USD",
         address: Some("0x3E7d1eAB13ad0104d2750B8863b489D65364e32D"),
@@ -76,7 +76,7 @@ pub const FEEDS: &[Builtin] = &[
 pub const DEFAULT_HEARTBEAT_S: u64 = 3600;
 /// Margin on top of the heartbeat: Chainlink starts a new round at the
 /// heartbeat and "there may be a slight delay" before it lands on-chain
-/// (FACTS.md §3; an earlier docs draft said about 40 s). Three times that.
+/// (docs/venues/chainlink.md; an earlier docs draft said about 40 s). Three times that.
 pub const DEFAULT_HEARTBEAT_MARGIN_S: u64 = 120;
 
 /// Setting prefixes and keys (see the module table).
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn builtin_feeds_match_facts_md() {
-        // FACTS.md §3, "Mainnet proxy addresses and parameters".
+        // docs/venues/chainlink.md "Mainnet proxy addresses and parameters".
         let eth = resolve_with("ETH/USD", settings(&[])).unwrap();
         assert_eq!(eth.address, "0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419");
         assert_eq!((eth.heartbeat_s, eth.max_age_s), (3600, 3720));

@@ -1,7 +1,7 @@
 //! `AggregatorV3Interface` calls: their call data, and reading what they
-//! return, with the consumer checks of FACTS.md §3.
+//! return, with the consumer checks of docs/venues/chainlink.md.
 //!
-//! Source: `shared/venues/FACTS.md` §3 (interface from smartcontractkit/chainlink
+//! Source: `docs/venues/chainlink.md` (interface from smartcontractkit/chainlink
 //! `AggregatorV3Interface.sol`; selectors computed with keccak-256, checked
 //! against `vectors/chainlink_selectors.json` in the tests).
 //!
@@ -27,7 +27,7 @@ use resilience_guest::VenueError;
 use resilience_guest::abi::{self, Word};
 use resilience_guest::encoding::hex_decode;
 
-/// `latestRoundData()` selector (FACTS.md §3).
+/// `latestRoundData()` selector (docs/venues/chainlink.md).
 pub const LATEST_ROUND_DATA: &str = "0xfeaf968c";
 /// `decimals()` selector.
 pub const DECIMALS: &str = "0x313ce567";

@@ -1,7 +1,7 @@
 //! Polymarket CLOB REST: every path, header, setting, secret and contract this
 //! plugin uses, in one place.
 //!
-//! Sources: `shared/venues/FACTS.md` §2 (from `Polymarket/py-clob-client`
+//! Sources: `docs/venues/polymarket.md` (from `Polymarket/py-clob-client`
 //! f1a8807 `endpoints.py`, `py-clob-client-v2` b0a97fa, the docs' openapi
 //! pages); where a value comes from elsewhere it is named beside it.
 //!
@@ -18,12 +18,12 @@
 //! | `get_open_orders`     | GET    | `/data/orders?market=&asset_id=&next_cursor=` | L2 | yes | pages until `LTE=` |
 //! | `get_balance`         | GET    | `/balance-allowance?asset_type=&token_id=&signature_type=` | L2 | yes | |
 //!
-//! The L2 signature covers the path **without** its query (FACTS.md, "L2
+//! The L2 signature covers the path **without** its query (docs/venues/polymarket.md, "L2
 //! authentication"), so every path constant here is the signed path.
 //!
 //! Weight: every request counts 1 against the venue's requests-per-second
 //! bucket. Polymarket's own limits are per endpoint class and much higher
-//! (`/book` 1,500 per 10 s, POST `/order` 3,500 per 10 s burst, FACTS.md
+//! (`/book` 1,500 per 10 s, POST `/order` 3,500 per 10 s burst, docs/venues/polymarket.md
 //! "Rate limits"), so the host's 10/s bucket is the binding one.
 
 /// GET `?token_id=`: `{"market","asset_id","bids":[{"price","size"}],"asks":[…],…}`,
@@ -50,7 +50,7 @@ pub const END_CURSOR: &str = "LTE=";
 /// rather than returned partially (a hedger must not act on half a list).
 pub const MAX_OPEN_ORDER_PAGES: usize = 50;
 
-// L2 headers (FACTS.md "L2 authentication"; py-clob-client headers/headers.py order).
+// L2 headers (docs/venues/polymarket.md "L2 authentication"; py-clob-client headers/headers.py order).
 pub const POLY_ADDRESS: &str = "POLY_ADDRESS";
 pub const POLY_SIGNATURE: &str = "POLY_SIGNATURE";
 pub const POLY_TIMESTAMP: &str = "POLY_TIMESTAMP";
@@ -87,12 +87,12 @@ pub const SETTING_NEG_RISK_EXCHANGE_ADDRESS: &str = "neg_risk_exchange_address";
 
 /// Polygon mainnet.
 pub const DEFAULT_CHAIN_ID: u64 = 137;
-/// The current docs and `py-clob-client-v2` use the V2 exchange (FACTS.md "V1 and V2").
+/// The current docs and `py-clob-client-v2` use the V2 exchange (docs/venues/polymarket.md "V1 and V2").
 pub const DEFAULT_EXCHANGE_VERSION: u8 = 2;
 
 /// EIP-712 domain name of both exchange versions.
 pub const DOMAIN_NAME: &str = "Polymarket CTF Exchange";
-/// V1 order type (python-order-utils; FACTS.md "Order signature").
+/// V1 order type (python-order-utils; docs/venues/polymarket.md "Order signature").
 pub const ORDER_TYPE_V1: &str = "Order(uint256 salt,address maker,address signer,address taker,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,uint256 expiration,uint256 nonce,uint256 feeRateBps,uint8 side,uint8 signatureType)";
 /// V2 order type (py-clob-client-v2; `vectors/polymarket_order_v2_eip712.json`).
 pub const ORDER_TYPE_V2: &str = "Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)";
@@ -101,9 +101,9 @@ pub const ORDER_TYPE_V2: &str = "Order(uint256 salt,address maker,address signer
 ///
 /// | chain | version | source |
 /// |-------|---------|--------|
-/// | 137   | 1       | FACTS.md (py-clob-client `config.py`) |
-/// | 80002 | 1       | py-clob-client-v2 `config.py` (not in FACTS.md; reproduces the official V1 test vectors) |
-/// | 137, 80002 | 2  | FACTS.md (py-clob-client-v2 `config.py`) |
+/// | 137   | 1       | docs/venues/polymarket.md (py-clob-client `config.py`) |
+/// | 80002 | 1       | py-clob-client-v2 `config.py` (not in docs/venues/polymarket.md; reproduces the official V1 test vectors) |
+/// | 137, 80002 | 2  | docs/venues/polymarket.md (py-clob-client-v2 `config.py`) |
 pub const CONTRACTS: &[(u64, u8, &str, &str)] = &[
     (
         137,
@@ -136,7 +136,7 @@ pub const ZERO_ADDRESS: &str = "0x0000000000000000000000000000000000000000";
 /// V2 `metadata` and `builder` default (py-clob-client-v2 `BYTES32_ZERO`).
 pub const BYTES32_ZERO: &str = "0x0000000000000000000000000000000000000000000000000000000000000000";
 
-/// USDC and outcome shares both have 6 decimals (FACTS.md "Order signature").
+/// USDC and outcome shares both have 6 decimals (docs/venues/polymarket.md "Order signature").
 pub const DECIMALS: u32 = 6;
 /// Salts stay below 2^53 so every JSON reader keeps them exact (the clients
 /// send `salt` as a JSON number).

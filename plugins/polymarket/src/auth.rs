@@ -1,5 +1,5 @@
 //! L2 authentication: the five `POLY_*` headers of every private endpoint
-//! (FACTS.md §2 "L2 authentication"; identical for V1 and V2).
+//! (docs/venues/polymarket.md "L2 authentication"; identical for V1 and V2).
 //!
 //! ```text
 //! message        = timestamp + METHOD + path-without-query + body   (body omitted when empty)
@@ -85,7 +85,7 @@ mod tests {
     use resilience_guest::encoding::base64url_decode;
     use resilience_guest::testing::MockHost;
 
-    /// shared/venues/vectors/polymarket_l2_hmac_official.json
+    /// docs/venues/vectors/polymarket_l2_hmac_official.json
     #[test]
     fn polymarket_l2_signature_matches_official_vector() {
         let key = base64url_decode("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
@@ -98,7 +98,7 @@ mod tests {
         );
     }
 
-    /// shared/venues/vectors/polymarket_l2_hmac_constructed.json
+    /// docs/venues/vectors/polymarket_l2_hmac_constructed.json
     #[test]
     fn polymarket_l2_signatures_match_constructed_vectors() {
         let key = base64url_decode("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();

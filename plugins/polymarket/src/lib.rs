@@ -20,7 +20,7 @@
 //! | `private_key` | 64 hex digits | `secp256k1-key`: `host::sign_secp256k1("private_key", order digest)` |
 //!
 //! Polymarket hands out the API secret as base64url text and keys the HMAC
-//! with its decoded bytes (FACTS.md "L2 authentication"); the host keys
+//! with its decoded bytes (docs/venues/polymarket.md "L2 authentication"); the host keys
 //! `hmac-sha256` with a secret's bytes as configured and the plugin never sees
 //! them, so the secret must be configured already decoded. Until the host can
 //! decode a secret at load time, that means a `file` secret holding the 32
@@ -53,7 +53,7 @@
 //! its hash up with GET `/data/order/{hash}` (`Some`
 //! when found, `None` on 404 or an empty answer). That the CLOB's `orderID`
 //! is this hash is an assumption (py-clob-client-v2 computes the same
-//! `order_hash`; FACTS.md does not say the CLOB uses it as the id); if it is
+//! `order_hash`; docs/venues/polymarket.md does not say the CLOB uses it as the id); if it is
 //! wrong, reconcile answers `None` and a re-post is the same order again.
 
 pub mod api;

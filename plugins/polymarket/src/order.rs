@@ -1,6 +1,6 @@
 //! Orders: amounts in 6-decimal fixed point, the EIP-712 struct of each
 //! exchange version, its digest, the host's signature, and the JSON body of
-//! POST `/order` (FACTS.md §2 "Order signature", "Endpoints").
+//! POST `/order` (docs/venues/polymarket.md "Order signature", "Endpoints").
 //!
 //! | field         | V1 signed | V2 signed | JSON (both)                   |
 //! |---------------|-----------|-----------|-------------------------------|
@@ -83,7 +83,7 @@ pub fn price_units(price: &str) -> Result<u128, VenueError> {
 
 /// `(makerAmount, takerAmount)` of a limit order: a BUY gives USDC
 /// (price × size) for shares (size); a SELL the other way round.
-/// FACTS.md: BUY 0.5 × 100 gives 50000000 and 100000000.
+/// docs/venues/polymarket.md: BUY 0.5 × 100 gives 50000000 and 100000000.
 pub fn limit_amounts(side: Side, price: &str, size: &str) -> Result<(u128, u128), VenueError> {
     let p = price_units(price)?;
     let s = units("size", size)?;
@@ -322,7 +322,7 @@ impl Order {
     }
 }
 
-/// V1 `SignedOrder.dict()` order (FACTS.md vectors `post_order_request_v1`).
+/// V1 `SignedOrder.dict()` order (docs/venues/vectors/polymarket_response_examples.json `post_order_request_v1`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct OrderV1Json<'a> {
@@ -427,7 +427,7 @@ mod tests {
         }
     }
 
-    /// shared/venues/vectors/polymarket_order_v2_eip712.json, `eoa_constructed`.
+    /// docs/venues/vectors/polymarket_order_v2_eip712.json, `eoa_constructed`.
     #[test]
     fn v2_order_digest_and_signature_match_the_vector() {
         let order = vector_order(2, "0xE111180000d2663C0091e4f400237545B87B996B");
@@ -497,7 +497,7 @@ mod tests {
 
     #[test]
     fn limit_amounts_are_exact_six_decimal_units() {
-        // FACTS.md: BUY 0.5 × 100 -> 50000000 / 100000000 (py-clob-client tests).
+        // docs/venues/polymarket.md: BUY 0.5 × 100 -> 50000000 / 100000000 (py-clob-client tests).
         assert_eq!(
             limit_amounts(Side::Buy, "0.5", "100").unwrap(),
             (50_000_000, 100_000_000)

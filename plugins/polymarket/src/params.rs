@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::order::Side;
 
-/// Time in force (FACTS.md: `GTC|FOK|GTD|FAK`).
+/// Time in force (docs/venues/polymarket.md: `GTC|FOK|GTD|FAK`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum OrderType {

@@ -162,7 +162,7 @@ pub fn market_price(
         let s = units("size", &size).map_err(|e| reparse(e, key, i))?;
         parsed.push((price, p, s));
     }
-    // Best level last (FACTS.md "Endpoints"), so walk from the end.
+    // Best level last (docs/venues/polymarket.md "Endpoints"), so walk from the end.
     let target = match side {
         Side::Buy => amount.saturating_mul(1_000_000),
         Side::Sell => amount,

@@ -1,6 +1,6 @@
 //! toncenter HTTP API v2: every path this plugin uses, in one place.
 //!
-//! Source: `shared/venues/FACTS.md` §4, from `toncenter/ton-http-api` at
+//! Source: `docs/venues/ton.md`, from `toncenter/ton-http-api` at
 //! 4b4e54f, `pyTON/main.py` (route table) and `models.py` (envelope). Paths are
 //! relative to the venue endpoint the host is configured with
 //! (`https://toncenter.com/api/v2` on mainnet,
