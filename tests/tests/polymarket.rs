@@ -173,6 +173,16 @@ async fn open_orders_pages_are_l2_signed_over_the_path_without_query() {
 #[tokio::test]
 async fn limit_order_is_signed_by_the_configured_key_and_l2_signed_over_the_body() {
     let server = MockServer::start().await;
+    // The plugin reads the token's tick size, neg-risk flag and minimum size first.
+    Mock::given(method("GET"))
+        .and(path("/book"))
+        .and(query_param("token_id", "1234"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "bids": [], "asks": [], "tick_size": "0.01", "neg_risk": false, "min_order_size": "1"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/order"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -196,8 +206,8 @@ async fn limit_order_is_signed_by_the_configured_key_and_l2_signed_over_the_body
     );
 
     let received = server.received_requests().await.unwrap();
-    assert_eq!(received.len(), 1);
-    let req = &received[0];
+    assert_eq!(received.len(), 2, "the book, then the order");
+    let req = &received[1];
     assert_eq!(header_of(req, "content-type"), "application/json");
     assert_l2_signed(&host, req);
 
@@ -287,7 +297,7 @@ async fn market_order_reads_the_book_in_prepare_then_posts_once() {
         .and(query_param("token_id", "1234"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "asks": [{"price": "0.60", "size": "100"}, {"price": "0.55", "size": "10"}],
-            "bids": []
+            "bids": [], "tick_size": "0.01", "neg_risk": false, "min_order_size": "1"
         })))
         .expect(1)
         .mount(&server)
@@ -314,14 +324,15 @@ async fn market_order_reads_the_book_in_prepare_then_posts_once() {
     );
     let received = server.received_requests().await.unwrap();
     let order: Value = serde_json::from_slice(&received[1].body).unwrap();
-    // 10 USDC at 0.60 = 3/5: 3333333 lots.
+    // 10 USDC at 0.60, as the official client computes it: USDC to 2
+    // decimals, shares 10 / 0.60 rounded down to the tick's 4 amount decimals.
     assert_eq!(
         (
             order["order"]["makerAmount"].as_str(),
             order["order"]["takerAmount"].as_str(),
             order["orderType"].as_str()
         ),
-        (Some("9999999"), Some("16666665"), Some("FOK"))
+        (Some("10000000"), Some("16666600"), Some("FOK"))
     );
     assert_l2_signed(&host, &received[1]);
 }

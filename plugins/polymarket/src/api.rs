@@ -9,11 +9,20 @@
 //! |-----------------------|--------|------------------------------|------|------------|-------|
 //! | `get_order_book`      | GET    | `/book?token_id=`            | none | yes | |
 //! | `get_midpoint`        | GET    | `/midpoint?token_id=`        | none | yes | `mid` (older) or `mid_price` (current docs) |
-//! | `get_price`           | GET    | `/price?token_id=&side=`     | none | yes | |
+//! | `get_price`           | GET    | `/price?token_id=&side=`     | none | yes | `side=BUY` answers the best **bid**, `SELL` the best ask |
+//! | (any order)           | GET    | `/book?token_id=`            | none | yes | tick size, neg-risk, min size; cached ([`crate::market`]) |
+//! |                       | GET    | `/fee-rate?token_id=`        | none | yes | V1 only; cached |
+//! |                       | GET    | `/version`                   | none | yes | after `order_version_mismatch` only |
 //! | `create_limit_order`  | POST   | `/order`                     | L2 + EIP-712 order | no | |
 //! | `create_market_order` | (GET   | `/book?token_id=`            | none | yes | only when no `price` is given) |
 //! |                       | POST   | `/order`                     | L2 + EIP-712 order | no | FOK/FAK at the worst price |
+//! | `create_orders`       | POST   | `/orders` body `[{order,owner,orderType,…}]` | L2 + EIP-712 orders | no | at most [`MAX_BATCH_ORDERS`] |
 //! | `cancel_order`        | DELETE | `/order` body `{"orderID"}`  | L2   | yes | |
+//! | `cancel_orders`       | DELETE | `/orders` body `["0x…",…]`   | L2   | yes | at most [`MAX_CANCEL_IDS`] |
+//! | `cancel_market_orders`| DELETE | `/cancel-market-orders` body `{"market","asset_id"}` | L2 | yes | |
+//! | `cancel_all`          | DELETE | `/cancel-all`                | L2   | yes | |
+//! | `get_trades`          | GET    | `/data/trades?market=&asset_id=&after=&before=&maker_address=&id=&next_cursor=` | L2 | yes | pages until `LTE=` |
+//! | `heartbeat`           | POST   | `/v1/heartbeats` body `{"heartbeat_id"}` | L2 | yes | |
 //! | `get_order`           | GET    | `/data/order/{id}`           | L2   | yes | the docs also show `/order/{id}`; the py client uses this one |
 //! | `get_open_orders`     | GET    | `/data/orders?market=&asset_id=&next_cursor=` | L2 | yes | pages until `LTE=` |
 //! | `get_balance`         | GET    | `/balance-allowance?asset_type=&token_id=&signature_type=` | L2 | yes | |
@@ -31,8 +40,27 @@
 pub const BOOK: &str = "/book";
 /// GET `?token_id=`: `{"mid":"0.45"}` or `{"mid_price":"0.45"}`.
 pub const MIDPOINT: &str = "/midpoint";
-/// GET `?token_id=&side=BUY|SELL`: `{"price":"0.52"}`.
+/// GET `?token_id=&side=BUY|SELL`: `{"price":"0.52"}`. `side=BUY` is the
+/// best bid (what a buyer on the book offers), `SELL` the best ask.
 pub const PRICE: &str = "/price";
+/// GET `?token_id=`: `{"base_fee": 0}`, the fee rate a V1 order must sign
+/// (py-clob-client-v2 `get_fee_rate_bps`).
+pub const FEE_RATE: &str = "/fee-rate";
+/// GET: `{"version": 2}`, the order version the CLOB expects
+/// (py-clob-client-v2 `get_version`; 2 when unreadable).
+pub const VERSION: &str = "/version";
+/// POST a batch of signed orders (array body, one answer per order);
+/// DELETE with `["0x…"]` cancels several.
+pub const ORDERS: &str = "/orders";
+/// DELETE, no body: every open order of the API key.
+pub const CANCEL_ALL: &str = "/cancel-all";
+/// DELETE `{"market":…,"asset_id":…}` (either or both).
+pub const CANCEL_MARKET_ORDERS: &str = "/cancel-market-orders";
+/// GET `?market=&asset_id=&after=&before=&maker_address=&id=&next_cursor=`.
+pub const DATA_TRADES: &str = "/data/trades";
+/// POST `{"heartbeat_id": "…"}`. Once heartbeats start, the venue cancels
+/// every order when none arrives for 10 s (docs "Heartbeat").
+pub const HEARTBEATS: &str = "/v1/heartbeats";
 /// POST a signed order; DELETE with `{"orderID":"0x…"}` cancels one.
 pub const ORDER: &str = "/order";
 /// GET `/data/order/{orderID}`: one order of the API key's owner.
@@ -46,9 +74,25 @@ pub const BALANCE_ALLOWANCE: &str = "/balance-allowance";
 pub const INITIAL_CURSOR: &str = "MA==";
 /// `next_cursor` of the last page (py-clob-client `END_CURSOR`).
 pub const END_CURSOR: &str = "LTE=";
-/// Most `/data/orders` pages one `get_open_orders` follows; more is refused
-/// rather than returned partially (a hedger must not act on half a list).
+/// Most `/data/orders` (or `/data/trades`) pages one call follows; more is
+/// refused rather than returned partially (a hedger must not act on half a list).
 pub const MAX_OPEN_ORDER_PAGES: usize = 50;
+/// Orders per POST `/orders` (docs.polymarket.com "Post multiple orders":
+/// "Maximum 15 orders per request").
+pub const MAX_BATCH_ORDERS: usize = 15;
+/// Order ids per DELETE `/orders` (docs.polymarket.com "Cancel multiple
+/// orders": "Maximum 3000 orders per request").
+pub const MAX_CANCEL_IDS: usize = 3000;
+/// How long a token's tick size, neg-risk flag, min size and fee rate are
+/// trusted. The venue moves a market to a finer tick as its price nears 0
+/// or 1; an order refused for its tick also drops the entry.
+pub const MARKET_INFO_TTL_MS: u64 = 60_000;
+/// Most tokens the plugin remembers facts about.
+pub const MAX_CACHED_TOKENS: usize = 4096;
+/// GTD orders must expire at least this far ahead: the venue's "security
+/// threshold of one minute" (docs "Orders overview": to expire in 90 s,
+/// send now + 1 minute + 30 seconds).
+pub const MIN_GTD_LEAD_S: u64 = 60;
 
 // L2 headers (docs/venues/polymarket.md "L2 authentication"; py-clob-client headers/headers.py order).
 pub const POLY_ADDRESS: &str = "POLY_ADDRESS";
@@ -145,3 +189,6 @@ pub const MAX_SALT: u64 = (1 << 53) - 1;
 /// Substring of a venue error telling the client to refresh the order
 /// version (py-clob-client-v2 `client.py`).
 pub const ORDER_VERSION_MISMATCH: &str = "order_version_mismatch";
+/// Substring of the venue's refusal of an order off the market's tick
+/// ("breaks minimum tick size rule"): the cached tick is stale.
+pub const TICK_SIZE_ERROR: &str = "tick size";

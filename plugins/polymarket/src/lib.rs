@@ -1,14 +1,15 @@
 //! Venue plugin for the Polymarket CLOB (REST).
 //!
 //! Scope: market data (`get_order_book`, `get_midpoint`, `get_price`),
-//! placing signed orders (`create_limit_order`, `create_market_order`),
-//! and the account's orders and balance (`cancel_order`, `get_order`,
-//! `get_open_orders`, `get_balance`). The table of requests is in [`api`].
+//! placing signed orders (`create_limit_order`, `create_market_order`,
+//! `create_orders`), managing them (`cancel_order`, `cancel_orders`,
+//! `cancel_market_orders`, `cancel_all`, `heartbeat`), and the account's
+//! orders, trades and balance (`get_order`, `get_open_orders`, `get_trades`,
+//! `get_balance`). The table of requests is in [`api`].
 //!
-//! Non-goals: creating API credentials (L1 `ClobAuth`), batch endpoints,
-//! POLY_1271 smart-wallet signatures, tick-size lookups (orders are signed
-//! exactly as asked; the venue refuses a price off its tick), and retries or
-//! rate limits, which the host does.
+//! Non-goals: creating API credentials (L1 `ClobAuth`), POLY_1271
+//! smart-wallet signatures, builder codes, and retries or rate limits,
+//! which the host does.
 //!
 //! # Secrets
 //!
@@ -20,13 +21,9 @@
 //! | `private_key` | 64 hex digits | `secp256k1-key`: `host::sign_secp256k1("private_key", order digest)` |
 //!
 //! Polymarket hands out the API secret as base64url text and keys the HMAC
-//! with its decoded bytes (docs/venues/polymarket.md "L2 authentication"); the host keys
-//! `hmac-sha256` with a secret's bytes as configured and the plugin never sees
-//! them, so the secret must be configured already decoded. Until the host can
-//! decode a secret at load time, that means a `file` secret holding the 32
-//! raw bytes (`base64 -d`, after turning `-_` into `+/`, of the text
-//! Polymarket gave); an `env` secret only works when the decoded bytes
-//! happen to be UTF-8. `venue.toml` beside this crate shows both.
+//! with its decoded bytes (docs/venues/polymarket.md "L2 authentication");
+//! configure the secret with `encoding = "base64url"` (see
+//! `venue-defaults.toml`) so the host decodes it at start-up.
 //!
 //! # Settings
 //!
@@ -36,54 +33,103 @@
 //! substitute it there), `chain_id`, `exchange_version`, `funder`,
 //! `signature_type`, and contract overrides.
 //!
+//! # Orders: what the venue requires, asked of the venue
+//!
+//! Before an order is signed, the plugin reads the token's tick size,
+//! neg-risk flag and minimum size from its book (cached per token, see
+//! [`market`]), and for the V1 exchange its fee rate. The caller never has
+//! to say `neg_risk`; a value that contradicts the venue is refused. Amounts
+//! are computed exactly as the official client computes them ([`amounts`]),
+//! and every result carries the effective `price`, `size` or `amount`,
+//! `tick_size` and `neg_risk` it was signed with. When the venue answers
+//! `order_version_mismatch`, the plugin reads `GET /version`, signs the same
+//! order (same salt and timestamp) for that exchange version and posts it
+//! once more; the version learned is kept for the instance's later orders.
+//!
 //! # Orders and idempotency
 //!
-//! `create_limit_order` and `create_market_order` are mutating. `prepare`
-//! completes their params once, before the host journals them: a fresh
-//! `salt` (see [`order::new_salt`]), the V2 `timestamp_ms`, and for a market
-//! order without `price` the worst price read from `/book`. The idempotency
-//! key is the caller's `Idempotency-Key` when it sent one (the salt is then
-//! derived from it, [`order::salt_from_key`]), else the order hash (`0x` +
-//! the EIP-712 digest). The signed order is a
-//! pure function of the prepared params and the settings, so a call invoked
-//! again with them posts the very same order, and the exchange contract
-//! tracks fills per order hash: the same order cannot fill twice. POST
-//! `/order` is still marked not idempotent: after a timeout the host asks
-//! `reconcile`, which rebuilds the order from the journaled params and looks
-//! its hash up with GET `/data/order/{hash}` (`Some`
-//! when found, `None` on 404 or an empty answer). That the CLOB's `orderID`
-//! is this hash is an assumption (py-clob-client-v2 computes the same
-//! `order_hash`; docs/venues/polymarket.md does not say the CLOB uses it as the id); if it is
-//! wrong, reconcile answers `None` and a re-post is the same order again.
+//! `create_limit_order`, `create_market_order` and `create_orders` are
+//! mutating. `prepare` completes their params once, before the host
+//! journals them (see [`placement`]): the venue's facts, a `salt`, the
+//! `timestamp_ms`, and for a market order without `price` the worst price
+//! read from `/book`. The idempotency key is the caller's `Idempotency-Key`
+//! when it sent one (the salt is then derived from it,
+//! [`order::salt_from_key`]), else the order hash (`0x` + the EIP-712
+//! digest). The signed order is a pure function of the prepared params and
+//! the settings, so a call invoked again with them posts the very same
+//! order, and the exchange contract tracks fills per order hash: the same
+//! order cannot fill twice. POST `/order` is still marked not idempotent:
+//! after a timeout the host asks `reconcile`, which rebuilds the order from
+//! the journaled params and looks its hash up with GET `/data/order/{hash}`
+//! (`Some` when found, `None` on 404 or an empty answer).
+//!
+//! `create_orders` posts up to [`api::MAX_BATCH_ORDERS`] limit orders in one
+//! POST `/orders`, and the host journals **one** key for the call. Each
+//! order's salt is derived from that key and the order's index
+//! (`salt_from_key("{key}/{index}")`), so a retry with the same key rebuilds
+//! identical orders; without a caller key, fresh salts are journaled and the
+//! key is the hash of the orders' hashes. `reconcile` looks every order up
+//! and answers `Some` when the venue knows any of them. Orders the venue
+//! refuses inside a 2xx batch answer stay in the result, in place, with
+//! `success: false`.
 
+pub mod amounts;
 pub mod api;
 pub mod auth;
+pub mod market;
 pub mod order;
 pub mod params;
+pub mod placement;
 pub mod read;
 pub mod settings;
 
+use resilience_guest::encoding::hex_encode;
 use resilience_guest::plugin::parse_params;
 use resilience_guest::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::order::{Order, OrderTerms};
+use crate::market::{Markets, book_request};
 use crate::params::{
-    BalanceParams, LimitOrderParams, MarketOrderParams, OpenOrdersParams, OrderIdParams, OrderType,
-    PriceParams, TokenParams,
+    BalanceParams, CreateOrdersParams, HeartbeatParams, LimitOrderParams, MarketCancelParams,
+    MarketOrderParams, NoParams, OpenOrdersParams, OrderIdParams, OrderIdsParams, PriceParams,
+    TokenParams, TradesParams,
 };
+use crate::placement::{OrderIntent, Placement};
 use crate::settings::OrderSettings;
 
 const CREATE_LIMIT_ORDER: &str = "create_limit_order";
 const CREATE_MARKET_ORDER: &str = "create_market_order";
+const CREATE_ORDERS: &str = "create_orders";
 
-/// The plugin. It keeps no state between calls.
+/// The plugin. It lives as long as its warm instance and keeps what the
+/// venue said: each token's facts ([`Markets`]) and the exchange version
+/// the venue asked for after an `order_version_mismatch`.
 #[derive(Debug, Default)]
-pub struct Polymarket;
+pub struct Polymarket {
+    markets: Markets,
+    learned_version: Option<u8>,
+}
+
+fn limit_order_schema() -> Value {
+    let side = json!({"type": "string", "enum": ["BUY", "SELL"]});
+    let decimal = json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"});
+    json!({
+        "type": "object",
+        "required": ["token_id", "side", "price", "size"],
+        "properties": {
+            "token_id": {"type": "string"}, "side": side, "price": decimal, "size": decimal,
+            "order_type": {"enum": ["GTC", "GTD", "FOK", "FAK"]},
+            "expiration": {"type": "integer"}, "post_only": {"type": "boolean"},
+            "neg_risk": {"type": "boolean"}, "tick_size": decimal,
+            "fee_rate_bps": {"type": "integer"},
+            "salt": {"type": "integer"}, "timestamp_ms": {"type": "integer"},
+        },
+    })
+}
 
 impl Plugin for Polymarket {
     const NAME: &'static str = "polymarket";
-    const VERSION: &'static str = "0.1.0";
+    const VERSION: &'static str = "0.2.0";
     const SECRETS: &'static [(&'static str, SecretUse)] = &[
         (api::SECRET_API_KEY, SecretUse::Header),
         (api::SECRET_PASSPHRASE, SecretUse::Header),
@@ -104,12 +150,17 @@ impl Plugin for Polymarket {
             "required": ["order_id"],
             "properties": {"order_id": {"type": "string"}},
         });
+        let string = json!({"type": "string"});
         Operations::new()
             .op("get_order_book", "Order book of a token (best level last)", Self::get_order_book)
             .schema(token.clone())
             .op("get_midpoint", "Midpoint price of a token", Self::get_midpoint)
             .schema(token)
-            .op("get_price", "Best price of a token on one side", Self::get_price)
+            .op(
+                "get_price",
+                "The venue's /price: side BUY answers the best bid, SELL the best ask (named in the result)",
+                Self::get_price,
+            )
             .schema(json!({
                 "type": "object",
                 "required": ["token_id", "side"],
@@ -120,17 +171,7 @@ impl Plugin for Polymarket {
                 "Sign and post a limit order (GTC, GTD, FOK or FAK)",
                 Self::create_limit_order,
             )
-            .schema(json!({
-                "type": "object",
-                "required": ["token_id", "side", "price", "size"],
-                "properties": {
-                    "token_id": {"type": "string"}, "side": side, "price": decimal, "size": decimal,
-                    "order_type": {"enum": ["GTC", "GTD", "FOK", "FAK"]},
-                    "expiration": {"type": "integer"}, "post_only": {"type": "boolean"},
-                    "neg_risk": {"type": "boolean"}, "fee_rate_bps": {"type": "integer"},
-                    "salt": {"type": "integer"}, "timestamp_ms": {"type": "integer"},
-                },
-            }))
+            .schema(limit_order_schema())
             .mutating(
                 CREATE_MARKET_ORDER,
                 "Sign and post a market order: BUY spends `amount` USDC, SELL sells `amount` shares",
@@ -142,12 +183,52 @@ impl Plugin for Polymarket {
                 "properties": {
                     "token_id": {"type": "string"}, "side": side, "amount": decimal, "price": decimal,
                     "order_type": {"enum": ["FOK", "FAK"]}, "neg_risk": {"type": "boolean"},
-                    "fee_rate_bps": {"type": "integer"}, "salt": {"type": "integer"},
-                    "timestamp_ms": {"type": "integer"},
+                    "tick_size": decimal, "fee_rate_bps": {"type": "integer"},
+                    "salt": {"type": "integer"}, "timestamp_ms": {"type": "integer"},
                 },
             }))
-            .op("cancel_order", "Cancel one order", Self::cancel_order)
+            .mutating(
+                CREATE_ORDERS,
+                "Sign and post up to 15 limit orders in one request",
+                Self::create_orders,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["orders"],
+                "properties": {"orders": {
+                    "type": "array", "minItems": 1, "maxItems": api::MAX_BATCH_ORDERS,
+                    "items": limit_order_schema(),
+                }},
+            }))
+            .op(
+                "cancel_order",
+                "Cancel one order; an order the venue did not cancel is an error",
+                Self::cancel_order,
+            )
             .schema(order_id.clone())
+            .op(
+                "cancel_orders",
+                "Cancel orders by id: both the canceled and the not_canceled lists",
+                Self::cancel_orders,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["order_ids"],
+                "properties": {"order_ids": {
+                    "type": "array", "minItems": 1, "maxItems": api::MAX_CANCEL_IDS, "items": string,
+                }},
+            }))
+            .op(
+                "cancel_market_orders",
+                "Cancel every order of a market (condition id) and/or asset (token id)",
+                Self::cancel_market_orders,
+            )
+            .schema(json!({
+                "type": "object",
+                "properties": {"market": string, "asset_id": string},
+            }))
+            .op("cancel_all", "Cancel every open order of this account", Self::cancel_all)
+            .schema(json!({"type": "object", "properties": {}}))
             .op("get_order", "One order of this account", Self::get_order)
             .schema(order_id)
             .op(
@@ -157,8 +238,26 @@ impl Plugin for Polymarket {
             )
             .schema(json!({
                 "type": "object",
-                "properties": {"market": {"type": "string"}, "asset_id": {"type": "string"}},
+                "properties": {"market": string, "asset_id": string},
             }))
+            .op(
+                "get_trades",
+                "This account's trades, all pages",
+                Self::get_trades,
+            )
+            .schema(json!({
+                "type": "object",
+                "properties": {
+                    "market": string, "asset_id": string, "after": {"type": "integer"},
+                    "before": {"type": "integer"}, "maker_address": string, "id": string,
+                },
+            }))
+            .op(
+                "heartbeat",
+                "Keep orders alive: once started, the venue cancels all orders if none arrives for 10 s",
+                Self::heartbeat,
+            )
+            .schema(json!({"type": "object", "properties": {"heartbeat_id": string}}))
             .op(
                 "get_balance",
                 "USDC balance and allowances (or a token's, with token_id)",
@@ -173,20 +272,10 @@ impl Plugin for Polymarket {
         params: Value,
         caller_key: Option<&str>,
     ) -> Result<Prepared, VenueError> {
-        let salt = caller_key.map(order::salt_from_key);
         let (hash, params) = match operation {
-            CREATE_LIMIT_ORDER => {
-                let mut p: LimitOrderParams = parse_params(params)?;
-                p.salt = p.salt.or(salt);
-                let placement = limit_placement(&mut p)?;
-                (placement.order.hash_hex()?, to_value(&p)?)
-            }
-            CREATE_MARKET_ORDER => {
-                let mut p: MarketOrderParams = parse_params(params)?;
-                p.salt = p.salt.or(salt);
-                let placement = market_placement(&mut p)?;
-                (placement.order.hash_hex()?, to_value(&p)?)
-            }
+            CREATE_LIMIT_ORDER => self.prepare_one::<LimitOrderParams>(params, caller_key)?,
+            CREATE_MARKET_ORDER => self.prepare_one::<MarketOrderParams>(params, caller_key)?,
+            CREATE_ORDERS => self.prepare_batch(params, caller_key)?,
             _ => {
                 return Ok(Prepared {
                     idempotency_key: caller_key.map(str::to_string),
@@ -206,32 +295,59 @@ impl Plugin for Polymarket {
         params: Value,
         _idempotency_key: &str,
     ) -> Result<Option<Value>, VenueError> {
-        // The journaled params are complete (salt, timestamp, price), so the
-        // order and its hash are the very ones `invoke` posted.
-        let hash = match operation {
+        // The journaled params are complete (salt, timestamp, the venue's
+        // facts, price), so the orders and their hashes are the very ones
+        // `invoke` posted.
+        let s = OrderSettings::read_for(self.version()?.into())?;
+        let hashes = match operation {
             CREATE_LIMIT_ORDER => {
-                let mut p: LimitOrderParams = parse_params(params)?;
-                limit_placement(&mut p)?.order.hash_hex()?
+                vec![
+                    parse_params::<LimitOrderParams>(params)?
+                        .build(&s)?
+                        .order
+                        .hash_hex()?,
+                ]
             }
             CREATE_MARKET_ORDER => {
-                let mut p: MarketOrderParams = parse_params(params)?;
-                if p.price.is_none() {
-                    return Err(VenueError::invalid(
-                        "price: a journaled market order carries the price prepare chose",
-                    ));
-                }
-                market_placement(&mut p)?.order.hash_hex()?
+                vec![
+                    parse_params::<MarketOrderParams>(params)?
+                        .build(&s)?
+                        .order
+                        .hash_hex()?,
+                ]
             }
+            CREATE_ORDERS => parse_params::<CreateOrdersParams>(params)?
+                .orders
+                .iter()
+                .map(|p| p.build(&s)?.order.hash_hex())
+                .collect::<Result<_, _>>()?,
             _ => {
                 return Err(VenueError::Unsupported(format!(
                     "polymarket: {operation} is not a mutating operation"
                 )));
             }
         };
-        let path = format!("{}{hash}", api::DATA_ORDER);
-        let resp = auth::request(Method::Get, &path, None, Vec::new())?.send()?;
-        Ok(read::maybe_order(&resp)?
-            .map(|order| json!({"order_hash": hash, "reconciled": true, "order": order})))
+        let mut found = Vec::with_capacity(hashes.len());
+        for hash in &hashes {
+            let path = format!("{}{hash}", api::DATA_ORDER);
+            let resp = auth::request(Method::Get, &path, None, Vec::new())?.send()?;
+            found.push(read::maybe_order(&resp)?);
+        }
+        if found.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        if operation != CREATE_ORDERS {
+            let order = found.pop().flatten();
+            return Ok(Some(
+                json!({"order_hash": hashes[0], "reconciled": true, "order": order}),
+            ));
+        }
+        let orders: Vec<Value> = hashes
+            .iter()
+            .zip(found)
+            .map(|(hash, order)| json!({"order_hash": hash, "order": order}))
+            .collect();
+        Ok(Some(json!({"orders": orders, "reconciled": true})))
     }
 }
 
@@ -239,141 +355,170 @@ fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, VenueError> {
     serde_json::to_value(value).map_err(|e| VenueError::parse(format!("params: {e}")))
 }
 
-/// An order ready to sign, and how to post it.
-#[derive(Debug)]
-struct Placement {
-    order: Order,
-    order_type: OrderType,
-    post_only: bool,
-    price: String,
+/// Whether `err` is the venue asking for another order version.
+fn is_version_mismatch(err: &VenueError) -> bool {
+    matches!(err, VenueError::Upstream(u) if u.code.as_deref() == Some(api::ORDER_VERSION_MISMATCH))
 }
 
-/// Fill in a missing salt (from `seed`, the params as given) and, for the V2
-/// exchange, a missing timestamp; return both.
-fn fill_salt_and_time(
-    seed: &[u8],
-    salt: &mut Option<u64>,
-    timestamp_ms: &mut Option<u64>,
-    version: u8,
-) -> (u64, u64) {
-    let now = host::now_ms();
-    let salt = *salt.get_or_insert_with(|| order::new_salt(seed, now));
-    let timestamp_ms = match version {
-        2 => *timestamp_ms.get_or_insert(now),
-        _ => timestamp_ms.unwrap_or(0),
-    };
-    (salt, timestamp_ms)
-}
-
-fn check_fee(fee_rate_bps: Option<u32>, version: u8) -> Result<u32, VenueError> {
-    match (fee_rate_bps, version) {
-        (Some(_), 2) => Err(VenueError::invalid(
-            "fee_rate_bps: the V2 exchange does not sign a fee rate (exchange_version is 2)",
-        )),
-        (fee, _) => Ok(fee.unwrap_or(0)),
-    }
-}
-
-/// Check `p`, complete it (salt, timestamp) and build its order.
-fn limit_placement(p: &mut LimitOrderParams) -> Result<Placement, VenueError> {
-    p.check()?;
-    let (maker_amount, taker_amount) = order::limit_amounts(p.side, &p.price, &p.size)?;
-    let s = OrderSettings::read()?;
-    let fee_rate_bps = check_fee(p.fee_rate_bps, s.version)?;
-    let seed = serde_json::to_vec(&*p).unwrap_or_default();
-    let (salt, timestamp_ms) =
-        fill_salt_and_time(&seed, &mut p.salt, &mut p.timestamp_ms, s.version);
-    let terms = OrderTerms {
-        token_id: p.token_id.clone(),
-        side: p.side,
-        maker_amount,
-        taker_amount,
-        salt,
-        expiration: p.expiration.unwrap_or(0),
-        fee_rate_bps,
-        timestamp_ms,
-        neg_risk: p.neg_risk.unwrap_or(false),
-    };
-    Ok(Placement {
-        order: Order::new(&s, &terms),
-        order_type: p.order_type.unwrap_or(OrderType::Gtc),
-        post_only: p.post_only.unwrap_or(false),
-        price: p.price.clone(),
-    })
-}
-
-/// Check `p`, complete it (worst price from the book, salt, timestamp) and
-/// build its order.
-fn market_placement(p: &mut MarketOrderParams) -> Result<Placement, VenueError> {
-    p.check()?;
-    let amount = order::units("amount", &p.amount)?;
-    if amount == 0 {
-        return Err(VenueError::invalid("amount: must be greater than 0"));
-    }
-    let s = OrderSettings::read()?;
-    let fee_rate_bps = check_fee(p.fee_rate_bps, s.version)?;
-    let order_type = p.order_type.unwrap_or(OrderType::Fok);
-    let price = match &p.price {
-        Some(price) => price.clone(),
-        None => {
-            let book = read::book(&book_request(&p.token_id).send()?)?;
-            read::market_price(&book, p.side, amount, order_type == OrderType::Fok)?
-        }
-    };
-    let (maker_amount, taker_amount) = order::market_amounts(p.side, &p.amount, &price)?;
-    p.price = Some(price.clone());
-    let seed = serde_json::to_vec(&*p).unwrap_or_default();
-    let (salt, timestamp_ms) =
-        fill_salt_and_time(&seed, &mut p.salt, &mut p.timestamp_ms, s.version);
-    let terms = OrderTerms {
-        token_id: p.token_id.clone(),
-        side: p.side,
-        maker_amount,
-        taker_amount,
-        salt,
-        expiration: 0,
-        fee_rate_bps,
-        timestamp_ms,
-        neg_risk: p.neg_risk.unwrap_or(false),
-    };
-    Ok(Placement {
-        order: Order::new(&s, &terms),
-        order_type,
-        post_only: false,
-        price,
-    })
-}
-
-fn book_request(token_id: &str) -> Request {
-    Request::get(Query::new().push("token_id", token_id).to_path(api::BOOK))
-}
-
-/// Sign the order, POST it with L2 headers, and read the answer.
-fn post(placement: Placement) -> Result<Value, VenueError> {
-    let Placement {
-        order,
-        order_type,
-        post_only,
-        price,
-    } = placement;
-    let owner = settings::owner()?;
-    let signature = order.sign()?;
-    let body = order.body(&signature, &owner, order_type.as_str(), post_only);
-    let resp = auth::request(Method::Post, api::ORDER, None, body)?.send()?;
-    let mut out = read::posted_order(&resp)?;
+/// The venue's answer for one order, with what was signed.
+fn describe(placement: &Placement, mut out: Map<String, Value>) -> Result<Value, VenueError> {
+    let order = &placement.order;
     out.insert("order_hash".into(), Value::String(order.hash_hex()?));
     out.insert("salt".into(), json!(order.salt));
-    out.insert("price".into(), Value::String(price));
-    out.insert("maker_amount".into(), Value::String(order.maker_amount));
-    out.insert("taker_amount".into(), Value::String(order.taker_amount));
-    out.insert("order_type".into(), json!(order_type.as_str()));
+    out.insert("price".into(), Value::String(placement.price.clone()));
+    let (name, effective) = &placement.effective;
+    out.insert((*name).into(), Value::String(effective.clone()));
+    out.insert(
+        "maker_amount".into(),
+        Value::String(order.maker_amount.clone()),
+    );
+    out.insert(
+        "taker_amount".into(),
+        Value::String(order.taker_amount.clone()),
+    );
+    out.insert("order_type".into(), json!(placement.order_type.as_str()));
+    out.insert("tick_size".into(), json!(placement.tick.text));
+    out.insert("neg_risk".into(), json!(placement.neg_risk));
+    out.insert("exchange_version".into(), json!(order.version));
     Ok(Value::Object(out))
 }
 
+/// The signed order as POST `/order` and `/orders` carry it.
+fn signed_body(placement: &Placement, owner: &str) -> Result<Vec<u8>, VenueError> {
+    let signature = placement.order.sign()?;
+    Ok(placement.order.body(
+        &signature,
+        owner,
+        placement.order_type.as_str(),
+        placement.post_only,
+    ))
+}
+
 impl Polymarket {
+    /// The exchange version orders are signed for: the one the venue asked
+    /// for, else the `exchange_version` setting.
+    fn version(&self) -> Result<u8, VenueError> {
+        match self.learned_version {
+            Some(v) => Ok(v),
+            None => settings::configured_version(),
+        }
+    }
+
+    fn prepare_one<P>(
+        &mut self,
+        params: Value,
+        caller_key: Option<&str>,
+    ) -> Result<(String, Value), VenueError>
+    where
+        P: OrderIntent + serde::de::DeserializeOwned + serde::Serialize,
+    {
+        let mut p: P = parse_params(params)?;
+        let version = self.version()?;
+        p.complete(
+            &mut self.markets,
+            version,
+            caller_key.map(order::salt_from_key),
+        )?;
+        let hash = p
+            .build(&OrderSettings::read_for(Some(version))?)?
+            .order
+            .hash_hex()?;
+        Ok((hash, to_value(&p)?))
+    }
+
+    fn prepare_batch(
+        &mut self,
+        params: Value,
+        caller_key: Option<&str>,
+    ) -> Result<(String, Value), VenueError> {
+        let mut p: CreateOrdersParams = parse_params(params)?;
+        check_batch_size(p.orders.len())?;
+        let version = self.version()?;
+        let s = OrderSettings::read_for(Some(version))?;
+        let mut digests = Vec::with_capacity(32 * p.orders.len());
+        for (i, o) in p.orders.iter_mut().enumerate() {
+            let salt = caller_key.map(|k| order::salt_from_key(&format!("{k}/{i}")));
+            o.complete(&mut self.markets, version, salt)
+                .map_err(|e| in_order(i, e))?;
+            digests.extend_from_slice(&o.build(&s)?.order.digest()?);
+        }
+        let key = format!(
+            "0x{}",
+            hex_encode(resilience_guest::hash::keccak256(digests))
+        );
+        Ok((key, to_value(&p)?))
+    }
+
+    /// Complete, sign and post one order; on `order_version_mismatch`, sign
+    /// it for the version `/version` names and post it once more.
+    fn place<P: OrderIntent>(&mut self, mut p: P) -> Result<Value, VenueError> {
+        let version = self.version()?;
+        let owner = settings::owner()?;
+        let s = OrderSettings::read_for(Some(version))?;
+        p.complete(&mut self.markets, version, None)?;
+        let placement = p.build(&s)?;
+        match self.post_one(&placement, &owner, p.token_id()) {
+            Err(e) if is_version_mismatch(&e) => {
+                let Some(v) = self.switch_version(version, &e)? else {
+                    return Err(e);
+                };
+                if v == 1 {
+                    *p.fee_rate_bps_mut() = Some(self.markets.fee_rate_bps(p.token_id())?);
+                }
+                let placement = p.build(&OrderSettings::read_for(Some(v))?)?;
+                self.post_one(&placement, &owner, p.token_id())
+            }
+            other => other,
+        }
+    }
+
+    /// After `order_version_mismatch` for an order signed for `used`: the
+    /// version `/version` names when it differs (and is kept for later
+    /// orders), `None` when the venue names the same one.
+    fn switch_version(&mut self, used: u8, err: &VenueError) -> Result<Option<u8>, VenueError> {
+        let resp = Request::get(api::VERSION).send()?;
+        let venue = read::version(&resp).map_err(|_| err.clone())?;
+        if venue == used {
+            return Ok(None);
+        }
+        host::log(
+            host::Level::Warn,
+            &format!(
+                "polymarket: the venue expects order version {venue}, not {used}; signing V{venue} from now on"
+            ),
+        );
+        self.learned_version = Some(venue);
+        Ok(Some(venue))
+    }
+
+    fn post_one(
+        &mut self,
+        placement: &Placement,
+        owner: &str,
+        token_id: &str,
+    ) -> Result<Value, VenueError> {
+        let body = signed_body(placement, owner)?;
+        let resp = auth::request(Method::Post, api::ORDER, None, body)?.send()?;
+        let out =
+            read::posted_order(&resp).inspect_err(|e| self.forget_on_tick_error(e, token_id))?;
+        describe(placement, out)
+    }
+
+    /// The venue refused an order for its tick: the cached tick is stale.
+    fn forget_on_tick_error(&mut self, err: &VenueError, token_id: &str) {
+        if let VenueError::Upstream(u) = err
+            && u.message.contains(api::TICK_SIZE_ERROR)
+        {
+            self.markets.forget(token_id);
+        }
+    }
+
     fn get_order_book(&mut self, p: TokenParams) -> Result<Map<String, Value>, VenueError> {
         params::non_empty("token_id", &p.token_id)?;
-        read::book(&book_request(&p.token_id).send()?)
+        let book = read::book(&book_request(&p.token_id).send()?)?;
+        // The book carries the token's facts; keep them when they read.
+        let _ = self.markets.remember(&p.token_id, &book);
+        Ok(book)
     }
 
     fn get_midpoint(&mut self, p: TokenParams) -> Result<Value, VenueError> {
@@ -385,6 +530,10 @@ impl Polymarket {
         Ok(json!({"token_id": p.token_id, "mid": mid}))
     }
 
+    /// The venue's `/price` for `side` is the best price of the orders on
+    /// that side of the book: `BUY` is the best **bid** (what a seller
+    /// gets), `SELL` the best **ask** (what a buyer pays). The result names
+    /// it, so no caller reads a bid as the price to buy at.
     fn get_price(&mut self, p: PriceParams) -> Result<Value, VenueError> {
         params::non_empty("token_id", &p.token_id)?;
         let path = Query::new()
@@ -392,22 +541,118 @@ impl Polymarket {
             .push("side", p.side.as_str())
             .to_path(api::PRICE);
         let price = read::price(&Request::get(path).send()?)?;
-        Ok(json!({"token_id": p.token_id, "side": p.side.as_str(), "price": price}))
+        let best = match p.side {
+            order::Side::Buy => "best_bid",
+            order::Side::Sell => "best_ask",
+        };
+        Ok(json!({"token_id": p.token_id, "side": p.side.as_str(), "price": price, best: price}))
     }
 
-    fn create_limit_order(&mut self, mut p: LimitOrderParams) -> Result<Value, VenueError> {
-        post(limit_placement(&mut p)?)
+    fn create_limit_order(&mut self, p: LimitOrderParams) -> Result<Value, VenueError> {
+        self.place(p)
     }
 
-    fn create_market_order(&mut self, mut p: MarketOrderParams) -> Result<Value, VenueError> {
-        post(market_placement(&mut p)?)
+    fn create_market_order(&mut self, p: MarketOrderParams) -> Result<Value, VenueError> {
+        self.place(p)
     }
 
-    fn cancel_order(&mut self, p: OrderIdParams) -> Result<Map<String, Value>, VenueError> {
+    fn create_orders(&mut self, mut p: CreateOrdersParams) -> Result<Value, VenueError> {
+        check_batch_size(p.orders.len())?;
+        let version = self.version()?;
+        let owner = settings::owner()?;
+        for (i, o) in p.orders.iter_mut().enumerate() {
+            o.complete(&mut self.markets, version, None)
+                .map_err(|e| in_order(i, e))?;
+        }
+        match self.post_batch(&p.orders, version, &owner) {
+            Err(e) if is_version_mismatch(&e) => {
+                let Some(v) = self.switch_version(version, &e)? else {
+                    return Err(e);
+                };
+                if v == 1 {
+                    for o in &mut p.orders {
+                        o.fee_rate_bps = Some(self.markets.fee_rate_bps(&o.token_id)?);
+                    }
+                }
+                self.post_batch(&p.orders, v, &owner)
+            }
+            other => other,
+        }
+    }
+
+    fn post_batch(
+        &mut self,
+        orders: &[LimitOrderParams],
+        version: u8,
+        owner: &str,
+    ) -> Result<Value, VenueError> {
+        let s = OrderSettings::read_for(Some(version))?;
+        let placements = orders
+            .iter()
+            .map(|o| o.build(&s))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Compact JSON objects joined by commas: the array the clients send.
+        let mut body = vec![b'['];
+        for (i, placement) in placements.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend(signed_body(placement, owner)?);
+        }
+        body.push(b']');
+        let resp = auth::request(Method::Post, api::ORDERS, None, body)?.send()?;
+        let answers = read::posted_orders(&resp, placements.len())?;
+        let mut out = Vec::with_capacity(answers.len());
+        for ((placement, answer), o) in placements.iter().zip(answers).zip(orders) {
+            if let Some(Value::String(m)) = answer.get("errorMsg")
+                && m.contains(api::TICK_SIZE_ERROR)
+            {
+                self.markets.forget(&o.token_id);
+            }
+            out.push(describe(placement, answer)?);
+        }
+        Ok(json!({"orders": out}))
+    }
+
+    fn cancel_order(&mut self, p: OrderIdParams) -> Result<Value, VenueError> {
         params::check_order_id(&p.order_id)?;
         let body = serde_json::to_vec(&json!({"orderID": p.order_id})).unwrap_or_default();
         let resp = auth::request(Method::Delete, api::ORDER, None, body)?.send()?;
-        read::object(&resp)
+        read::cancelled_one(&resp, &p.order_id)
+    }
+
+    fn cancel_orders(&mut self, p: OrderIdsParams) -> Result<Value, VenueError> {
+        if p.order_ids.is_empty() || p.order_ids.len() > api::MAX_CANCEL_IDS {
+            return Err(VenueError::invalid(format!(
+                "order_ids: give 1 to {} ids, not {}",
+                api::MAX_CANCEL_IDS,
+                p.order_ids.len()
+            )));
+        }
+        for id in &p.order_ids {
+            params::check_order_id(id)?;
+        }
+        let body = serde_json::to_vec(&p.order_ids).unwrap_or_default();
+        cancel(Method::Delete, api::ORDERS, body)
+    }
+
+    fn cancel_market_orders(&mut self, p: MarketCancelParams) -> Result<Value, VenueError> {
+        for (field, value) in [("market", &p.market), ("asset_id", &p.asset_id)] {
+            if let Some(v) = value {
+                params::non_empty(field, v)?;
+            }
+        }
+        if p.market.is_none() && p.asset_id.is_none() {
+            return Err(VenueError::invalid(
+                "market: give market, asset_id or both (cancel_all cancels everything)",
+            ));
+        }
+        let body = serde_json::to_vec(&p).unwrap_or_default();
+        cancel(Method::Delete, api::CANCEL_MARKET_ORDERS, body)
+    }
+
+    fn cancel_all(&mut self, _: NoParams) -> Result<Value, VenueError> {
+        cancel(Method::Delete, api::CANCEL_ALL, Vec::new())
     }
 
     fn get_order(&mut self, p: OrderIdParams) -> Result<Map<String, Value>, VenueError> {
@@ -420,39 +665,32 @@ impl Polymarket {
     }
 
     fn get_open_orders(&mut self, p: OpenOrdersParams) -> Result<Value, VenueError> {
-        if let Some(m) = &p.market {
-            params::non_empty("market", m)?;
-        }
-        if let Some(a) = &p.asset_id {
-            params::non_empty("asset_id", a)?;
-        }
-        let mut orders = Vec::new();
-        let mut cursor = api::INITIAL_CURSOR.to_string();
-        for page in 1..=api::MAX_OPEN_ORDER_PAGES {
-            let query = Query::new()
-                .push_opt("market", p.market.as_deref())
-                .push_opt("asset_id", p.asset_id.as_deref())
-                .push("next_cursor", &cursor);
-            let resp =
-                auth::request(Method::Get, api::DATA_ORDERS, Some(&query), Vec::new())?.send()?;
-            let (data, next) = read::open_orders_page(&resp)?;
-            orders.extend(data);
-            match next {
-                None => return Ok(json!({"orders": orders, "pages": page})),
-                Some(next) if next == cursor => {
-                    return Err(VenueError::parse(format!(
-                        "next_cursor: the venue returned cursor {next:?} again on page {page}"
-                    )));
-                }
-                Some(next) => cursor = next,
-            }
-        }
-        Err(VenueError::parse(format!(
-            "next_cursor: still not {:?} after {} pages ({} orders); refusing a partial list",
-            api::END_CURSOR,
-            api::MAX_OPEN_ORDER_PAGES,
-            orders.len()
-        )))
+        let filters = [("market", p.market), ("asset_id", p.asset_id)];
+        let (orders, pages) = all_pages(api::DATA_ORDERS, &filters)?;
+        Ok(json!({"orders": orders, "pages": pages}))
+    }
+
+    fn get_trades(&mut self, p: TradesParams) -> Result<Value, VenueError> {
+        let filters = [
+            ("market", p.market),
+            ("asset_id", p.asset_id),
+            ("after", p.after.map(|a| a.to_string())),
+            ("before", p.before.map(|b| b.to_string())),
+            ("maker_address", p.maker_address),
+            ("id", p.id),
+        ];
+        let (trades, pages) = all_pages(api::DATA_TRADES, &filters)?;
+        Ok(json!({"trades": trades, "pages": pages}))
+    }
+
+    fn heartbeat(&mut self, p: HeartbeatParams) -> Result<Map<String, Value>, VenueError> {
+        let body = serde_json::to_vec(&json!({"heartbeat_id": p.heartbeat_id.unwrap_or_default()}))
+            .unwrap_or_default();
+        // A repeated heartbeat only says "alive" again: safe to retry.
+        let resp = auth::request(Method::Post, api::HEARTBEATS, None, body)?
+            .idempotent(true)
+            .send()?;
+        read::object(&resp)
     }
 
     fn get_balance(&mut self, p: BalanceParams) -> Result<Map<String, Value>, VenueError> {
@@ -477,6 +715,74 @@ impl Polymarket {
     }
 }
 
+fn check_batch_size(n: usize) -> Result<(), VenueError> {
+    if n == 0 || n > api::MAX_BATCH_ORDERS {
+        return Err(VenueError::invalid(format!(
+            "orders: give 1 to {} orders, not {n}",
+            api::MAX_BATCH_ORDERS
+        )));
+    }
+    Ok(())
+}
+
+/// An error of order `i` of a batch, naming it.
+fn in_order(i: usize, err: VenueError) -> VenueError {
+    match err {
+        VenueError::InvalidParams(m) => VenueError::InvalidParams(format!("orders[{i}].{m}")),
+        other => other,
+    }
+}
+
+/// A bulk cancel: both lists as the venue gave them; a partial cancel is a
+/// result, not an error.
+fn cancel(method: Method, path: &str, body: Vec<u8>) -> Result<Value, VenueError> {
+    let resp = auth::request(method, path, None, body)?.send()?;
+    let (canceled, not_canceled) = read::cancel_answer(&resp)?;
+    Ok(json!({"canceled": canceled, "not_canceled": not_canceled}))
+}
+
+/// Every page of an L2 list endpoint (`/data/orders`, `/data/trades`) from
+/// the first cursor to `LTE=`, at most [`api::MAX_OPEN_ORDER_PAGES`].
+fn all_pages(
+    path: &str,
+    filters: &[(&str, Option<String>)],
+) -> Result<(Vec<Value>, usize), VenueError> {
+    for (field, value) in filters {
+        if let Some(v) = value {
+            params::non_empty(field, v)?;
+        }
+    }
+    let mut items = Vec::new();
+    let mut cursor = api::INITIAL_CURSOR.to_string();
+    for page in 1..=api::MAX_OPEN_ORDER_PAGES {
+        let query = filters
+            .iter()
+            .fold(Query::new(), |q, (k, v)| q.push_opt(k, v.as_deref()))
+            .push("next_cursor", &cursor);
+        let resp = auth::request(Method::Get, path, Some(&query), Vec::new())?.send()?;
+        let (data, next) = read::open_orders_page(&resp)?;
+        items.extend(data);
+        match next {
+            None => return Ok((items, page)),
+            Some(next) if next == cursor => {
+                return Err(VenueError::parse(format!(
+                    "next_cursor: the venue returned cursor {next:?} again on page {page}"
+                )));
+            }
+            Some(next) => cursor = next,
+        }
+    }
+    Err(VenueError::parse(format!(
+        "next_cursor: still not {:?} after {} pages ({} items); refusing a partial list",
+        api::END_CURSOR,
+        api::MAX_OPEN_ORDER_PAGES,
+        items.len()
+    )))
+}
+
+#[cfg(test)]
+mod tests;
+
 // Exported only for WebAssembly: the export names are not valid symbols for a
 // native linker, and native builds only run tests.
 #[cfg(target_arch = "wasm32")]
@@ -484,6 +790,3 @@ resilience_guest::export_plugin!(Polymarket);
 
 // The venue section `resilience-host init` writes for this plugin.
 resilience_guest::venue_defaults!("venue-defaults.toml");
-
-#[cfg(test)]
-mod tests;

@@ -14,10 +14,8 @@
 //! | signatureType | yes       | yes       | number                        |
 //! | timestamp (ms), metadata, builder | - | yes | V2 only                 |
 //!
-//! Amounts never pass through floats: prices and sizes are decimal strings
-//! turned into integer units with [`to_fixed_units`], multiplied as `u128`.
-//! Nothing is rounded: a price × size that needs more than 6 decimals is
-//! refused, so the order signed is exactly the order asked for.
+//! The amounts come from [`crate::amounts`], as the official client
+//! computes them, in integers.
 
 use resilience_guest::abi::{
     Word, encode_address, encode_bytes32, encode_uint, encode_uint_decimal,
@@ -30,9 +28,6 @@ use serde::Serialize;
 
 use crate::api;
 use crate::settings::OrderSettings;
-
-/// 10^6: one USDC or one share in units.
-const UNIT: u128 = 1_000_000;
 
 /// Order side; `0` and `1` in the signed struct.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
@@ -68,71 +63,6 @@ pub fn units(field: &str, decimal: &str) -> Result<u128, VenueError> {
     }
     text.parse::<u128>()
         .map_err(|_| VenueError::invalid(format!("{field}: {decimal} is too large")))
-}
-
-/// A price strictly between 0 and 1, in units.
-pub fn price_units(price: &str) -> Result<u128, VenueError> {
-    let p = units("price", price)?;
-    if p == 0 || p >= UNIT {
-        return Err(VenueError::invalid(format!(
-            "price: {price} must be between 0 and 1 (exclusive)"
-        )));
-    }
-    Ok(p)
-}
-
-/// `(makerAmount, takerAmount)` of a limit order: a BUY gives USDC
-/// (price × size) for shares (size); a SELL the other way round.
-/// docs/venues/polymarket.md: BUY 0.5 × 100 gives 50000000 and 100000000.
-pub fn limit_amounts(side: Side, price: &str, size: &str) -> Result<(u128, u128), VenueError> {
-    let p = price_units(price)?;
-    let s = units("size", size)?;
-    if s == 0 {
-        return Err(VenueError::invalid("size: must be greater than 0"));
-    }
-    let product = p
-        .checked_mul(s)
-        .ok_or_else(|| VenueError::invalid("size: too large"))?;
-    if product % UNIT != 0 {
-        return Err(VenueError::invalid(format!(
-            "price × size: {price} × {size} has more than {} decimals; adjust size so the USDC amount is exact",
-            api::DECIMALS
-        )));
-    }
-    let usdc = product / UNIT;
-    Ok(match side {
-        Side::Buy => (usdc, s),
-        Side::Sell => (s, usdc),
-    })
-}
-
-fn gcd(mut a: u128, mut b: u128) -> u128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
-/// `(makerAmount, takerAmount)` of a market order, as py-clob-client-v2
-/// `get_market_order_amounts`: the price as a reduced fraction `n/d`, then
-/// whole lots of it so that taker/maker is exactly the price. A BUY spends at
-/// most `amount` USDC; a SELL sells at most `amount` shares.
-pub fn market_amounts(side: Side, amount: &str, price: &str) -> Result<(u128, u128), VenueError> {
-    let a = units("amount", amount)?;
-    let p = price_units(price)?;
-    let g = gcd(p, UNIT);
-    let (num, den) = (p / g, UNIT / g);
-    let (per_lot_maker, per_lot_taker) = match side {
-        Side::Buy => (num, den),
-        Side::Sell => (den, num),
-    };
-    let lots = a / per_lot_maker;
-    if lots == 0 {
-        return Err(VenueError::invalid(format!(
-            "amount: {amount} is too small for one lot at price {price}"
-        )));
-    }
-    Ok((lots * per_lot_maker, lots * per_lot_taker))
 }
 
 /// An unsigned order, everything the struct hash and the JSON need.
@@ -493,78 +423,6 @@ mod tests {
                 r#"{{"order":{{"salt":479249096354,"maker":"{ADDR}","signer":"{ADDR}","tokenId":"1234","makerAmount":"100000000","takerAmount":"50000000","side":"BUY","expiration":"0","signatureType":0,"timestamp":"1710000000000","metadata":"{zero}","builder":"{zero}","signature":"0xsig"}},"owner":"owner-key","orderType":"FOK","deferExec":false,"postOnly":false}}"#
             )
         );
-    }
-
-    #[test]
-    fn limit_amounts_are_exact_six_decimal_units() {
-        // docs/venues/polymarket.md: BUY 0.5 × 100 -> 50000000 / 100000000 (py-clob-client tests).
-        assert_eq!(
-            limit_amounts(Side::Buy, "0.5", "100").unwrap(),
-            (50_000_000, 100_000_000)
-        );
-        assert_eq!(
-            limit_amounts(Side::Sell, "0.5", "100").unwrap(),
-            (100_000_000, 50_000_000)
-        );
-        // Constructed: 0.52 × 12.5 = 6.5 exactly.
-        assert_eq!(
-            limit_amounts(Side::Buy, "0.52", "12.5").unwrap(),
-            (6_500_000, 12_500_000)
-        );
-        // 0.1 + 0.2 style values stay exact.
-        assert_eq!(
-            limit_amounts(Side::Buy, "0.3", "0.1").unwrap(),
-            (30_000, 100_000)
-        );
-        assert_eq!(
-            limit_amounts(Side::Buy, "0.999", "1000000").unwrap(),
-            (999_000_000_000, 1_000_000_000_000)
-        );
-    }
-
-    #[test]
-    fn limit_amounts_refuse_what_cannot_be_sent_exactly() {
-        let cases = [
-            ("0.5", "0.0000001", "size"),
-            ("0.123", "0.0001", "price × size"),
-            ("0", "1", "price"),
-            ("1", "1", "price"),
-            ("1.5", "1", "price"),
-            ("-0.5", "1", "price"),
-            ("0.5", "0", "size"),
-            ("0.5", "1e3", "size"),
-            ("abc", "1", "price"),
-        ];
-        for (price, size, field) in cases {
-            match limit_amounts(Side::Buy, price, size) {
-                Err(VenueError::InvalidParams(m)) => {
-                    assert!(m.starts_with(field), "{price} {size}: {m}")
-                }
-                other => panic!("{price} {size}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn market_amounts_use_whole_lots_of_the_price_fraction() {
-        // 0.52 = 13/25: 10 USDC buys 769230 lots.
-        assert_eq!(
-            market_amounts(Side::Buy, "10", "0.52").unwrap(),
-            (9_999_990, 19_230_750)
-        );
-        // Selling 10 shares at 0.52: 400000 lots of 25 shares-units.
-        assert_eq!(
-            market_amounts(Side::Sell, "10", "0.52").unwrap(),
-            (10_000_000, 5_200_000)
-        );
-        assert_eq!(
-            market_amounts(Side::Buy, "100", "0.5").unwrap(),
-            (100_000_000, 200_000_000)
-        );
-        assert!(matches!(
-            market_amounts(Side::Buy, "0.000001", "0.52"),
-            Err(VenueError::InvalidParams(m)) if m.starts_with("amount")
-        ));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //!
 //! Prices, sizes and amounts are decimal **strings**: a JSON number would
 //! have passed through a float on the caller's side or ours.
-//! Order params carry `salt` and `timestamp_ms` (and, for market orders,
-//! `price`) once `prepare` has filled them in; callers may set them too.
+//! Order params carry what `prepare` learned and chose, so the journal holds
+//! the whole order: `salt`, `timestamp_ms`, the venue's `tick_size` and
+//! `neg_risk`, the V1 `fee_rate_bps`, and for market orders `price`.
+//! Callers may set them too; a `tick_size`, `neg_risk` or nonzero-fee
+//! `fee_rate_bps` that contradicts the venue is refused.
 
 use resilience_guest::VenueError;
 use serde::{Deserialize, Serialize};
@@ -93,10 +96,14 @@ pub struct LimitOrderParams {
     /// Rest on the book or fail; GTC and GTD only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_only: Option<bool>,
-    /// Sign for the neg-risk exchange.
+    /// Whether the token trades on the neg-risk exchange; read from the
+    /// venue, so callers need not say it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neg_risk: Option<bool>,
-    /// V1 exchange only (signed `feeRateBps`); default 0.
+    /// The market's tick size; read from the venue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick_size: Option<String>,
+    /// V1 exchange only (signed `feeRateBps`); read from `/fee-rate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_rate_bps: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,11 +130,71 @@ pub struct MarketOrderParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neg_risk: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick_size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fee_rate_bps: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub salt: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_ms: Option<u64>,
+}
+
+/// `create_orders`: limit orders posted together (POST `/orders`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrdersParams {
+    pub orders: Vec<LimitOrderParams>,
+}
+
+/// `cancel_orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderIdsParams {
+    pub order_ids: Vec<String>,
+}
+
+/// `cancel_market_orders`: by market (condition id), asset (token id) or both.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketCancelParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_id: Option<String>,
+}
+
+/// `cancel_all`: no params.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// `get_trades`: every filter optional (py-clob-client-v2 `TradeParams`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradesParams {
+    #[serde(default)]
+    pub market: Option<String>,
+    #[serde(default)]
+    pub asset_id: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub before: Option<u64>,
+    #[serde(default)]
+    pub maker_address: Option<String>,
+    /// A trade id.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// `heartbeat`: the id the venue returned last time (empty to start).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatParams {
+    #[serde(default)]
+    pub heartbeat_id: Option<String>,
 }
 
 /// `field` must not be empty or blank.
@@ -170,6 +237,8 @@ impl LimitOrderParams {
     /// What can be checked without settings.
     pub fn check(&self) -> Result<(), VenueError> {
         check_order_token_id(&self.token_id)?;
+        crate::amounts::check_price_range("price", &self.price)?;
+        crate::amounts::check_size("size", &self.size)?;
         if let Some(salt) = self.salt {
             check_salt(salt)?;
         }
@@ -203,6 +272,10 @@ impl MarketOrderParams {
     /// What can be checked without settings.
     pub fn check(&self) -> Result<(), VenueError> {
         check_order_token_id(&self.token_id)?;
+        crate::amounts::check_size("amount", &self.amount)?;
+        if let Some(price) = &self.price {
+            crate::amounts::check_price_range("price", price)?;
+        }
         if let Some(salt) = self.salt {
             check_salt(salt)?;
         }

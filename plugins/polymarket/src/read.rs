@@ -6,6 +6,9 @@
 //! | any error mentioning `order_version_mismatch` | same, with code `order_version_mismatch` (set `exchange_version`) |
 //! | 2xx POST `/order` with `success: false` | `upstream(status, None, errorMsg)`: a business rejection |
 //! | 2xx of the wrong shape | `parse`, naming the field |
+//! | `cancel_order` answer with the id under `not_canceled` (or nowhere) | `upstream(status, "not_canceled", reason)`: nothing was cancelled |
+//! | bulk cancel answers | both lists, as sent: a partial cancel is a result |
+//! | POST `/orders` | one entry per order, `success: false` entries kept in place |
 //!
 //! Nothing here panics on an unexpected body; numbers the venue writes in two
 //! ways (`original_size` in shares or 6-dp units) are passed through as sent.
@@ -210,6 +213,126 @@ pub fn posted_order(resp: &Response) -> Result<Map<String, Value>, VenueError> {
         )));
     }
     Ok(body)
+}
+
+/// A cancel answer: `{"canceled": [ids], "not_canceled": {id: reason}}`.
+pub fn cancel_answer(resp: &Response) -> Result<(Vec<String>, Map<String, Value>), VenueError> {
+    let body = object(resp)?;
+    let canceled = match body.get("canceled") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .map(|id| match id {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(VenueError::parse(format!(
+                    "canceled: expected order ids, got {}",
+                    kind(other)
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(VenueError::parse(format!(
+                "canceled: expected an array, got {}",
+                kind(other)
+            )));
+        }
+    };
+    let not_canceled = match body.get("not_canceled") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(other) => {
+            return Err(VenueError::parse(format!(
+                "not_canceled: expected an object, got {}",
+                kind(other)
+            )));
+        }
+    };
+    Ok((canceled, not_canceled))
+}
+
+/// `cancel_order`'s answer: success only when the venue lists the id as
+/// cancelled. An id under `not_canceled` (already filled, unknown…) means
+/// nothing changed, which a caller must not read as done.
+pub fn cancelled_one(resp: &Response, order_id: &str) -> Result<Value, VenueError> {
+    let (canceled, not_canceled) = cancel_answer(resp)?;
+    if canceled.iter().any(|id| id.eq_ignore_ascii_case(order_id)) {
+        return Ok(serde_json::json!({"canceled": canceled, "not_canceled": not_canceled}));
+    }
+    let reason = not_canceled
+        .iter()
+        .find(|(id, _)| id.eq_ignore_ascii_case(order_id))
+        .map(|(_, reason)| match reason {
+            Value::String(r) => r.clone(),
+            other => other.to_string(),
+        })
+        .unwrap_or_else(|| "the venue did not list it as canceled".to_string());
+    Err(VenueError::upstream(
+        resp.status,
+        Some("not_canceled".to_string()),
+        format!("order {order_id} was not canceled: {reason}"),
+    ))
+}
+
+/// GET `/version`: `{"version": 1|2}`.
+pub fn version(resp: &Response) -> Result<u8, VenueError> {
+    let body = object(resp)?;
+    match body.get("version").and_then(Value::as_u64) {
+        Some(1) => Ok(1),
+        Some(2) => Ok(2),
+        _ => Err(VenueError::parse(format!(
+            "version: expected 1 or 2 in {}",
+            resp.snippet()
+        ))),
+    }
+}
+
+/// POST `/orders`: one answer object per order, in order. A whole-batch
+/// refusal (non-2xx, or an object) is the venue's error.
+pub fn posted_orders(
+    resp: &Response,
+    expected: usize,
+) -> Result<Vec<Map<String, Value>>, VenueError> {
+    if !resp.is_success() {
+        return Err(venue_error(resp));
+    }
+    let answers = match resp.json::<Value>()? {
+        Value::Array(a) => a,
+        Value::Object(m) => {
+            let message = match m.get("error").or_else(|| m.get("errorMsg")) {
+                Some(Value::String(e)) => e.clone(),
+                _ => format!("batch rejected: {}", resp.snippet()),
+            };
+            return Err(mark_version_mismatch(VenueError::upstream(
+                resp.status,
+                None,
+                message,
+            )));
+        }
+        other => {
+            return Err(VenueError::parse(format!(
+                "HTTP {}: expected an array of order answers, got {}",
+                resp.status,
+                kind(&other)
+            )));
+        }
+    };
+    if answers.len() != expected {
+        return Err(VenueError::parse(format!(
+            "expected {expected} order answers, got {}",
+            answers.len()
+        )));
+    }
+    answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| match a {
+            Value::Object(m) => Ok(m),
+            other => Err(VenueError::parse(format!(
+                "[{i}]: expected an order answer, got {}",
+                kind(&other)
+            ))),
+        })
+        .collect()
 }
 
 /// One `/data/orders` page: its orders and the next cursor (`None` at the end).

@@ -73,6 +73,19 @@ pub fn signature_type() -> Result<u8, VenueError> {
     }
 }
 
+/// `exchange_version`: 1 or 2, default [`api::DEFAULT_EXCHANGE_VERSION`].
+pub fn configured_version() -> Result<u8, VenueError> {
+    match host::config(api::SETTING_EXCHANGE_VERSION).as_deref() {
+        None => Ok(api::DEFAULT_EXCHANGE_VERSION),
+        Some("1") => Ok(1),
+        Some("2") => Ok(2),
+        Some(other) => Err(misconfigured(
+            api::SETTING_EXCHANGE_VERSION,
+            format!("is {other:?}; expected 1 or 2"),
+        )),
+    }
+}
+
 /// Everything an order needs from the settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderSettings {
@@ -92,6 +105,13 @@ pub struct OrderSettings {
 impl OrderSettings {
     /// Read and check every order setting.
     pub fn read() -> Result<Self, VenueError> {
+        Self::read_for(None)
+    }
+
+    /// As [`OrderSettings::read`], for exchange `version` when given (the
+    /// version the venue asked for after `order_version_mismatch`) instead
+    /// of the `exchange_version` setting.
+    pub fn read_for(version: Option<u8>) -> Result<Self, VenueError> {
         let signer = address()?;
         let maker = address_setting(api::SETTING_FUNDER)?.unwrap_or_else(|| signer.clone());
         let chain_id = match host::config(api::SETTING_CHAIN_ID) {
@@ -100,16 +120,9 @@ impl OrderSettings {
                 misconfigured(api::SETTING_CHAIN_ID, format!("is {c:?}, not an integer"))
             })?,
         };
-        let version = match host::config(api::SETTING_EXCHANGE_VERSION).as_deref() {
-            None => api::DEFAULT_EXCHANGE_VERSION,
-            Some("1") => 1,
-            Some("2") => 2,
-            Some(other) => {
-                return Err(misconfigured(
-                    api::SETTING_EXCHANGE_VERSION,
-                    format!("is {other:?}; expected 1 or 2"),
-                ));
-            }
+        let version = match version {
+            Some(v) => v,
+            None => configured_version()?,
         };
         let known = api::CONTRACTS
             .iter()

@@ -2,6 +2,7 @@
 //! (method, path, headers, body, idempotency, weight) and how answers read.
 
 use super::*;
+use crate::order::Order;
 use resilience_guest::encoding::hex_encode;
 use resilience_guest::signing::hmac_base64url;
 use resilience_guest::testing::{self, Instance, MockHost, SentRequest};
@@ -55,6 +56,18 @@ fn l2_headers(mock: &MockHost, method: &str, path: &str, body: &str) -> Vec<(Str
     h
 }
 
+/// A `/book` answer carrying the token's facts.
+fn book(tick: &str, neg_risk: bool) -> Value {
+    json!({"market": "0x01", "asset_id": "1", "bids": [{"price": "0.48", "size": "10"}],
+           "asks": [{"price": "0.52", "size": "5"}], "tick_size": tick, "neg_risk": neg_risk,
+           "min_order_size": "1"})
+}
+
+/// `mock` answering one `/book` read of any token with tick 0.01, not neg-risk.
+fn with_book(mock: MockHost) -> MockHost {
+    mock.respond(Method::Get, "/book", 200, book("0.01", false))
+}
+
 fn posted() -> Value {
     json!({"success": true, "errorMsg": "", "orderID": "0xfeed", "status": "live",
            "takingAmount": "", "makingAmount": "", "transactionsHashes": [], "tradeIDs": []})
@@ -77,9 +90,15 @@ fn describe_lists_every_operation_and_only_creates_mutate() {
             ("get_price", false),
             ("create_limit_order", true),
             ("create_market_order", true),
+            ("create_orders", true),
             ("cancel_order", false),
+            ("cancel_orders", false),
+            ("cancel_market_orders", false),
+            ("cancel_all", false),
             ("get_order", false),
             ("get_open_orders", false),
+            ("get_trades", false),
+            ("heartbeat", false),
             ("get_balance", false),
         ]
     );
@@ -136,14 +155,14 @@ fn get_price_sends_token_and_side() {
     .unwrap();
     assert_eq!(
         out,
-        json!({"token_id": "123", "side": "SELL", "price": "0.52"})
+        json!({"token_id": "123", "side": "SELL", "price": "0.52", "best_ask": "0.52"})
     );
     assert!(mock.unmatched().is_empty());
 }
 
 #[test]
 fn create_limit_order_v2_posts_the_signed_order_with_l2_headers() {
-    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    let mock = with_book(venue()).respond(Method::Post, "/order", 200, posted());
     let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "100",
                         "salt": 479249096354u64, "timestamp_ms": 1710000000000u64});
     let out = testing::call::<Polymarket>(&mock, "create_limit_order", params).unwrap();
@@ -176,8 +195,9 @@ fn create_limit_order_v2_posts_the_signed_order_with_l2_headers() {
     );
 
     let sent = mock.requests();
-    assert_eq!(sent.len(), 1);
-    let req = &sent[0];
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].path, format!("/book?token_id={TOKEN}"));
+    let req = &sent[1];
     assert_eq!((req.method, req.path.as_str()), (Method::Post, "/order"));
     assert_eq!(req.body_text(), body);
     assert_eq!(req.headers, l2_headers(&mock, "POST", "/order", &body));
@@ -195,6 +215,15 @@ fn create_limit_order_v2_posts_the_signed_order_with_l2_headers() {
         (Some("50000000"), Some("100000000"))
     );
     assert_eq!(out["salt"], 479249096354u64);
+    assert_eq!(
+        (
+            &out["size"],
+            &out["tick_size"],
+            &out["neg_risk"],
+            &out["exchange_version"]
+        ),
+        (&json!("100"), &json!("0.01"), &json!(false), &json!(2))
+    );
 }
 
 #[test]
@@ -203,12 +232,19 @@ fn create_limit_order_v1_signs_fee_nonce_and_taker() {
         .setting("exchange_version", "1")
         .setting("funder", "0x1111111111111111111111111111111111111111")
         .setting("signature_type", "1")
+        .respond(
+            Method::Get,
+            "/fee-rate?token_id=1234",
+            200,
+            json!({"base_fee": 100}),
+        )
+        .respond(Method::Get, "/book?token_id=1234", 200, book("0.01", true))
         .respond(Method::Post, "/order", 200, posted());
     let params = json!({"token_id": "1234", "side": "SELL", "price": "0.25", "size": "8",
                         "salt": 7, "fee_rate_bps": 100, "order_type": "GTD",
                         "expiration": 1_900_000_000u64, "post_only": true, "neg_risk": true});
     testing::call::<Polymarket>(&mock, "create_limit_order", params).unwrap();
-    let req = &mock.requests()[0];
+    let req = &mock.requests()[2];
     let body = req.body_json();
     assert_eq!(
         body["order"],
@@ -250,15 +286,20 @@ fn create_limit_order_v1_signs_fee_nonce_and_taker() {
 
 #[test]
 fn prepare_fixes_salt_and_timestamp_and_keys_by_the_order_hash() {
-    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    let mock = with_book(venue()).respond(Method::Post, "/order", 200, posted());
     let mut instance = Instance::<Polymarket>::new();
     let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "10"});
     let prepared = instance
         .prepare(&mock, "create_limit_order", params.clone())
         .unwrap();
-    assert!(
-        mock.requests().is_empty(),
-        "preparing a limit order sends nothing"
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "preparing a limit order reads the market's facts only"
+    );
+    assert_eq!(
+        (&prepared.params["tick_size"], &prepared.params["neg_risk"]),
+        (&json!("0.01"), &json!(false))
     );
     let salt = prepared.params["salt"].as_u64().unwrap();
     assert!(salt <= api::MAX_SALT);
@@ -271,7 +312,7 @@ fn prepare_fixes_salt_and_timestamp_and_keys_by_the_order_hash() {
         .call(&mock, "create_limit_order", prepared.params.clone())
         .unwrap();
     assert_eq!(out["order_hash"], key);
-    assert_eq!(mock.requests()[0].body_json()["order"]["salt"], salt);
+    assert_eq!(mock.requests()[1].body_json()["order"]["salt"], salt);
     // Later clock, same prepared params: still the same order.
     mock.advance_ms(5_000);
     let again = instance
@@ -294,8 +335,13 @@ fn prepare_fixes_salt_and_timestamp_and_keys_by_the_order_hash() {
 }
 
 #[test]
-fn v1_prepare_adds_no_timestamp() {
-    let mock = venue().setting("exchange_version", "1");
+fn v1_prepare_journals_the_venue_fee_and_a_timestamp_for_a_version_switch() {
+    let mock = with_book(venue().setting("exchange_version", "1")).respond(
+        Method::Get,
+        "/fee-rate",
+        200,
+        json!({"base_fee": 0}),
+    );
     let prepared = Instance::<Polymarket>::new()
         .prepare(
             &mock,
@@ -303,17 +349,15 @@ fn v1_prepare_adds_no_timestamp() {
             json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "2"}),
         )
         .unwrap();
-    assert!(
-        prepared.params.get("timestamp_ms").is_none(),
-        "{}",
-        prepared.params
-    );
+    assert_eq!(prepared.params["timestamp_ms"], NOW);
+    assert_eq!(prepared.params["fee_rate_bps"], 0);
     assert!(prepared.params["salt"].is_u64());
 }
 
 #[test]
 fn market_order_without_price_reads_the_book_once_in_prepare() {
-    let book = json!({"asks": [{"price": "0.60", "size": "100"}, {"price": "0.55", "size": "10"}], "bids": []});
+    let book = json!({"asks": [{"price": "0.60", "size": "100"}, {"price": "0.55", "size": "10"}], "bids": [],
+                      "tick_size": "0.01", "neg_risk": false, "min_order_size": "5"});
     let mock = venue()
         .respond(Method::Get, "/book?token_id=1234", 200, &book)
         .respond(Method::Post, "/order", 200, posted());
@@ -342,21 +386,21 @@ fn market_order_without_price_reads_the_book_once_in_prepare() {
     );
     assert!(sent[0].headers.is_empty(), "the book is public");
     let order = sent[1].body_json();
-    // 0.60 = 3/5: 10 USDC is 3333333 lots of 3 units.
+    // 10 USDC / 0.60 = 16.6666… shares, 4 decimals at tick 0.01 (as the official client).
     assert_eq!(
         (
             order["order"]["makerAmount"].as_str(),
             order["order"]["takerAmount"].as_str()
         ),
-        (Some("9999999"), Some("16666665"))
+        (Some("10000000"), Some("16666600"))
     );
     assert_eq!(order["orderType"], "FOK");
     assert_eq!(out["price"], "0.60");
 }
 
 #[test]
-fn market_order_with_price_skips_the_book() {
-    let mock = venue().respond(Method::Post, "/order", 200, posted());
+fn market_order_with_price_reads_only_the_market_facts() {
+    let mock = with_book(venue()).respond(Method::Post, "/order", 200, posted());
     testing::call::<Polymarket>(
         &mock,
         "create_market_order",
@@ -364,8 +408,8 @@ fn market_order_with_price_skips_the_book() {
     )
     .unwrap();
     let sent = mock.requests();
-    assert_eq!(sent.len(), 1);
-    let body = sent[0].body_json();
+    assert_eq!(sent.len(), 2);
+    let body = sent[1].body_json();
     assert_eq!(
         (
             body["order"]["makerAmount"].as_str(),
@@ -383,7 +427,7 @@ fn fok_market_order_on_a_thin_book_sends_no_order() {
         Method::Get,
         "/book",
         200,
-        json!({"asks": [{"price": "0.5", "size": "1"}], "bids": []}),
+        json!({"asks": [{"price": "0.5", "size": "1"}], "bids": [], "tick_size": "0.01", "neg_risk": false}),
     );
     let err = testing::call::<Polymarket>(
         &mock,
@@ -397,7 +441,7 @@ fn fok_market_order_on_a_thin_book_sends_no_order() {
 
 #[test]
 fn rejected_order_on_200_is_upstream_with_the_venue_message() {
-    let mock = venue().respond(
+    let mock = with_book(venue()).respond(
         Method::Post,
         "/order",
         200,
@@ -601,7 +645,7 @@ fn get_balance_asks_for_collateral_or_a_token() {
 fn reconcile_rebuilds_the_order_from_the_journaled_params_and_looks_its_hash_up() {
     let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "10"});
     let prepared = Instance::<Polymarket>::new()
-        .prepare(&venue(), "create_limit_order", params)
+        .prepare(&with_book(venue()), "create_limit_order", params)
         .unwrap();
     let hash = prepared.idempotency_key.clone().unwrap();
     let mock = venue()
@@ -656,7 +700,12 @@ fn a_caller_key_fixes_the_salt_and_is_the_journal_key() {
     let params = json!({"token_id": TOKEN, "side": "BUY", "price": "0.5", "size": "10"});
     let prepare = |key: &str| {
         Instance::<Polymarket>::new()
-            .prepare_keyed(&venue(), "create_limit_order", params.clone(), Some(key))
+            .prepare_keyed(
+                &with_book(venue()),
+                "create_limit_order",
+                params.clone(),
+                Some(key),
+            )
             .unwrap()
     };
     let (a, b) = (prepare("order-7"), prepare("order-7"));
@@ -729,14 +778,14 @@ fn missing_configuration_is_named() {
 
 #[test]
 fn signing_keys_never_leave_and_header_secrets_only_in_their_headers() {
-    let mock = venue().respond(Method::Post, "/order", 200, posted());
+    let mock = with_book(venue()).respond(Method::Post, "/order", 200, posted());
     testing::call::<Polymarket>(
         &mock,
         "create_limit_order",
         json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "1"}),
     )
     .unwrap();
-    let req = &mock.requests()[0];
+    let req = &mock.requests()[1];
     let text = format!("{} {} {}", req.path, req.body_text(), hex_encode(&req.body));
     for secret in ["fake-api-key", "fake-passphrase", KEY] {
         assert!(
@@ -756,7 +805,7 @@ fn signing_keys_never_leave_and_header_secrets_only_in_their_headers() {
 
 #[test]
 fn order_version_mismatch_is_reported_with_its_code() {
-    let mock = venue().respond(
+    let mock = with_book(venue()).respond(
         Method::Post,
         "/order",
         400,
@@ -783,4 +832,298 @@ fn transport_errors_pass_through() {
     let err =
         testing::call::<Polymarket>(&mock, "get_midpoint", json!({"token_id": "1"})).unwrap_err();
     assert!(matches!(err, VenueError::Transport(SendError::Timeout(_))));
+}
+
+#[test]
+fn cancel_order_that_cancels_nothing_is_an_error() {
+    let mock = venue().respond(
+        Method::Delete,
+        "/order",
+        200,
+        json!({"canceled": [], "not_canceled": {"0xabc": "order already filled"}}),
+    );
+    let err = testing::call::<Polymarket>(&mock, "cancel_order", json!({"order_id": "0xabc"}))
+        .unwrap_err();
+    assert!(
+        matches!(&err, VenueError::Upstream(u) if u.code.as_deref() == Some("not_canceled") && u.message.contains("already filled")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn bulk_cancels_send_the_client_requests_and_return_both_lists() {
+    let answer = json!({"canceled": ["0xa"], "not_canceled": {"0xb": "not found"}});
+    let mock = venue()
+        .respond(Method::Delete, "/orders", 200, &answer)
+        .respond(Method::Delete, "/cancel-market-orders", 200, &answer)
+        .respond(Method::Delete, "/cancel-all", 200, &answer);
+    let both = json!({"canceled": ["0xa"], "not_canceled": {"0xb": "not found"}});
+    let out =
+        testing::call::<Polymarket>(&mock, "cancel_orders", json!({"order_ids": ["0xa", "0xb"]}));
+    assert_eq!(out.unwrap(), both);
+    let out = testing::call::<Polymarket>(&mock, "cancel_market_orders", json!({"asset_id": "77"}));
+    assert_eq!(out.unwrap(), both);
+    assert_eq!(
+        testing::call::<Polymarket>(&mock, "cancel_all", json!({})).unwrap(),
+        both
+    );
+    let sent = mock.requests();
+    let seen: Vec<(&str, String)> = sent
+        .iter()
+        .map(|r| (r.path.as_str(), r.body_text()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/orders", r#"["0xa","0xb"]"#.to_string()),
+            ("/cancel-market-orders", r#"{"asset_id":"77"}"#.to_string()),
+            ("/cancel-all", String::new()),
+        ]
+    );
+    for (req, (path, body)) in sent.iter().zip(&seen) {
+        assert_eq!(req.method, Method::Delete);
+        assert_eq!(req.headers, l2_headers(&mock, "DELETE", path, body));
+        assert!(req.idempotent);
+    }
+    // Nothing named: refused rather than cancelling everything.
+    let err = testing::call::<Polymarket>(&venue(), "cancel_market_orders", json!({})).unwrap_err();
+    assert!(matches!(err, VenueError::InvalidParams(m) if m.contains("cancel_all")));
+}
+
+#[test]
+fn get_trades_follows_pages_with_the_filters() {
+    let mock = venue()
+        .respond(
+            Method::Get,
+            "/data/trades?asset_id=77&after=1700000000&next_cursor=MA%3D%3D",
+            200,
+            json!({"data": [{"id": "t1"}], "next_cursor": "MQ=="}),
+        )
+        .respond(
+            Method::Get,
+            "/data/trades?asset_id=77&after=1700000000&next_cursor=MQ%3D%3D",
+            200,
+            json!({"data": [{"id": "t2"}], "next_cursor": "LTE="}),
+        );
+    let out = testing::call::<Polymarket>(
+        &mock,
+        "get_trades",
+        json!({"asset_id": "77", "after": 1_700_000_000u64}),
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        json!({"trades": [{"id": "t1"}, {"id": "t2"}], "pages": 2})
+    );
+    assert!(mock.unmatched().is_empty());
+    assert_eq!(
+        mock.requests()[0].headers,
+        l2_headers(&mock, "GET", "/data/trades", "")
+    );
+}
+
+#[test]
+fn heartbeat_posts_the_id_and_may_be_retried() {
+    let mock = venue().respond(
+        Method::Post,
+        "/v1/heartbeats",
+        200,
+        json!({"heartbeat_id": "hb-2"}),
+    );
+    let out =
+        testing::call::<Polymarket>(&mock, "heartbeat", json!({"heartbeat_id": "hb-1"})).unwrap();
+    assert_eq!(out, json!({"heartbeat_id": "hb-2"}));
+    let req = &mock.requests()[0];
+    assert_eq!(req.body_text(), r#"{"heartbeat_id":"hb-1"}"#);
+    assert_eq!(
+        req.headers,
+        l2_headers(
+            &mock,
+            "POST",
+            "/v1/heartbeats",
+            r#"{"heartbeat_id":"hb-1"}"#
+        )
+    );
+    assert!(req.idempotent);
+}
+
+#[test]
+fn create_orders_posts_one_array_with_salts_from_the_key_and_reconcile_finds_each() {
+    let orders = json!({"orders": [
+        {"token_id": "1", "side": "BUY", "price": "0.5", "size": "10"},
+        {"token_id": "1", "side": "SELL", "price": "0.6", "size": "5"},
+    ]});
+    let mock = with_book(venue()).respond(
+        Method::Post,
+        "/orders",
+        200,
+        json!([posted(), {"success": false, "errorMsg": "not enough balance"}]),
+    );
+    let mut instance = Instance::<Polymarket>::new();
+    let prepared = instance
+        .prepare_keyed(&mock, "create_orders", orders.clone(), Some("batch-1"))
+        .unwrap();
+    assert_eq!(prepared.idempotency_key.as_deref(), Some("batch-1"));
+    for i in 0..2 {
+        assert_eq!(
+            prepared.params["orders"][i]["salt"],
+            order::salt_from_key(&format!("batch-1/{i}"))
+        );
+    }
+    let again = Instance::<Polymarket>::new()
+        .prepare_keyed(
+            &with_book(venue()),
+            "create_orders",
+            orders,
+            Some("batch-1"),
+        )
+        .unwrap();
+    assert_eq!(
+        again.params, prepared.params,
+        "a retry rebuilds the same orders"
+    );
+
+    let out = instance
+        .call(&mock, "create_orders", prepared.params.clone())
+        .unwrap();
+    let sent = mock.requests();
+    let post = &sent[1];
+    assert_eq!((post.method, post.path.as_str()), (Method::Post, "/orders"));
+    let body = post.body_json();
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert_eq!(body[1]["order"]["side"], "SELL");
+    assert_eq!(
+        post.headers,
+        l2_headers(&mock, "POST", "/orders", &post.body_text())
+    );
+    assert!(!post.idempotent);
+    assert_eq!(out["orders"][0]["orderID"], "0xfeed");
+    assert_eq!(
+        out["orders"][1]["success"], false,
+        "a refused order stays in place"
+    );
+    let hashes: Vec<String> = (0..2)
+        .map(|i| out["orders"][i]["order_hash"].as_str().unwrap().to_string())
+        .collect();
+
+    let lookups = venue()
+        .respond(
+            Method::Get,
+            &format!("/data/order/{}", hashes[0]),
+            200,
+            json!({"id": hashes[0]}),
+        )
+        .respond(
+            Method::Get,
+            &format!("/data/order/{}", hashes[1]),
+            404,
+            json!({"error": "not found"}),
+        );
+    let found = Instance::<Polymarket>::new()
+        .reconcile(&lookups, "create_orders", prepared.params, "batch-1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(found["orders"][0]["order"]["id"], hashes[0]);
+    assert_eq!(found["orders"][1]["order"], Value::Null);
+    assert!(lookups.unmatched().is_empty());
+}
+
+#[test]
+fn order_version_mismatch_reads_version_and_posts_once_more_for_it() {
+    let mock = with_book(venue().setting("exchange_version", "1"))
+        .respond(Method::Get, "/fee-rate", 200, json!({"base_fee": 0}))
+        .respond(
+            Method::Post,
+            "/order",
+            400,
+            json!({"error": "order_version_mismatch"}),
+        )
+        .respond(Method::Get, "/version", 200, json!({"version": 2}))
+        .respond(Method::Post, "/order", 200, posted());
+    let mut instance = Instance::<Polymarket>::new();
+    let out = instance
+        .call(
+            &mock,
+            "create_limit_order",
+            json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "10"}),
+        )
+        .unwrap();
+    assert_eq!(out["exchange_version"], 2);
+    let sent = mock.requests();
+    let paths: Vec<&str> = sent.iter().map(|r| r.path_without_query()).collect();
+    assert_eq!(
+        paths,
+        ["/fee-rate", "/book", "/order", "/version", "/order"]
+    );
+    assert!(
+        sent[2].body_json()["order"].get("feeRateBps").is_some(),
+        "V1 first"
+    );
+    assert!(
+        sent[4].body_json()["order"].get("timestamp").is_some(),
+        "then V2"
+    );
+    assert_eq!(
+        sent[2].body_json()["order"]["salt"],
+        sent[4].body_json()["order"]["salt"],
+        "the same order"
+    );
+}
+
+#[test]
+fn orders_the_venue_would_refuse_are_refused_before_posting() {
+    let cases = [
+        (json!({"neg_risk": true}), "neg_risk"),
+        (json!({"size": "0.5"}), "min_order_size"),
+        (
+            json!({"order_type": "FOK", "price": "0.52", "size": "10.12"}),
+            "FOK/FAK",
+        ),
+        (
+            json!({"order_type": "GTD", "expiration": 1_700_000_030u64}),
+            "security threshold",
+        ),
+        (json!({"price": "0.505"}), "tick size 0.01"),
+    ];
+    for (patch, expected) in cases {
+        let mut params = json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "10"});
+        for (k, v) in patch.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        let mock = with_book(venue());
+        let err =
+            testing::call::<Polymarket>(&mock, "create_limit_order", params.clone()).unwrap_err();
+        assert!(
+            matches!(&err, VenueError::InvalidParams(m) if m.contains(expected)),
+            "{params}: {err:?}"
+        );
+        assert_eq!(mock.requests().len(), 1, "only the book was read: {params}");
+    }
+}
+
+#[test]
+fn a_tick_size_refusal_drops_the_cached_tick() {
+    let mock = venue()
+        .respond(Method::Get, "/book", 200, book("0.01", false))
+        .respond(
+            Method::Post,
+            "/order",
+            400,
+            json!({"error": "order 0x1 is invalid. Price (0.5) breaks minimum tick size rule: 0.001"}),
+        )
+        .respond(Method::Get, "/book", 200, book("0.001", false))
+        .respond(Method::Post, "/order", 200, posted());
+    let mut instance = Instance::<Polymarket>::new();
+    let params = json!({"token_id": "1", "side": "BUY", "price": "0.505", "size": "10"});
+    // Cached 0.01: refused here, nothing posted.
+    let err = instance
+        .call(&mock, "create_limit_order", params.clone())
+        .unwrap_err();
+    assert!(matches!(err, VenueError::InvalidParams(_)));
+    let ok = json!({"token_id": "1", "side": "BUY", "price": "0.5", "size": "10"});
+    assert!(instance.call(&mock, "create_limit_order", ok).is_err());
+    // The venue said the tick changed: the next order reads the book again.
+    let out = instance.call(&mock, "create_limit_order", params).unwrap();
+    assert_eq!(out["tick_size"], "0.001");
+    assert_eq!(mock.requests().len(), 4);
 }
