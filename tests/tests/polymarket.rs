@@ -249,34 +249,7 @@ async fn limit_order_is_signed_by_the_configured_key_and_l2_signed_over_the_body
     assert!((ts / 1000) as u64 >= now_s() - 60);
 
     // The V2 EIP-712 digest of the order as received, computed here.
-    let domain = keccak256(
-        &[
-            keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-            keccak256(b"Polymarket CTF Exchange"),
-            keccak256(b"2"),
-            uint(137),
-            address(V2_EXCHANGE),
-        ]
-        .concat(),
-    );
-    let struct_hash = keccak256(
-        &[
-            keccak256(b"Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"),
-            uint(u128::from(o["salt"].as_u64().unwrap())),
-            address(ADDRESS),
-            address(ADDRESS),
-            uint(1234),
-            uint(6_500_000),
-            uint(12_500_000),
-            uint(0),
-            uint(0),
-            uint(ts),
-            [0u8; 32],
-            [0u8; 32],
-        ]
-        .concat(),
-    );
-    let digest = keccak256(&[&[0x19u8, 0x01][..], &domain, &struct_hash].concat());
+    let digest = v2_digest(V2_EXCHANGE, o);
     assert_eq!(out["order_hash"], format!("0x{}", hex(&digest)));
     // RFC 6979 is deterministic: the host's signer, given this digest and the
     // key whose address is ADDRESS, must produce exactly the signature sent.
@@ -406,6 +379,261 @@ async fn venue_errors_are_upstream_and_nothing_shows_a_secret() {
 }
 
 // --- Reference implementations, so the checks above do not trust the plugin's SDK.
+
+const V2_NEG_RISK_EXCHANGE: &str = "0xe2222d279d744050d28e00520010520000310F59";
+
+/// A `/book` answer carrying the token's facts.
+fn book(tick: &str, neg_risk: bool) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "bids": [{"price": "0.48", "size": "100"}], "asks": [{"price": "0.52", "size": "100"}],
+        "tick_size": tick, "neg_risk": neg_risk, "min_order_size": "5"
+    }))
+}
+
+fn posted(id: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "success": true, "errorMsg": "", "orderID": id, "status": "live"
+    }))
+}
+
+#[tokio::test]
+async fn orders_off_the_tick_or_under_the_minimum_are_refused_before_posting() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/book"))
+        .respond_with(book("0.01", false))
+        .mount(&server)
+        .await;
+    let host = host_for(&server).await;
+    for (params, rule) in [
+        (json!({"price": "0.505", "size": "10"}), "tick"),
+        (json!({"price": "0.5", "size": "1"}), "min_order_size"),
+        (json!({"price": "0.995", "size": "10"}), "tick"),
+    ] {
+        let mut order = json!({"token_id": "1234", "side": "BUY"});
+        order
+            .as_object_mut()
+            .unwrap()
+            .extend(params.as_object().unwrap().clone());
+        let key = format!("k-{rule}-{}", order["price"]);
+        let (status, body) = post_keyed(
+            &host,
+            "/v1/venues/polymarket/create_limit_order",
+            &order,
+            &key,
+        )
+        .await;
+        assert_eq!(status, 400, "{order}: {body}");
+        assert_eq!(body["error"]["kind"], "invalid_params");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(rule),
+            "{body}"
+        );
+    }
+    let received = server.received_requests().await.unwrap();
+    assert!(
+        received.iter().all(|r| r.method.as_str() == "GET"),
+        "nothing was posted"
+    );
+}
+
+#[tokio::test]
+async fn a_neg_risk_token_is_signed_for_the_neg_risk_exchange() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/book"))
+        .respond_with(book("0.01", true))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/order"))
+        .respond_with(posted("0xneg"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let host = host_for(&server).await;
+    let (status, out) = host
+        .post(
+            "/v1/venues/polymarket/create_limit_order",
+            &json!({"token_id": "1234", "side": "BUY", "price": "0.52", "size": "10"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let received = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&received[1].body).unwrap();
+    let digest = v2_digest(V2_NEG_RISK_EXCHANGE, &body["order"]);
+    assert_eq!(out["order_hash"], format!("0x{}", hex(&digest)));
+    assert_ne!(
+        out["order_hash"],
+        format!("0x{}", hex(&v2_digest(V2_EXCHANGE, &body["order"])))
+    );
+    // A caller who says the market is not neg-risk is refused.
+    let (status, body) = host
+        .post(
+            "/v1/venues/polymarket/create_limit_order",
+            &json!({"token_id": "1234", "side": "BUY", "price": "0.52", "size": "10", "neg_risk": false}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("neg_risk"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_one_post_and_its_retry_is_answered_from_the_journal() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/book"))
+        .respond_with(book("0.01", false))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"success": true, "errorMsg": "", "orderID": "0x1", "status": "live"},
+            {"success": false, "errorMsg": "not enough balance / allowance", "orderID": "", "status": ""}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let host = host_for(&server).await;
+    let orders = json!({"orders": [
+        {"token_id": "1234", "side": "BUY", "price": "0.52", "size": "10"},
+        {"token_id": "1234", "side": "SELL", "price": "0.60", "size": "10"}
+    ]});
+    let path = "/v1/venues/polymarket/create_orders";
+    let (status, first) = post_keyed(&host, path, &orders, "batch-7").await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = post_keyed(&host, path, &orders, "batch-7").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(first, again, "the retry gets the journaled answer");
+    let posts: Vec<_> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "one batch reached the venue");
+    let body: Value = serde_json::from_slice(&posts[0].body).unwrap();
+    let salts: Vec<&Value> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["order"]["salt"])
+        .collect();
+    assert_eq!(salts.len(), 2);
+    assert_ne!(salts[0], salts[1], "each order has a salt of its own");
+}
+
+#[tokio::test]
+async fn cancels_say_what_was_not_canceled() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/order"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"canceled": [], "not_canceled": {"0xabc": "order already filled"}}),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path("/orders"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"canceled": ["0xa"], "not_canceled": {"0xb": "not found"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/heartbeats"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"heartbeat_id": "hb-2"})))
+        .mount(&server)
+        .await;
+    let host = host_for(&server).await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/polymarket/cancel_order",
+            &json!({"order_id": "0xabc"}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["kind"], "upstream");
+    assert_eq!(body["error"]["code"], "not_canceled");
+    let (status, body) = host
+        .post(
+            "/v1/venues/polymarket/cancel_orders",
+            &json!({"order_ids": ["0xa", "0xb"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"canceled": ["0xa"], "not_canceled": {"0xb": "not found"}})
+    );
+    let (status, body) = host
+        .post(
+            "/v1/venues/polymarket/heartbeat",
+            &json!({"heartbeat_id": "hb-1"}),
+        )
+        .await;
+    assert_eq!((status, &body), (200, &json!({"heartbeat_id": "hb-2"})));
+    for r in server.received_requests().await.unwrap() {
+        assert_l2_signed(&host, &r);
+    }
+}
+
+/// `POST path` with an `Idempotency-Key`; status and JSON body.
+async fn post_keyed(host: &TestHost, path: &str, body: &Value, key: &str) -> (u16, Value) {
+    let (status, _, body) = host
+        .post_raw(path, body.to_string(), &[("idempotency-key", key)])
+        .await;
+    (status, body)
+}
+
+/// The V2 EIP-712 digest of `o` (an order as posted) for `exchange`.
+fn v2_digest(exchange: &str, o: &Value) -> [u8; 32] {
+    let num = |k: &str| -> u128 {
+        match &o[k] {
+            Value::String(t) => t.parse().unwrap(),
+            v => u128::from(v.as_u64().unwrap()),
+        }
+    };
+    let side = if o["side"] == "BUY" { 0 } else { 1 };
+    let domain = keccak256(
+        &[
+            keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+            keccak256(b"Polymarket CTF Exchange"),
+            keccak256(b"2"),
+            uint(137),
+            address(exchange),
+        ]
+        .concat(),
+    );
+    let struct_hash = keccak256(
+        &[
+            keccak256(b"Order(uint256 salt,address maker,address signer,uint256 tokenId,uint256 makerAmount,uint256 takerAmount,uint8 side,uint8 signatureType,uint256 timestamp,bytes32 metadata,bytes32 builder)"),
+            uint(num("salt")),
+            address(o["maker"].as_str().unwrap()),
+            address(o["signer"].as_str().unwrap()),
+            uint(num("tokenId")),
+            uint(num("makerAmount")),
+            uint(num("takerAmount")),
+            uint(side),
+            uint(u128::from(o["signatureType"].as_u64().unwrap())),
+            uint(num("timestamp")),
+            [0u8; 32],
+            [0u8; 32],
+        ]
+        .concat(),
+    );
+    keccak256(&[&[0x19u8, 0x01][..], &domain, &struct_hash].concat())
+}
 
 fn uint(v: u128) -> [u8; 32] {
     let mut w = [0u8; 32];
