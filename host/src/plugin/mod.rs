@@ -436,9 +436,10 @@ impl EngineInner {
                 pin.to_ascii_lowercase()
             ));
         }
-        let venue_defaults = defaults::read(&wasm)?;
         let (component, source) = cache::load_or_compile(&self.engine, &wasm, &sha256, cache_dir)
             .map_err(|e| format!("not a valid component: {e:#}"))?;
+        // After the compile, so a file that is not a component says so first.
+        let venue_defaults = defaults::read(&wasm)?;
         let wit_version = version::wit_version(&self.engine, &component)?;
         version::check(&wit_version)?;
         let imports: Vec<String> = component
