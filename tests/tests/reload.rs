@@ -125,6 +125,31 @@ async fn reload_lifts_quarantine_and_picks_up_new_plugins() {
         500,
         "echo is not loaded yet"
     );
+    let paths = |doc: &serde_json::Value| {
+        doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|p| p.starts_with("/v1/venues/e/"))
+            .count()
+    };
+    let openapi = || async {
+        let (s, _, doc) = h
+            .request(
+                http::Method::GET,
+                "/openapi.json",
+                Default::default(),
+                &[("authorization", "Bearer adm1n")],
+            )
+            .await;
+        assert_eq!(s, 200);
+        doc
+    };
+    assert_eq!(
+        paths(&openapi().await),
+        0,
+        "no echo operations before the reload"
+    );
 
     std::fs::copy(
         built_plugins().join("echo.wasm"),
@@ -143,6 +168,10 @@ async fn reload_lifts_quarantine_and_picks_up_new_plugins() {
         post(&h, "/v1/venues/e/echo", json!({})).await.0,
         200,
         "new plugin serving"
+    );
+    assert!(
+        paths(&openapi().await) > 5,
+        "/openapi.json describes the new plugin's operations"
     );
     assert_eq!(h.get("/health").await.0, 200);
 }
