@@ -23,6 +23,10 @@ use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, Reply};
 use crate::resilience::deadline::Deadline;
 
+/// How long past the call's deadline a guest may run before its instance is
+/// discarded: room for a send cut at the deadline to return its `timeout`.
+const WALL_CLOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Map a plugin's venue error to the API error.
 pub fn venue_error(e: VenueError) -> CallError {
     match e {
@@ -109,12 +113,15 @@ async fn invoke_once(
     operation: &str,
     params: &str,
 ) -> Result<Result<Value, VenueError>, CallError> {
+    // The guest's wall-clock limit ends a little after the call's deadline: a
+    // send cut at the deadline must get back to the plugin (a `timeout`), not
+    // race the limit and be blamed on the plugin.
     let reply = v
         .pool
         .run(
             Some(scope.clone()),
             Call::Invoke { operation, params },
-            scope.deadline.remaining(),
+            scope.deadline.remaining() + WALL_CLOCK_GRACE,
         )
         .await?;
     let Reply::Json(result) = reply else {
