@@ -198,10 +198,15 @@ fn polymarket_ok(_: &Request) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"mid_price": "0.45"}))
 }
 
-/// A Chainlink feed: latestRoundData and decimals for any address, updated 5 s ago.
+/// A Chainlink provider on Ethereum mainnet (`eth_chainId` 1): for any address,
+/// latestRoundData updated 5 s ago, decimals 8, an aggregator and its bounds.
 fn feed_ok(r: &Request) -> ResponseTemplate {
     let call: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     let id = call["id"].clone();
+    if call["method"] == "eth_chainId" {
+        return ResponseTemplate::new(200)
+            .set_body_json(json!({"jsonrpc": "2.0", "id": id, "result": "0x1"}));
+    }
     let data = call["params"][0]["data"].as_str().unwrap_or_default();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -211,6 +216,13 @@ fn feed_ok(r: &Request) -> ResponseTemplate {
     let round = (6u128 << 64) | 0x4716;
     let result = if data == "0x313ce567" {
         format!("0x{:064x}", 8)
+    } else if data == "0x245a7bfc" {
+        // aggregator(): an address word.
+        format!("0x{:064x}", 0xA66Eu128)
+    } else if data == "0x22adbc78" {
+        format!("0x{:064x}", 1u128) // minAnswer
+    } else if data == "0x70da2f67" {
+        format!("0x{:064x}", u128::MAX >> 8) // maxAnswer
     } else {
         let words = [round, 352_098_000_000u128, now, now, round];
         format!(

@@ -36,7 +36,10 @@ async fn balance_happy_path_through_the_api() {
         .post("/v1/venues/ton/get_balance", &json!({"address": ADDR}))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, json!({"address": ADDR, "balance": "5610477699352"}));
+    assert_eq!(
+        body,
+        json!({"address": ADDR, "balance": "5610477699352", "balance_ton": "5610.477699352"})
+    );
 }
 
 #[tokio::test]
@@ -76,7 +79,11 @@ async fn ok_false_envelope_becomes_upstream_error_with_the_venue_code() {
         .await;
     let host = host_for(&server, "").await;
     let (status, body) = host
-        .post("/v1/venues/ton/get_balance", &json!({"address": "EQbad"}))
+        // Well formed (the plugin checks that), but unknown to this venue.
+        .post(
+            "/v1/venues/ton/get_balance",
+            &json!({"address": "EQDKbjIcfM6ezt8KjKJJLshZJJSqX7XOA4ff-W72r5gqPrHF"}),
+        )
         .await;
     assert_eq!(status, 502, "{body}");
     let err = &body["error"];
@@ -95,7 +102,7 @@ async fn ok_false_envelope_becomes_upstream_error_with_the_venue_code() {
 }
 
 #[tokio::test]
-async fn rate_limit_body_with_message_in_result_is_read() {
+async fn rate_limit_body_with_message_in_result_is_rate_limited() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v2/getAddressBalance"))
         .respond_with(
@@ -108,9 +115,8 @@ async fn rate_limit_body_with_message_in_result_is_read() {
     let (status, body) = host
         .post("/v1/venues/ton/get_balance", &json!({"address": ADDR}))
         .await;
-    assert_eq!(status, 502, "{body}");
-    assert_eq!(body["error"]["kind"], "upstream");
-    assert_eq!(body["error"]["upstream_status"], 429);
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["kind"], "rate_limited");
     assert!(
         body["error"]["message"]
             .as_str()

@@ -1,27 +1,19 @@
-//! Feed facts and the venue settings that override them, in one place.
+//! Resolving a pair to a feed: the chain's address book (see [`crate::chains`])
+//! and the venue settings that override it, in one place.
 //!
-//! Source: `docs/venues/chainlink.md`, "Mainnet proxy addresses and
-//! parameters" (Chainlink docs via many repos; heartbeats from a Kestra
-//! blueprint, a Sherlock audit and a chainlink-package config). All feeds are
-//! Ethereum mainnet proxies (`AggregatorV3Interface`), 8 decimals each, but
-//! decimals are always read from the contract, never assumed.
-//!
-//! | pair      | proxy                                        | heartbeat | note |
-//! |-----------|----------------------------------------------|-----------|------|
-//! | ETH/USD   | `0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419` | 3600 s    |      |
-//! | BTC/USD   | `0xF4030086522a5bEEa4988F8cA5B36dbC97BeE88c` | 3600 s    |      |
-//! | USDC/USD  | `0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6` | 86400 s   |      |
-//! | USDT/USD  | `0x3E7d1eAB13ad0104d2750B8863b489D65364e32D` | 86400 s   | heartbeat from third-party code only (docs/venues/chainlink.md): override it if needed |
-//! | TON/USD   | none                                         | 3600 s    | placeholder: refused until `feed.TON/USD` is set |
+//! Decimals are always read from the contract, never assumed.
 //!
 //! # Settings (all values are strings)
 //!
 //! | key                     | value                         | effect |
 //! |-------------------------|-------------------------------|--------|
 //! | `feed.BASE/QUOTE`       | proxy address, `0x` + 40 hex  | overrides a built-in feed's address, or adds a feed for any pair |
-//! | `heartbeat.BASE/QUOTE`  | seconds                       | the feed's heartbeat (built-in above; 3600 for added feeds) |
+//! | `heartbeat.BASE/QUOTE`  | seconds                       | the feed's heartbeat (built-in in the book; 3600 for added feeds) |
 //! | `max_age.BASE/QUOTE`    | seconds                       | oldest accepted answer; replaces heartbeat + margin |
 //! | `heartbeat_margin_s`    | seconds (default 120)         | added to every heartbeat to give the max age |
+//!
+//! Staleness is `now - updatedAt` against heartbeat + margin only:
+//! `answeredInRound` is deprecated upstream and not consulted.
 //!
 //! Pairs are matched in upper case (`eth/usd` is `ETH/USD`), and setting keys
 //! use the upper-case pair. A setting that does not parse makes calls for that
@@ -31,49 +23,8 @@
 use resilience_guest::VenueError;
 use resilience_guest::host;
 
-/// A built-in feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Builtin {
-    pub pair: &'static str,
-    /// Mainnet proxy; `None` for a placeholder that must be configured.
-    pub address: Option<&'static str>,
-    pub heartbeat_s: u64,
-}
+use crate::chains::{Builtin, Chain, DEFAULT_HEARTBEAT_S};
 
-/// The built-in feeds (docs/venues/chainlink.md, table above).
-pub const FEEDS: &[Builtin] = &[
-    Builtin {
-        pair: "ETH/USD",
-        address: Some("0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419"),
-        heartbeat_s: 3600,
-    },
-    Builtin {
-        pair: "BTC/USD",
-        address: Some("0xF4030086522a5bEEa4988F8cA5B36dbC97BeE88c"),
-        heartbeat_s: 3600,
-    },
-    Builtin {
-        pair: "USDC/USD",
-        address: Some("0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6"),
-        heartbeat_s: 86_400,
-    },
-    // Heartbeat not confirmed from an official page (docs/venues/chainlink.md, "Not found or open").
-    Builtin {
-        pair: "USDT/USD",
-        address: Some("0x3E7d1eAB13ad0104d2750B8863b489D65364e32D"),
-        heartbeat_s: 86_400,
-    },
-    // No Ethereum mainnet proxy is known: configure `feed.TON/USD`.
-    Builtin {
-        pair: "TON/USD",
-        address: None,
-        heartbeat_s: DEFAULT_HEARTBEAT_S,
-    },
-];
-
-/// Heartbeat of a feed added through settings, and of the TON/USD
-/// placeholder (the issue's seed: one hour).
-pub const DEFAULT_HEARTBEAT_S: u64 = 3600;
 /// Margin on top of the heartbeat: Chainlink starts a new round at the
 /// heartbeat and "there may be a slight delay" before it lands on-chain
 /// (docs/venues/chainlink.md; an earlier docs draft said about 40 s). Three times that.
@@ -131,16 +82,17 @@ pub fn canonical_pair(pair: &str, field: &str) -> Result<String, VenueError> {
 
 /// The feed for a canonical `pair`, from the built-in table and the venue's
 /// settings (read through `host.config`).
-pub fn resolve(pair: &str) -> Result<Feed, VenueError> {
-    resolve_with(pair, host::config)
+pub fn resolve(chain: &Chain, pair: &str) -> Result<Feed, VenueError> {
+    resolve_with(chain, pair, host::config)
 }
 
 /// [`resolve`] with the settings lookup passed in (pure, for tests).
 pub fn resolve_with(
+    chain: &Chain,
     pair: &str,
     setting: impl Fn(&str) -> Option<String>,
 ) -> Result<Feed, VenueError> {
-    let builtin = FEEDS.iter().find(|f| f.pair == pair);
+    let builtin = chain.feeds.iter().find(|f| f.pair == pair);
     let feed_key = format!("{FEED_SETTING}{pair}");
     let (address, source) = match (setting(&feed_key), builtin) {
         (Some(configured), _) => {
@@ -163,10 +115,11 @@ pub fn resolve_with(
             )));
         }
         (None, None) => {
-            let known: Vec<&str> = FEEDS.iter().map(|f| f.pair).collect();
+            let known: Vec<&str> = chain.feeds.iter().map(|f| f.pair).collect();
             return Err(VenueError::Unsupported(format!(
-                "no feed for {pair}: built-in pairs are {}; add one with the venue setting \
+                "no feed for {pair} on {}: built-in pairs are {}; add one with the venue setting \
                  `{feed_key}`",
+                chain.name,
                 known.join(", ")
             )));
         }
@@ -216,7 +169,12 @@ pub fn check_address(address: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chains;
     use std::collections::BTreeMap;
+
+    fn eth_chain() -> &'static Chain {
+        chains::from_setting(None).unwrap()
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: BTreeMap<String, String> = pairs
@@ -229,26 +187,31 @@ mod tests {
     #[test]
     fn builtin_feeds_match_facts_md() {
         // docs/venues/chainlink.md "Mainnet proxy addresses and parameters".
-        let eth = resolve_with("ETH/USD", settings(&[])).unwrap();
+        let eth = resolve_with(eth_chain(), "ETH/USD", settings(&[])).unwrap();
         assert_eq!(eth.address, "0x5f4eC3Df9cbd43714FE2740f5E3616155c5b8419");
         assert_eq!((eth.heartbeat_s, eth.max_age_s), (3600, 3720));
         assert_eq!(eth.source, Source::Builtin);
-        let usdc = resolve_with("USDC/USD", settings(&[])).unwrap();
+        let usdc = resolve_with(eth_chain(), "USDC/USD", settings(&[])).unwrap();
         assert_eq!(usdc.address, "0x8fFfFfd4AfB6115b954Bd326cbe7B4BA576818f6");
         assert_eq!(usdc.heartbeat_s, 86_400);
-        for f in FEEDS.iter().filter_map(|f| f.address) {
-            assert!(check_address(f).is_ok(), "{f}");
-        }
+        let arb = chains::from_setting(Some("arbitrum")).unwrap();
+        let eth = resolve_with(arb, "ETH/USD", settings(&[])).unwrap();
+        assert_eq!(eth.address, "0x639Fe6ab55C921f74e7fac1ee960C0B6293ba612");
+        assert!(matches!(
+            resolve_with(arb, "TON/USD", settings(&[])),
+            Err(VenueError::Unsupported(m)) if m.contains("on arbitrum")
+        ));
     }
 
     #[test]
     fn ton_usd_is_refused_until_configured() {
-        match resolve_with("TON/USD", settings(&[])) {
+        match resolve_with(eth_chain(), "TON/USD", settings(&[])) {
             Err(VenueError::Unsupported(m)) => assert!(m.contains("`feed.TON/USD`"), "{m}"),
             other => panic!("expected unsupported, got {other:?}"),
         }
         let addr = "0x1111111111111111111111111111111111111111";
-        let ton = resolve_with("TON/USD", settings(&[("feed.TON/USD", addr)])).unwrap();
+        let ton =
+            resolve_with(eth_chain(), "TON/USD", settings(&[("feed.TON/USD", addr)])).unwrap();
         assert_eq!((ton.address.as_str(), ton.source), (addr, Source::Settings));
         assert_eq!(
             ton.max_age_s,
@@ -264,19 +227,19 @@ mod tests {
             ("heartbeat.ETH/USD", "600"),
             ("heartbeat_margin_s", "30"),
         ]);
-        let eth = resolve_with("ETH/USD", s).unwrap();
+        let eth = resolve_with(eth_chain(), "ETH/USD", s).unwrap();
         assert_eq!(
             (eth.address.as_str(), eth.heartbeat_s, eth.max_age_s),
             (addr, 600, 630)
         );
         let s = settings(&[("max_age.BTC/USD", "90"), ("heartbeat.BTC/USD", "600")]);
-        let btc = resolve_with("BTC/USD", s).unwrap();
+        let btc = resolve_with(eth_chain(), "BTC/USD", s).unwrap();
         assert_eq!((btc.heartbeat_s, btc.max_age_s), (600, 90));
     }
 
     #[test]
     fn unknown_pair_can_be_added_through_settings() {
-        match resolve_with("LINK/USD", settings(&[])) {
+        match resolve_with(eth_chain(), "LINK/USD", settings(&[])) {
             Err(VenueError::Unsupported(m)) => {
                 assert!(
                     m.contains("ETH/USD") && m.contains("`feed.LINK/USD`"),
@@ -286,7 +249,12 @@ mod tests {
             other => panic!("expected unsupported, got {other:?}"),
         }
         let addr = "0x2c1d072e956AFFC0D435Cb7AC38EF18d24d9127c";
-        let link = resolve_with("LINK/USD", settings(&[("feed.LINK/USD", addr)])).unwrap();
+        let link = resolve_with(
+            eth_chain(),
+            "LINK/USD",
+            settings(&[("feed.LINK/USD", addr)]),
+        )
+        .unwrap();
         assert_eq!(
             (link.heartbeat_s, link.source),
             (DEFAULT_HEARTBEAT_S, Source::Settings)
@@ -302,7 +270,7 @@ mod tests {
             ("max_age.ETH/USD", "-5"),
             ("heartbeat_margin_s", ""),
         ] {
-            match resolve_with("ETH/USD", settings(&[(key, value)])) {
+            match resolve_with(eth_chain(), "ETH/USD", settings(&[(key, value)])) {
                 Err(VenueError::Unsupported(m)) => assert!(m.contains(key), "{key}: {m}"),
                 other => panic!("{key}={value}: expected unsupported, got {other:?}"),
             }

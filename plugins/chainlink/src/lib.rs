@@ -1,77 +1,99 @@
-//! Venue plugin for Chainlink price feeds on Ethereum, read with `eth_call`
-//! through any JSON-RPC provider.
+//! Venue plugin for Chainlink price feeds on Ethereum and its L2s (Arbitrum,
+//! OP Mainnet, Base), read with `eth_call` through any JSON-RPC provider.
 //!
 //! The venue's endpoints are JSON-RPC URLs (Alchemy, Infura, Ankr, public
-//! nodes), in failover order; providers that take the key in the path are
-//! configured as `https://eth-mainnet.g.alchemy.com/v2/${secret:alchemy_key}`,
-//! so the key stays in the host and is redacted wherever the URL is shown.
-//! A proposed venue section is in `plugins/chainlink/venue.toml`.
+//! nodes) of one chain, named by the venue setting `chain` ([`chains`]), in
+//! failover order; providers that take the key in the path are configured as
+//! `https://eth-mainnet.g.alchemy.com/v2/${secret:alchemy_key}`, so the key
+//! stays in the host and is redacted wherever the URL is shown. The default
+//! venue section is `plugins/chainlink/venue-defaults.toml`.
 //!
-//! | operation         | params            | requests (one `send-all`, one round trip) | result |
-//! |-------------------|-------------------|-------------------------------------------|--------|
-//! | `get_price`       | `{pair}`          | `eth_call latestRoundData()`, plus `decimals()` until cached | `{pair, price, decimals, round_id, updated_at, age_s}` |
-//! | `get_prices`      | `{pairs: [..]}` (1 to 32) | the same for every pair, all at once | one entry per pair, in order: the `get_price` result or `{pair, error: {kind, message, ..}}` |
-//! | `get_eth_balance` | `{address}`       | `eth_getBalance(address, "latest")`       | `{address, wei, eth}` |
-//! | `get_feed`        | `{pair}`          | `eth_call description()`, plus `decimals()` until cached | `{pair, address, source, description, decimals, heartbeat_s, max_age_s}` |
+//! | operation         | params            | requests | result |
+//! |-------------------|-------------------|----------|--------|
+//! | `get_price`       | `{pair}`          | see [`price`]: chain check, sequencer, `latestRoundData()`, cached `decimals()` and bounds | `{pair, chain, price, decimals, round_id, updated_at, age_s, at_bound}` |
+//! | `get_prices`      | `{pairs: [..]}` (1 to 20) | the same for every pair, all at once | one entry per pair, in order: the `get_price` result or `{pair, error: {kind, message, ..}}` |
+//! | `get_round`       | `{pair, round_id}` | chain check, `getRoundData(round_id)`, cached `decimals()` | `{pair, chain, price, decimals, round_id, phase_id, started_at, updated_at}` |
+//! | `get_eth_balance` | `{address}`       | `eth_getBalance(address, "latest")` | `{address, wei, eth}` |
+//! | `get_feed`        | `{pair}`          | `description()`, cached `decimals()` | `{pair, chain, address, source, description, decimals, heartbeat_s, max_age_s}` |
 //!
 //! Prices are exact decimal strings: the int256 answer scaled by the feed's
 //! `decimals()`, digit by digit, never through floats. `round_id` is a decimal
 //! string (uint80 does not fit a JSON number); `updated_at` is unix seconds.
-//! Feeds, heartbeats and the staleness margin are in [`feeds`] (with the
-//! settings that override them), the calls and checks in [`round`], the
-//! JSON-RPC envelope and error mapping in [`rpc`].
+//! `at_bound` is `true` when the answer sits at the aggregator's
+//! `minAnswer`/`maxAnswer` ([`bounds`]), `null` when the aggregator has no
+//! bounds to read.
+//!
+//! | error (kind, `code`)          | when |
+//! |-------------------------------|------|
+//! | `stale_data`                  | `now - updatedAt` > heartbeat + margin ([`feeds`]), or the round is incomplete |
+//! | `upstream`, `wrong_chain`     | the provider's `eth_chainId` is not the configured chain ([`chain_check`]) |
+//! | `upstream`, `sequencer_down`  | the L2 sequencer is down ([`sequencer`]) |
+//! | `upstream`, `grace_period`    | the L2 sequencer came back less than the grace period ago |
 //!
 //! `get_prices` never fails because one feed did: each pair gets its own
 //! result or error. Only when *every* pair failed does the call fail, with the
-//! first pair's error, so an outage shows in the host's error kinds and metrics.
+//! first pair's error, so an outage shows in the host's error kinds and
+//! metrics. A wrong chain or an unsafe sequencer fails the whole call.
 //!
 //! # State
 //!
-//! `decimals()` answers are cached per instance, by feed address: a feed's
-//! decimals do not change, and the cache saves one request per feed and call.
-//! The host may replace the instance at any time; the cache then refills.
+//! Decimals, aggregator bounds and the chain check are cached per instance
+//! ([`cache`]). The host may replace the instance at any time; the caches
+//! then refill.
 //!
 //! # Provider overload
 //!
 //! HTTP 429 and the JSON-RPC overload codes ([`rpc::OVERLOAD_CODES`]) become
-//! `transport(rate-limited)` for the caller (HTTP 429, kind `rate_limited`).
-//! The host classifies attempts by HTTP status only, so a `-32005` inside an
-//! HTTP 200 is a success to it: it neither retries nor moves to the next
-//! provider, and a plugin cannot choose the endpoint. Failing over on it
-//! needs host support (a per-venue list of JSON-RPC error codes that classify
-//! a 2xx answer as rate limited, and rotating to the next endpoint on a
-//! rate-limited attempt for venues whose endpoints have separate quotas).
+//! `transport(rate-limited)` for the caller (HTTP 429, kind `rate_limited`);
+//! the host books a plugin-reported rate limit like a 429 from the endpoint
+//! that answered (`retry.jsonrpc_overload_codes` lets it see the code itself).
 //!
-//! Non-goals: historical rounds (`getRoundData`), chains other than the one
-//! the endpoints serve, and verifying that a configured address is a feed
-//! (a wrong address fails with a clear `parse` or `upstream` error).
+//! # Endpoints cannot be addressed
+//!
+//! The WIT contract has no way for a plugin to send to one endpoint of its
+//! venue or to learn which endpoint answered: the host picks, retries and
+//! fails over. So the chain check is per instance, not per endpoint (see
+//! [`chain_check`] for how a failover to a wrong-chain provider is still
+//! caught), and an agreement check across two providers cannot be done inside
+//! one venue: configure two venues, one provider each, and compare their
+//! `round_id` and `price` in the caller.
+//!
+//! Non-goals: verifying that a configured address is a feed (a wrong address
+//! fails with a clear `parse` or `upstream` error).
 
+pub mod batch;
+pub mod bounds;
+pub mod cache;
+pub mod chain_check;
+pub mod chains;
 pub mod feeds;
 pub mod params;
+pub mod price;
 pub mod round;
 pub mod rpc;
-
-use std::collections::BTreeMap;
+pub mod sequencer;
 
 use resilience_guest::decimal::scale_integer;
 use resilience_guest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::feeds::Feed;
-use crate::params::{BalanceParams, PairParams, PairsParams};
+use crate::batch::Batch;
+use crate::cache::Cache;
+use crate::chain_check::ChainCheck;
+use crate::params::{BalanceParams, PairParams, PairsParams, RoundParams};
 
 /// Decimals of ether in wei.
 const ETH_DECIMALS: u32 = 18;
 
-/// The plugin: a cache of `decimals()` by feed address (lower case).
+/// The plugin: the instance's caches (see [`cache`]).
 #[derive(Debug, Default)]
 pub struct Chainlink {
-    decimals: BTreeMap<String, u8>,
+    cache: Cache,
 }
 
 impl Plugin for Chainlink {
     const NAME: &'static str = "chainlink";
-    const VERSION: &'static str = "0.1.0";
+    const VERSION: &'static str = "0.2.0";
 
     fn operations() -> Operations<Self> {
         let pair_schema = json!({
@@ -83,7 +105,8 @@ impl Plugin for Chainlink {
         Operations::new()
             .op(
                 "get_price",
-                "Latest answer of a Chainlink feed as an exact decimal, checked for staleness",
+                "Latest answer of a Chainlink feed as an exact decimal, checked for staleness, \
+                 chain, L2 sequencer and aggregator bounds",
                 Self::get_price,
             )
             .schema(pair_schema.clone())
@@ -102,6 +125,21 @@ impl Plugin for Chainlink {
                     "minItems": 1,
                     "maxItems": params::MAX_PAIRS,
                 }},
+            }))
+            .op(
+                "get_round",
+                "A past round of a feed (getRoundData), as an exact decimal",
+                Self::get_round,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["pair", "round_id"],
+                "additionalProperties": false,
+                "properties": {
+                    "pair": {"type": "string", "examples": ["ETH/USD"]},
+                    "round_id": {"type": "string", "pattern": "^[0-9]{1,25}$",
+                                 "examples": ["110680464442257327894"]},
+                },
             }))
             .op(
                 "get_eth_balance",
@@ -123,55 +161,21 @@ impl Plugin for Chainlink {
     }
 }
 
-/// How a pair's decimals are known: from the cache, or from the answer to
-/// request number `.0` of the batch.
-#[derive(Debug, Clone, Copy)]
-enum Decimals {
-    Cached(u8),
-    Requested(usize),
-}
-
-/// A pair's requests within one `send-all`.
-#[derive(Debug)]
-struct Plan {
-    feed: Feed,
-    main: usize,
-    decimals: Decimals,
-}
-
-/// The answers of one `send-all`, taken by index.
-struct Answers(Vec<Option<Result<Response, SendError>>>);
-
-impl Answers {
-    fn send(requests: Vec<Request>) -> Self {
-        if requests.is_empty() {
-            return Self(Vec::new());
-        }
-        Self(Request::send_all(requests).into_iter().map(Some).collect())
-    }
-
-    /// The JSON-RPC `result` of request `i` as `0x…` data.
-    fn data(&mut self, i: usize, what: &str) -> Result<String, VenueError> {
-        let resp =
-            self.0.get_mut(i).and_then(Option::take).ok_or_else(|| {
-                VenueError::parse(format!("{what}: the host returned no answer"))
-            })??;
-        rpc::hex_result(&rpc::result(&resp, what)?, what)
-    }
-}
-
 impl Chainlink {
     fn get_price(&mut self, p: PairParams) -> Result<Value, VenueError> {
         let pair = params::pair(&p)?;
-        let mut results = self.prices(vec![pair]);
-        results
+        let chain = chains::configured()?;
+        let now_s = host::now_ms() / 1000;
+        price::latest(&mut self.cache, chain, &[pair], now_s)?
             .pop()
             .unwrap_or_else(|| Err(VenueError::parse("no result for the pair")))
     }
 
     fn get_prices(&mut self, p: PairsParams) -> Result<Value, VenueError> {
         let pairs = params::pairs(&p)?;
-        let results = self.prices(pairs.clone());
+        let chain = chains::configured()?;
+        let now_s = host::now_ms() / 1000;
+        let results = price::latest(&mut self.cache, chain, &pairs, now_s)?;
         if results.iter().all(Result::is_err) {
             if let Some(Err(first)) = results.into_iter().next() {
                 return Err(first);
@@ -189,6 +193,57 @@ impl Chainlink {
         Ok(Value::Array(entries))
     }
 
+    /// A past round: no staleness (it is history) and no sequencer check
+    /// (the round was final when it was written), but the chain is checked.
+    fn get_round(&mut self, p: RoundParams) -> Result<Value, VenueError> {
+        let (pair, round_id) = params::round(&p)?;
+        let chain = chains::configured()?;
+        let feed = feeds::resolve(chain, &pair)?;
+        let mut batch = Batch::default();
+        let preamble = price::plan_preamble(&self.cache, chain, false, &mut batch)?;
+        let main = batch.push(rpc::eth_call(
+            &feed.address,
+            &round::get_round_data_call(round_id),
+        ));
+        let cached = self.cache.decimals(&feed.address);
+        let decimals_at = cached
+            .is_none()
+            .then(|| batch.push(rpc::eth_call(&feed.address, round::DECIMALS)));
+        let mut answers = batch.send();
+        let now_s = host::now_ms() / 1000;
+        price::check_preamble(&mut self.cache, chain, &preamble, &mut answers, now_s)?;
+        let on = format!("on {} ({})", feed.address, feed.pair);
+        let data = answers.data(main, &format!("eth_call getRoundData({round_id}) {on}"));
+        let decimals = match (cached, decimals_at) {
+            (Some(d), _) => d,
+            (None, Some(i)) => {
+                let d = round::decode_decimals(
+                    &answers.data(i, &format!("eth_call decimals() {on}"))?,
+                )?;
+                self.cache.set_decimals(&feed.address, d);
+                d
+            }
+            (None, None) => return Err(VenueError::parse("decimals(): not requested")),
+        };
+        if answers.saw_empty() {
+            self.cache.chain = ChainCheck::Unchecked;
+        }
+        let round = round::decode_round(&data?, "getRoundData()")?;
+        round::check(&round, &feed.pair)?;
+        let price = scale_integer(&round.answer, u32::from(decimals))
+            .map_err(|e| e.parse("getRoundData(): answer"))?;
+        Ok(json!({
+            "pair": feed.pair,
+            "chain": chain.name,
+            "price": price,
+            "decimals": decimals,
+            "round_id": round.round_id.to_string(),
+            "phase_id": round::phase(round.round_id),
+            "started_at": round.started_at,
+            "updated_at": round.updated_at,
+        }))
+    }
+
     fn get_eth_balance(&mut self, p: BalanceParams) -> Result<Value, VenueError> {
         let address = params::address(&p)?;
         let what = format!("eth_getBalance of {address}");
@@ -199,18 +254,33 @@ impl Chainlink {
     }
 
     fn get_feed(&mut self, p: PairParams) -> Result<Value, VenueError> {
-        let feed = feeds::resolve(&params::pair(&p)?)?;
-        let (mut requests, decimals) = (Vec::new(), self.plan_decimals(&feed, 1));
-        requests.push(rpc::eth_call(&feed.address, round::DESCRIPTION));
-        if let Decimals::Requested(_) = decimals {
-            requests.push(rpc::eth_call(&feed.address, round::DECIMALS));
-        }
-        let mut answers = Answers::send(requests);
-        let what = format!("eth_call description() on {} ({})", feed.address, feed.pair);
-        let description = round::decode_description(&answers.data(0, &what)?)?;
-        let decimals = self.read_decimals(&feed, decimals, &mut answers)?;
+        let chain = chains::configured()?;
+        let feed = feeds::resolve(chain, &params::pair(&p)?)?;
+        let mut batch = Batch::default();
+        let description_at = batch.push(rpc::eth_call(&feed.address, round::DESCRIPTION));
+        let cached = self.cache.decimals(&feed.address);
+        let decimals_at = cached
+            .is_none()
+            .then(|| batch.push(rpc::eth_call(&feed.address, round::DECIMALS)));
+        let mut answers = batch.send();
+        let on = format!("on {} ({})", feed.address, feed.pair);
+        let description = round::decode_description(
+            &answers.data(description_at, &format!("eth_call description() {on}"))?,
+        )?;
+        let decimals = match (cached, decimals_at) {
+            (Some(d), _) => d,
+            (None, Some(i)) => {
+                let d = round::decode_decimals(
+                    &answers.data(i, &format!("eth_call decimals() {on}"))?,
+                )?;
+                self.cache.set_decimals(&feed.address, d);
+                d
+            }
+            (None, None) => return Err(VenueError::parse("decimals(): not requested")),
+        };
         Ok(json!({
             "pair": feed.pair,
+            "chain": chain.name,
             "address": feed.address,
             "source": feed.source.as_str(),
             "description": description,
@@ -218,91 +288,6 @@ impl Chainlink {
             "heartbeat_s": feed.heartbeat_s,
             "max_age_s": feed.max_age_s,
         }))
-    }
-
-    /// The `get_price` result of every pair, fetched with one `send-all`.
-    fn prices(&mut self, pairs: Vec<String>) -> Vec<Result<Value, VenueError>> {
-        let mut requests = Vec::new();
-        let plans: Vec<Result<Plan, VenueError>> = pairs
-            .iter()
-            .map(|pair| {
-                let feed = feeds::resolve(pair)?;
-                let main = requests.len();
-                requests.push(rpc::eth_call(&feed.address, round::LATEST_ROUND_DATA));
-                let decimals = self.plan_decimals(&feed, requests.len());
-                if let Decimals::Requested(_) = decimals {
-                    requests.push(rpc::eth_call(&feed.address, round::DECIMALS));
-                }
-                Ok(Plan {
-                    feed,
-                    main,
-                    decimals,
-                })
-            })
-            .collect();
-        let mut answers = Answers::send(requests);
-        let now_s = host::now_ms() / 1000;
-        plans
-            .into_iter()
-            .map(|plan| self.price(plan?, &mut answers, now_s))
-            .collect()
-    }
-
-    fn price(
-        &mut self,
-        plan: Plan,
-        answers: &mut Answers,
-        now_s: u64,
-    ) -> Result<Value, VenueError> {
-        let feed = &plan.feed;
-        let what = format!(
-            "eth_call latestRoundData() on {} ({})",
-            feed.address, feed.pair
-        );
-        let data = answers.data(plan.main, &what);
-        // Read (and cache) decimals even when the round failed.
-        let decimals = self.read_decimals(feed, plan.decimals, answers);
-        let round = round::decode_round_data(&data?)?;
-        round::check(&round, &feed.pair)?;
-        let age_s = round::check_age(&round, &feed.pair, now_s, feed.max_age_s)?;
-        let decimals = decimals?;
-        let price = scale_integer(&round.answer, u32::from(decimals))
-            .map_err(|e| e.parse("latestRoundData(): answer"))?;
-        Ok(json!({
-            "pair": feed.pair,
-            "price": price,
-            "decimals": decimals,
-            "round_id": round.round_id.to_string(),
-            "updated_at": round.updated_at,
-            "age_s": age_s,
-        }))
-    }
-
-    /// Cached decimals of `feed`, or the index its `decimals()` request will
-    /// have (`next`).
-    fn plan_decimals(&self, feed: &Feed, next: usize) -> Decimals {
-        match self.decimals.get(&feed.address.to_ascii_lowercase()) {
-            Some(d) => Decimals::Cached(*d),
-            None => Decimals::Requested(next),
-        }
-    }
-
-    /// The feed's decimals, from the cache or its answer (then cached).
-    fn read_decimals(
-        &mut self,
-        feed: &Feed,
-        decimals: Decimals,
-        answers: &mut Answers,
-    ) -> Result<u8, VenueError> {
-        match decimals {
-            Decimals::Cached(d) => Ok(d),
-            Decimals::Requested(i) => {
-                let what = format!("eth_call decimals() on {} ({})", feed.address, feed.pair);
-                let d = round::decode_decimals(&answers.data(i, &what)?)?;
-                self.decimals.insert(feed.address.to_ascii_lowercase(), d);
-                Ok(d)
-            }
-        }
     }
 }
 

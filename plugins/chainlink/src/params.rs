@@ -5,9 +5,11 @@ use serde::Deserialize;
 
 use crate::feeds::{canonical_pair, check_address};
 
-/// Most pairs one `get_prices` takes: two requests each (`latestRoundData`
-/// and, until cached, `decimals`) within the host's 64 per `send-all`.
-pub const MAX_PAIRS: usize = 32;
+/// Most pairs one `get_prices` takes: up to three requests each
+/// (`latestRoundData`, and until cached `decimals` and `aggregator`) plus the
+/// chain check and the sequencer read, within the host's 64 per `send-all`
+/// (20 * 3 + 2 = 62).
+pub const MAX_PAIRS: usize = 20;
 
 /// `get_price` and `get_feed`.
 #[derive(Debug, Deserialize)]
@@ -22,6 +24,16 @@ pub struct PairParams {
 #[serde(deny_unknown_fields)]
 pub struct PairsParams {
     pub pairs: Vec<String>,
+}
+
+/// `get_round`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoundParams {
+    pub pair: String,
+    /// The proxy round id as a decimal string (`phaseId << 64 | aggregatorRoundId`,
+    /// as `get_price` returns it); uint80 does not fit a JSON number.
+    pub round_id: String,
 }
 
 /// `get_eth_balance`.
@@ -59,6 +71,26 @@ pub fn pairs(p: &PairsParams) -> Result<Vec<String>, VenueError> {
     Ok(out)
 }
 
+/// The canonical pair and round id of `get_round`: the id is a non-zero
+/// uint80 in decimal.
+pub fn round(p: &RoundParams) -> Result<(String, u128), VenueError> {
+    let pair = canonical_pair(&p.pair, "pair")?;
+    let bad = || {
+        VenueError::invalid(format!(
+            "round_id: {:?} is not a round id (a decimal uint80 above 0, as get_price returns it)",
+            p.round_id
+        ))
+    };
+    if p.round_id.is_empty() || !p.round_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let id: u128 = p.round_id.parse().map_err(|_| bad())?;
+    if id == 0 || id >= 1 << 80 {
+        return Err(bad());
+    }
+    Ok((pair, id))
+}
+
 /// The address of `get_eth_balance`.
 pub fn address(p: &BalanceParams) -> Result<&str, VenueError> {
     check_address(&p.address).map_err(|why| VenueError::invalid(format!("address: {why}")))?;
@@ -87,12 +119,42 @@ mod tests {
         );
         assert!(invalid(pairs(&p(&[]))).starts_with("pairs:"));
         let many: Vec<String> = (0..=MAX_PAIRS).map(|i| format!("A{i}/USD")).collect();
-        assert!(invalid(pairs(&PairsParams { pairs: many })).contains("33"));
+        assert!(invalid(pairs(&PairsParams { pairs: many })).contains("21"));
         assert!(
             invalid(pairs(&p(&["ETH/USD", "eth/usd"])))
                 .starts_with("pairs[1]: ETH/USD is listed twice")
         );
         assert!(invalid(pairs(&p(&["ETH/USD", "ETHUSD"]))).starts_with("pairs[1]:"));
+    }
+
+    #[test]
+    fn round_ids_are_decimal_uint80_above_zero() {
+        let r = |id: &str| RoundParams {
+            pair: "eth/usd".into(),
+            round_id: id.into(),
+        };
+        assert_eq!(
+            round(&r("110680464442257327894")).unwrap(),
+            ("ETH/USD".to_string(), (6u128 << 64) | 0x4716)
+        );
+        assert_eq!(
+            round(&r("1208925819614629174706175")).unwrap().1,
+            (1 << 80) - 1
+        );
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "0x10",
+            "1.5",
+            "1208925819614629174706176",
+            " 1",
+        ] {
+            assert!(
+                matches!(round(&r(bad)), Err(VenueError::InvalidParams(m)) if m.starts_with("round_id:")),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -20,8 +20,13 @@
 //! | exactly 160 bytes, uint80 words fit | `parse`      | not a `latestRoundData` answer |
 //! | `answer > 0`                       | `parse`       | a USD price is never zero or negative; the value is unusable |
 //! | `updatedAt != 0`                   | `stale_data`  | the round is not complete |
-//! | `answeredInRound >= roundId`       | `stale_data`  | the answer was carried over from an earlier round |
 //! | `now - updatedAt <= max age`       | `stale_data`  | no update within heartbeat + margin; the message has the age |
+//!
+//! `answeredInRound` is decoded (it is part of the shape) but not checked:
+//! Chainlink deprecated it, and on OCR feeds it always equals `roundId`, so
+//! staleness rests on `updatedAt` and the heartbeat alone.
+//!
+//! `getRoundData(uint80)` returns the same five words for a past round.
 
 use resilience_guest::VenueError;
 use resilience_guest::abi::{self, Word};
@@ -33,6 +38,8 @@ pub const LATEST_ROUND_DATA: &str = "0xfeaf968c";
 pub const DECIMALS: &str = "0x313ce567";
 /// `description()` selector.
 pub const DESCRIPTION: &str = "0x7284e416";
+/// `getRoundData(uint80)` selector.
+pub const GET_ROUND_DATA: &str = "0x9a6fc8f5";
 /// Length of a `latestRoundData()` answer: five words.
 pub const ROUND_DATA_BYTES: usize = 5 * 32;
 
@@ -51,7 +58,21 @@ pub struct RoundData {
 /// Decode a `latestRoundData()` result (`0x` + 320 hex digits). Only the
 /// shape is checked here; see [`check`] for the values.
 pub fn decode_round_data(hex: &str) -> Result<RoundData, VenueError> {
-    let fail = |why: String| VenueError::parse(format!("latestRoundData(): {why}"));
+    decode_round(hex, "latestRoundData()")
+}
+
+/// Call data of `getRoundData(round_id)`.
+pub fn get_round_data_call(round_id: u128) -> String {
+    format!(
+        "{GET_ROUND_DATA}{}",
+        resilience_guest::encoding::hex_encode(abi::encode_uint(round_id))
+    )
+}
+
+/// Decode the five words of `latestRoundData()` or `getRoundData()` (`call`
+/// names the function in messages).
+pub fn decode_round(hex: &str, call: &str) -> Result<RoundData, VenueError> {
+    let fail = |why: String| VenueError::parse(format!("{call}: {why}"));
     let bytes = hex_decode(hex).map_err(|e| fail(e.to_string()))?;
     if bytes.len() != ROUND_DATA_BYTES {
         return Err(fail(format!(
@@ -77,6 +98,13 @@ pub fn decode_round_data(hex: &str) -> Result<RoundData, VenueError> {
     })
 }
 
+/// The phase of a proxy round id (`phaseId << 64 | aggregatorRoundId`): it
+/// changes when the proxy moves to a new aggregator.
+pub fn phase(round_id: u128) -> u16 {
+    // A uint80 shifted right by 64 leaves 16 bits.
+    (round_id >> 64) as u16
+}
+
 /// The consumer checks on a decoded round (not staleness, see [`check_age`]).
 pub fn check(round: &RoundData, pair: &str) -> Result<(), VenueError> {
     if round.answer.starts_with('-') || round.answer == "0" {
@@ -89,12 +117,6 @@ pub fn check(round: &RoundData, pair: &str) -> Result<(), VenueError> {
         return Err(VenueError::StaleData(format!(
             "{pair} round {} is not complete (updatedAt is 0)",
             round.round_id
-        )));
-    }
-    if round.answered_in_round < round.round_id {
-        return Err(VenueError::StaleData(format!(
-            "{pair} answer was computed in round {}, before the latest round {}",
-            round.answered_in_round, round.round_id
         )));
     }
     Ok(())
@@ -175,6 +197,7 @@ pub(crate) mod tests {
             ("latestRoundData()", LATEST_ROUND_DATA),
             ("decimals()", DECIMALS),
             ("description()", DESCRIPTION),
+            ("getRoundData(uint80)", GET_ROUND_DATA),
         ] {
             assert_eq!(format!("0x{}", hex_encode(selector(signature))), constant);
             assert_eq!(abi::call_data(signature, &[]), constant);
@@ -316,17 +339,31 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn incomplete_and_carried_over_rounds_are_stale() {
+    fn incomplete_round_is_stale_and_answered_in_round_is_ignored() {
         let round = decode_round_data(&round_hex(5, 1, 1, 0, 5)).unwrap();
         assert!(
             matches!(check(&round, "ETH/USD"), Err(VenueError::StaleData(m)) if m.contains("not complete"))
         );
-        let round = decode_round_data(&round_hex(5, 1, 1, 1, 4)).unwrap();
-        assert!(
-            matches!(check(&round, "ETH/USD"), Err(VenueError::StaleData(m)) if m.contains("round 4"))
+        // answeredInRound is deprecated upstream: an older one is not refused.
+        for answered in [0, 4, 5, 6] {
+            let round = decode_round_data(&round_hex(5, 1, 1, 1, answered)).unwrap();
+            assert!(check(&round, "ETH/USD").is_ok(), "{answered}");
+        }
+    }
+
+    #[test]
+    fn get_round_data_call_encodes_the_round_id_as_one_word() {
+        // vectors/chainlink_selectors.json: getRoundData(uint80) = 0x9a6fc8f5.
+        assert_eq!(
+            get_round_data_call(VECTOR_ROUND),
+            abi::call_data("getRoundData(uint80)", &[abi::encode_uint(VECTOR_ROUND)])
         );
-        let round = decode_round_data(&round_hex(5, 1, 1, 1, 6)).unwrap();
-        assert!(check(&round, "ETH/USD").is_ok());
+        assert_eq!(
+            get_round_data_call(VECTOR_ROUND),
+            "0x9a6fc8f50000000000000000000000000000000000000000000000060000000000004716"
+        );
+        assert_eq!(phase(VECTOR_ROUND), 6);
+        assert_eq!(phase(0x4716), 0);
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub fn eth_call(to: &str, data: &str) -> Request {
     request("eth_call", json!([{ "to": to, "data": data }, BLOCK]))
 }
 
+/// `eth_chainId`: the chain the provider serves (EIP-695).
+pub fn eth_chain_id() -> Request {
+    request("eth_chainId", json!([]))
+}
+
 /// `eth_getBalance` of `address` at the latest block.
 pub fn eth_get_balance(address: &str) -> Request {
     request("eth_getBalance", json!([address, BLOCK]))

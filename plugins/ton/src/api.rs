@@ -11,8 +11,12 @@
 //! | `get_balance`          | GET    | `/getAddressBalance`     | yes        |
 //! | `get_address_info`     | GET    | `/getAddressInformation` | yes        |
 //! | `run_get_method`       | POST   | `/runGetMethod`          | yes (read-only) |
-//! | `send_boc`             | POST   | `/sendBoc`               | no         |
+//! | `send_boc`             | POST   | `/sendBocReturnHash`     | no         |
 //! | `get_masterchain_info` | GET    | `/getMasterchainInfo`    | yes        |
+//! | `get_transactions`, `find_transaction` | GET | `/getTransactions` | yes |
+//! | `get_wallet_info`      | GET    | `/getWalletInformation`  | yes        |
+//! | `estimate_fee`         | POST   | `/estimateFee`           | yes (read-only) |
+//! | `detect_address`       | none: computed by the plugin ([`crate::address`]) | | |
 //!
 //! Every request has weight 1: toncenter counts requests per second, summed
 //! across keys (Free 10 rps, 1 rps without a key).
@@ -23,8 +27,24 @@ pub const GET_ADDRESS_BALANCE: &str = "/getAddressBalance";
 pub const GET_ADDRESS_INFORMATION: &str = "/getAddressInformation";
 /// POST `{"address","method","stack","seqno"?}`; `result` is `smc.runResult`.
 pub const RUN_GET_METHOD: &str = "/runGetMethod";
-/// POST `{"boc"}`; `result` is `{"@type":"ok",…}` (tonlib `raw.sendMessage`).
-pub const SEND_BOC: &str = "/sendBoc";
+/// POST `{"boc"}`; `result` is `raw.extMessageInfo` with the message `hash`
+/// (base64), so the caller can find the transaction it causes
+/// (ton-http-api `pyTON/main.py`, `send_boc_return_hash`).
+pub const SEND_BOC_RETURN_HASH: &str = "/sendBocReturnHash";
+/// GET `?address=&limit=&lt=&hash=&to_lt=&archival=`; `result` is a list of
+/// `raw.transaction`, newest first.
+pub const GET_TRANSACTIONS: &str = "/getTransactions";
+/// Most transactions `/getTransactions` returns per request (ton-http-api
+/// `get_transactions`: `limit` at most 100).
+pub const MAX_TRANSACTIONS: u32 = 100;
+/// GET `?address=&seqno?`; `result` has `wallet`, `balance`, `account_state`,
+/// `wallet_type`, `seqno`, `wallet_id`, `last_transaction_id`.
+pub const GET_WALLET_INFORMATION: &str = "/getWalletInformation";
+/// POST `{"address","body","init_code","init_data","ignore_chksig"}`;
+/// `result` is `query.fees` (`source_fees`, `destination_fees`).
+pub const ESTIMATE_FEE: &str = "/estimateFee";
+/// Nanotons per TON.
+pub const TON_DECIMALS: u32 = 9;
 /// GET; `result` is `blocks.masterchainInfo`.
 pub const GET_MASTERCHAIN_INFO: &str = "/getMasterchainInfo";
 

@@ -9,6 +9,7 @@
 //! | `{"ok": true, "result": R}`            | `R`                                       |
 //! | `{"ok": false, "error": "msg", …}`     | `upstream(HTTP status, code, "msg")`      |
 //! | `{"ok": false, "result": "msg", …}`    | same (the 429 body puts its text here)    |
+//! | HTTP 429, or `code` 429                | `transport(rate-limited)` with the text, and `Retry-After` when sent |
 //! | `{"ok": false}` without text           | `upstream` with a generic message         |
 //! | not JSON / no `ok`, HTTP 2xx           | `parse` naming the status and a snippet   |
 //! | not JSON / no `ok`, HTTP non-2xx       | `upstream(HTTP status, None, snippet)`    |
@@ -71,13 +72,32 @@ pub fn unwrap_envelope(resp: &Response) -> Result<Value, VenueError> {
         Some(Value::String(s)) => Some(s.clone()),
         _ => None,
     };
+    if resp.status == 429 || code.as_deref() == Some("429") {
+        return Err(rate_limited(resp, message));
+    }
     Err(VenueError::upstream(resp.status, code, message))
+}
+
+/// toncenter's rate-limit refusal (`{"ok": false, "result": "Ratelimit
+/// exceed", "code": 429}`, docs.ton.org toncenter "Rate limit"): `rate_limited`
+/// for the caller, so the host books it like any 429 (and does not count an
+/// HTTP 429 twice). toncenter documents no `Retry-After`; one that arrives
+/// anyway (whole seconds) is passed on.
+fn rate_limited(resp: &Response, message: String) -> VenueError {
+    let wait = resp
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1000));
+    VenueError::rate_limited(format!("toncenter: {message}"), wait)
 }
 
 /// A body without a readable envelope: the HTTP status is the better signal
 /// when it is an error (a proxy's HTML 502 page, say); on a 2xx the body
 /// itself is wrong, which is a `parse` error.
 fn no_envelope(resp: &Response, parse_err: VenueError) -> VenueError {
+    if resp.status == 429 {
+        return rate_limited(resp, format!("HTTP 429; body starts {:?}", resp.snippet()));
+    }
     if resp.is_success() {
         parse_err
     } else {
@@ -129,16 +149,36 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_body_takes_message_from_result_and_numeric_code() {
+    fn rate_limit_envelope_is_rate_limited_with_the_text() {
         // vectors: error_envelopes.rate_limited_official_docs
         let r = resp(
             429,
             r#"{"ok":false,"result":"Ratelimit exceed","code":429}"#,
         );
-        let (status, code, message) = upstream(unwrap_envelope(&r).unwrap_err());
-        assert_eq!(status, 429);
-        assert_eq!(code.as_deref(), Some("429"));
-        assert_eq!(message, "Ratelimit exceed");
+        assert_eq!(
+            unwrap_envelope(&r).unwrap_err(),
+            VenueError::rate_limited("toncenter: Ratelimit exceed", None)
+        );
+        // The same envelope behind a proxy that answers 200, and a Retry-After.
+        let r = resp(
+            200,
+            r#"{"ok":false,"result":"Ratelimit exceed","code":429}"#,
+        );
+        assert!(matches!(
+            unwrap_envelope(&r),
+            Err(VenueError::Transport(
+                resilience_guest::error::SendError::RateLimited(_)
+            ))
+        ));
+        let r = Response::new(
+            429,
+            vec![("Retry-After".into(), "2".into())],
+            br#"{"ok":false,"result":"Ratelimit exceed","code":429}"#.to_vec(),
+        );
+        assert_eq!(
+            unwrap_envelope(&r).unwrap_err(),
+            VenueError::rate_limited("toncenter: Ratelimit exceed", Some(2000))
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Operation params and the checks made before anything is sent.
 //!
-//! Checks stay shallow on purpose: toncenter validates addresses itself (416
-//! "Incorrect address"), so the plugin only refuses what could never be right.
+//! Addresses are checked by the plugin ([`crate::address`]: form, base64
+//! alphabet, CRC16), so a mistyped address never costs a request or a
+//! rate-limit token; the rest stays shallow, since toncenter validates too.
 
 use resilience_guest::VenueError;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,121 @@ use serde_json::Value;
 pub struct BalanceParams {
     /// Account address in any form toncenter accepts (raw `0:…` or user-friendly).
     pub address: String,
+    /// Masterchain block seqno to read the balance at; latest when absent.
+    #[serde(default)]
+    pub seqno: Option<u64>,
+}
+
+/// `detect_address`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectParams {
+    pub address: String,
+}
+
+/// `get_wallet_info`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalletInfoParams {
+    pub address: String,
+    #[serde(default)]
+    pub seqno: Option<u64>,
+}
+
+/// `get_transactions`: one page, newest first. To page back, pass the last
+/// transaction's `transaction_id.lt` and `.hash` as `lt` and `hash`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionsParams {
+    pub address: String,
+    /// 1 to 100 (default 10).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Logical time of the transaction to start from (decimal string); with `hash`.
+    #[serde(default)]
+    pub lt: Option<String>,
+    /// Hash of that transaction (base64); with `lt`.
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// Stop at this logical time (decimal string).
+    #[serde(default)]
+    pub to_lt: Option<String>,
+    /// Ask an archival liteserver (history older than a few days).
+    #[serde(default)]
+    pub archival: Option<bool>,
+}
+
+/// `find_transaction`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindTransactionParams {
+    /// The account the message went to (the sending wallet, for an external message).
+    pub address: String,
+    /// The message hash `send_boc` returned (base64 or base64url).
+    pub msg_hash: String,
+    /// How many of the newest transactions to search, 1 to 100 (default 20).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `estimate_fee`, also the body POSTed to `/estimateFee` once checked.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateFeeParams {
+    pub address: String,
+    /// The message body as a base64 BoC.
+    pub body: String,
+    #[serde(default)]
+    pub init_code: String,
+    #[serde(default)]
+    pub init_data: String,
+    /// Estimate without checking the signature (default true: the caller may
+    /// estimate before signing).
+    #[serde(default = "yes")]
+    pub ignore_chksig: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A page size for `field`: 1 to `max`, `default` when absent.
+pub fn limit(field: &str, value: Option<u32>, default: u32, max: u32) -> Result<u32, VenueError> {
+    match value.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n),
+        n => Err(VenueError::invalid(format!(
+            "{field}: {n} is out of range (1 to {max})"
+        ))),
+    }
+}
+
+/// A logical time: a decimal u64 string.
+pub fn check_lt(field: &str, lt: &str) -> Result<(), VenueError> {
+    if lt.is_empty()
+        || lt.len() > 20
+        || !lt.bytes().all(|b| b.is_ascii_digit())
+        || lt.parse::<u64>().is_err()
+    {
+        return Err(VenueError::invalid(format!(
+            "{field}: {lt:?} is not a logical time (a decimal number)"
+        )));
+    }
+    Ok(())
+}
+
+/// A 32-byte hash in base64 or base64url (44 characters with `=` or 43 without).
+pub fn check_hash(field: &str, hash: &str) -> Result<Vec<u8>, VenueError> {
+    let bad = || VenueError::invalid(format!("{field}: {hash:?} is not a 32-byte base64 hash"));
+    let trimmed = hash.trim_end_matches('=');
+    if trimmed.len() != 43 || hash.len() > 44 {
+        return Err(bad());
+    }
+    let std = trimmed.replace('-', "+").replace('_', "/");
+    let bytes = resilience_guest::encoding::base64_decode(&format!("{std}=")).map_err(|_| bad())?;
+    if bytes.len() != 32 {
+        return Err(bad());
+    }
+    Ok(bytes)
 }
 
 /// `get_address_info`.
@@ -52,12 +168,9 @@ pub struct SendBocParams {
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
 
-/// `address` must not be empty or blank.
+/// `address` must be a well-formed TON address ([`crate::address`]).
 pub fn check_address(address: &str) -> Result<(), VenueError> {
-    if address.trim().is_empty() {
-        return Err(VenueError::invalid("address: must not be empty"));
-    }
-    Ok(())
+    crate::address::check("address", address).map(|_| ())
 }
 
 /// `method` must be a non-empty name or an integer id.
@@ -155,9 +268,39 @@ mod tests {
     }
 
     #[test]
-    fn empty_address_is_invalid_params_naming_address() {
+    fn malformed_address_is_invalid_params_naming_address() {
         assert!(invalid_message(check_address("  ")).starts_with("address:"));
+        assert!(invalid_message(check_address("EQbad")).starts_with("address:"));
         assert!(check_address("EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q").is_ok());
+    }
+
+    #[test]
+    fn limits_lts_and_hashes_are_checked() {
+        assert_eq!(limit("limit", None, 10, 100).unwrap(), 10);
+        assert_eq!(limit("limit", Some(100), 10, 100).unwrap(), 100);
+        for bad in [0, 101] {
+            assert!(
+                invalid_message(limit("limit", Some(bad), 10, 100).map(|_| ()))
+                    .starts_with("limit:")
+            );
+        }
+        assert!(check_lt("lt", "46748895000001").is_ok());
+        for bad in ["", "-1", "1e9", "18446744073709551616"] {
+            assert!(
+                invalid_message(check_lt("lt", bad)).starts_with("lt:"),
+                "{bad}"
+            );
+        }
+        // vectors: getAddressInformation last_transaction_id.hash
+        let h = "iGEO9MSNROalIPhXSg1OS1AsLWn1+m11NCD6gCvpW8U=";
+        assert_eq!(check_hash("hash", h).unwrap().len(), 32);
+        assert!(check_hash("hash", "iGEO9MSNROalIPhXSg1OS1AsLWn1-m11NCD6gCvpW8U").is_ok());
+        for bad in ["", "abc", "iGEO9MSNROalIPhXSg1OS1AsLWn1+m11NCD6gCvpW8U=="] {
+            assert!(
+                invalid_message(check_hash("hash", bad).map(|_| ())).starts_with("hash:"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,70 @@
+//! One `send-all` round trip: requests pushed in order, answers taken by index.
+//!
+//! Every read of a call that does not depend on another read goes into the
+//! same batch, so a call costs one round trip (two or three only when the
+//! aggregator bounds must be read, see [`crate::bounds`]). The host bounds a
+//! `send-all` at 64 requests; [`crate::params::MAX_PAIRS`] keeps every batch
+//! under it.
+
+use resilience_guest::prelude::*;
+use serde_json::Value;
+
+use crate::rpc;
+
+/// Requests of one round trip, in the order they will be answered.
+#[derive(Debug, Default)]
+pub struct Batch(Vec<Request>);
+
+impl Batch {
+    /// Add `req`; its answer will have the returned index.
+    pub fn push(&mut self, req: Request) -> usize {
+        self.0.push(req);
+        self.0.len() - 1
+    }
+
+    /// Send every request at once (nothing when empty).
+    pub fn send(self) -> Answers {
+        if self.0.is_empty() {
+            return Answers::default();
+        }
+        Answers {
+            answers: Request::send_all(self.0).into_iter().map(Some).collect(),
+            saw_empty: false,
+        }
+    }
+}
+
+/// The answers of one round trip, each taken once.
+#[derive(Debug, Default)]
+pub struct Answers {
+    answers: Vec<Option<Result<Response, SendError>>>,
+    /// Some `eth_call` came back `0x` (no contract code on this chain).
+    saw_empty: bool,
+}
+
+impl Answers {
+    /// The JSON-RPC `result` of request `i`; `what` names it in messages.
+    pub fn result(&mut self, i: usize, what: &str) -> Result<Value, VenueError> {
+        let resp = self
+            .answers
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or_else(|| VenueError::parse(format!("{what}: the host returned no answer")))??;
+        rpc::result(&resp, what)
+    }
+
+    /// The `0x…` data of `eth_call` number `i`.
+    pub fn data(&mut self, i: usize, what: &str) -> Result<String, VenueError> {
+        let result = self.result(i, what)?;
+        if result.as_str() == Some("0x") {
+            self.saw_empty = true;
+        }
+        rpc::hex_result(&result, what)
+    }
+
+    /// Whether an `eth_call` answered no data: the provider may be on
+    /// another chain (see [`crate::chain_check`]).
+    pub fn saw_empty(&self) -> bool {
+        self.saw_empty
+    }
+}

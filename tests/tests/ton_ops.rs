@@ -1,0 +1,259 @@
+//! The TON plugin's issue-20 operations and errors through the real host
+//! against a wiremock toncenter: `send_boc` returning the message hash,
+//! `find_transaction`, `get_transactions` with its cursor, `get_wallet_info`,
+//! `estimate_fee`, `detect_address` and `seqno` on `get_balance`; malformed
+//! addresses refused before any request; the 429 envelope as `rate_limited`.
+
+use resilience_tests::TestHost;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_json, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ADDR: &str = "EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q";
+/// vectors: getAddressInformation last_transaction_id.hash.
+const HASH: &str = "iGEO9MSNROalIPhXSg1OS1AsLWn1+m11NCD6gCvpW8U=";
+const BOC: &str = "te6ccgEBAQEAAgAAAA==";
+
+async fn start() -> (MockServer, TestHost) {
+    let server = MockServer::start().await;
+    let venue = format!(
+        "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{}/api/v2\"]\ntimeout_ms = 2000\ndeadline_ms = 5000\n\
+         retry = {{ max_attempts = 1 }}\n",
+        server.uri()
+    );
+    let host = TestHost::start(&["ton"], "", &venue).await;
+    (server, host)
+}
+
+fn ok(result: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"ok": true, "result": result}))
+}
+
+fn tx(lt: &str, in_hash: &str) -> Value {
+    json!({"@type": "raw.transaction", "utime": 1716813146,
+           "transaction_id": {"@type": "internal.transactionId", "lt": lt, "hash": HASH},
+           "in_msg": {"@type": "raw.message", "hash": in_hash}})
+}
+
+#[tokio::test]
+async fn send_boc_returns_the_message_hash() {
+    let (server, host) = start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/sendBocReturnHash"))
+        .and(body_json(json!({"boc": BOC})))
+        .respond_with(ok(json!({"@type": "raw.extMessageInfo", "hash": HASH})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post("/v1/venues/ton/send_boc", &json!({"boc": BOC}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"hash": HASH}));
+}
+
+#[tokio::test]
+async fn find_transaction_finds_the_message_or_says_not_found() {
+    let (server, host) = start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/getTransactions"))
+        .and(query_param("address", ADDR))
+        .and(query_param("limit", "5"))
+        .respond_with(ok(json!([
+            tx("3", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            tx("2", HASH)
+        ])))
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/find_transaction",
+            &json!({"address": ADDR, "msg_hash": HASH, "limit": 5}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["found"], true);
+    assert_eq!(body["transaction"]["transaction_id"]["lt"], "2");
+
+    let other = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/find_transaction",
+            &json!({"address": ADDR, "msg_hash": other, "limit": 5}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"found": false, "scanned": 2}));
+}
+
+#[tokio::test]
+async fn get_transactions_passes_limit_and_cursor() {
+    let (server, host) = start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/getTransactions"))
+        .and(query_param("limit", "100"))
+        .and(query_param("lt", "46748895000001"))
+        .and(query_param("hash", HASH))
+        .respond_with(ok(json!([tx("46748895000001", HASH)])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_transactions",
+            &json!({"address": ADDR, "limit": 100, "lt": "46748895000001", "hash": HASH}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["transaction_id"]["lt"], "46748895000001");
+}
+
+#[tokio::test]
+async fn get_transactions_over_100_is_refused_before_any_request() {
+    let (server, host) = start().await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_transactions",
+            &json!({"address": ADDR, "limit": 101}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["kind"], "invalid_params");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn get_wallet_info_and_balance_with_seqno_show_ton() {
+    let (server, host) = start().await;
+    Mock::given(path("/api/v2/getWalletInformation"))
+        .respond_with(ok(json!({"wallet": true, "balance": "2500000000",
+            "account_state": "active", "wallet_type": "wallet v4 r2", "seqno": 7, "wallet_id": 698983191})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v2/getAddressBalance"))
+        .and(query_param("seqno", "38094008"))
+        .respond_with(ok(json!("5610477699352")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post("/v1/venues/ton/get_wallet_info", &json!({"address": ADDR}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["seqno"].clone(), body["balance_ton"].clone()),
+        (json!(7), json!("2.5"))
+    );
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_balance",
+            &json!({"address": ADDR, "seqno": 38094008}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["balance_ton"], "5610.477699352");
+    assert_eq!(body["seqno"], 38094008);
+}
+
+#[tokio::test]
+async fn estimate_fee_totals_the_source_fees() {
+    let (server, host) = start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/estimateFee"))
+        .respond_with(ok(json!({"@type": "query.fees",
+            "source_fees": {"in_fwd_fee": 1000, "storage_fee": 2, "gas_fee": 300000, "fwd_fee": 0},
+            "destination_fees": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/estimate_fee",
+            &json!({"address": ADDR, "body": BOC}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["source_total"], 301_002);
+    assert_eq!(body["source_total_ton"], "0.000301002");
+}
+
+#[tokio::test]
+async fn detect_address_needs_no_request_and_bad_checksums_never_leave() {
+    let (server, host) = start().await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/detect_address",
+            &json!({"address": "EQDKbjIcfM6ezt8KjKJJLshZJJSqX7XOA4ff-W72r5gqPrHF"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["raw_form"],
+        "0:ca6e321c7cce9ecedf0a8ca2492ec8592494aa5fb5ce0387dff96ef6af982a3e"
+    );
+    assert_eq!(
+        body["non_bounceable"]["b64url"],
+        "UQDKbjIcfM6ezt8KjKJJLshZJJSqX7XOA4ff-W72r5gqPuwA"
+    );
+    // Last character changed: the CRC16 no longer matches.
+    let typo = "EQDKbjIcfM6ezt8KjKJJLshZJJSqX7XOA4ff-W72r5gqPrHG";
+    for op in ["get_balance", "get_wallet_info", "detect_address"] {
+        let (status, body) = host
+            .post(&format!("/v1/venues/ton/{op}"), &json!({"address": typo}))
+            .await;
+        assert_eq!(status, 400, "{op}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("checksum"),
+            "{op}: {body}"
+        );
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rate_limit_envelope_is_rate_limited_for_every_new_operation() {
+    let (server, host) = start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"ok": false, "result": "Ratelimit exceed", "code": 429})),
+        )
+        .mount(&server)
+        .await;
+    for (op, params) in [
+        ("get_transactions", json!({"address": ADDR})),
+        ("get_wallet_info", json!({"address": ADDR})),
+        (
+            "find_transaction",
+            json!({"address": ADDR, "msg_hash": HASH}),
+        ),
+    ] {
+        let (status, body) = host.post(&format!("/v1/venues/ton/{op}"), &params).await;
+        assert_eq!(status, 429, "{op}: {body}");
+        assert_eq!(body["error"]["kind"], "rate_limited", "{op}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Ratelimit exceed"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn send_boc_without_a_hash_is_a_parse_error() {
+    let (server, host) = start().await;
+    Mock::given(path("/api/v2/sendBocReturnHash"))
+        .respond_with(ok(json!({"@type": "ok"})))
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post("/v1/venues/ton/send_boc", &json!({"boc": BOC}))
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["kind"], "parse");
+}
