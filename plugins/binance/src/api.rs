@@ -18,6 +18,26 @@
 //! | [`POSITION_RISK`]    | GET    | `/fapi/v3/positionRisk?symbol=` | 5 | USER_DATA (signed) | yes  |
 //! | [`BALANCE`]          | GET    | `/fapi/v3/balance`     | 5         | USER_DATA (signed) | yes    |
 //! | [`PREMIUM_INDEX`]    | GET    | `/fapi/v1/premiumIndex?symbol=` | 1 | NONE (public)     | yes    |
+//! | [`SERVER_TIME`]      | GET    | `/fapi/v1/time`        | 1         | NONE (public)      | yes    |
+//! | [`EXCHANGE_INFO`]    | GET    | `/fapi/v1/exchangeInfo` | 1        | NONE (public)      | yes    |
+//! | [`POSITION_MODE`]    | GET    | `/fapi/v1/positionSide/dual` | 30  | USER_DATA (signed) | yes    |
+//! | [`BATCH_ORDERS`]     | POST   | `/fapi/v1/batchOrders` | 5 (+5 on the 10 s order count, +1 on the minute's) | TRADE (signed) | no |
+//! | [`MODIFY_ORDER`]     | PUT    | `/fapi/v1/order`       | 0 (+1 order) | TRADE (signed) | yes: the new price and quantity are absolute |
+//! | [`LEVERAGE`]         | POST   | `/fapi/v1/leverage`    | 1         | TRADE (signed)     | yes: absolute |
+//! | [`MARGIN_TYPE`]      | POST   | `/fapi/v1/marginType`  | 1         | TRADE (signed)     | yes: absolute |
+//! | [`CANCEL_ALL`]       | DELETE | `/fapi/v1/allOpenOrders` | 1       | TRADE (signed)     | yes    |
+//! | [`COUNTDOWN_CANCEL_ALL`] | POST | `/fapi/v1/countdownCancelAll` | 10 | TRADE (signed)   | yes: it sets the countdown |
+//! | [`USER_TRADES`]      | GET    | `/fapi/v1/userTrades`  | 5         | USER_DATA (signed) | yes    |
+//! | [`NEW_ALGO_ORDER`]   | POST   | `/fapi/v1/algoOrder`   | 0 (+1 order) | TRADE (signed)  | no     |
+//! | [`CANCEL_ALGO_ORDER`] | DELETE | `/fapi/v1/algoOrder`  | 1         | TRADE (signed)     | yes    |
+//! | [`QUERY_ALGO_ORDER`] | GET    | `/fapi/v1/algoOrder`   | 1         | USER_DATA (signed) | yes    |
+//!
+//! The weights of the rows from [`SERVER_TIME`] on are the docstrings of the
+//! official `binance-sdk-derivatives-trading-usds-futures` 18.1.0 (the SDK the
+//! differential test runs against), which link each to its page of the
+//! official docs. Conditional orders (stop, take-profit) go through the Algo
+//! Service (`/fapi/v1/algoOrder`, `algoType=CONDITIONAL`), where Binance moved
+//! them from New Order.
 //!
 //! Weights are from docs/venues/binance.md "Endpoint weights" (SDK docstrings (b); the
 //! official pages agree where checked). New Order charges **0** IP weight and
@@ -167,3 +187,140 @@ pub const CANCEL_REJECTED: &str = "-2011";
 pub const NO_SUCH_ORDER: &str = "-2013";
 /// `-4116` DUPLICATED_CLIENT_ORDER_ID (match the code: the text varies).
 pub const DUPLICATED_CLIENT_ORDER_ID: &str = "-4116";
+
+/// Check Server Time (public): `{"serverTime": ms}`.
+pub const SERVER_TIME: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/fapi/v1/time",
+    weight: 1,
+    signed: false,
+    idempotent: true,
+};
+
+/// Exchange Information (public): every symbol's filters, in one answer.
+pub const EXCHANGE_INFO: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/fapi/v1/exchangeInfo",
+    weight: 1,
+    signed: false,
+    idempotent: true,
+};
+
+/// Get Current Position Mode (USER_DATA): `{"dualSidePosition": bool}`.
+pub const POSITION_MODE: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/fapi/v1/positionSide/dual",
+    weight: 30,
+    signed: true,
+    idempotent: true,
+};
+
+/// Place Multiple Orders (TRADE), at most [`MAX_BATCH_ORDERS`].
+pub const BATCH_ORDERS: Endpoint = Endpoint {
+    method: Method::Post,
+    path: "/fapi/v1/batchOrders",
+    weight: 5,
+    signed: true,
+    // As New Order: ids deduplicate against open orders only.
+    idempotent: false,
+};
+
+/// Modify Order (TRADE): a limit order's new price and quantity.
+pub const MODIFY_ORDER: Endpoint = Endpoint {
+    method: Method::Put,
+    path: "/fapi/v1/order",
+    weight: 0,
+    signed: true,
+    // The values are absolute: a repeat sets them again (or is -5027, "no
+    // need to modify", which the plugin resolves by a lookup).
+    idempotent: true,
+};
+
+/// Change Initial Leverage (TRADE).
+pub const LEVERAGE: Endpoint = Endpoint {
+    method: Method::Post,
+    path: "/fapi/v1/leverage",
+    weight: 1,
+    signed: true,
+    idempotent: true,
+};
+
+/// Change Margin Type (TRADE); `-4046` when it already is that type.
+pub const MARGIN_TYPE: Endpoint = Endpoint {
+    method: Method::Post,
+    path: "/fapi/v1/marginType",
+    weight: 1,
+    signed: true,
+    idempotent: true,
+};
+
+/// Cancel All Open Orders of a symbol (TRADE).
+pub const CANCEL_ALL: Endpoint = Endpoint {
+    method: Method::Delete,
+    path: "/fapi/v1/allOpenOrders",
+    weight: 1,
+    signed: true,
+    idempotent: true,
+};
+
+/// Auto-Cancel All Open Orders (TRADE): the dead man's switch.
+pub const COUNTDOWN_CANCEL_ALL: Endpoint = Endpoint {
+    method: Method::Post,
+    path: "/fapi/v1/countdownCancelAll",
+    weight: 10,
+    signed: true,
+    // Each call sets the countdown from now; a repeat sets it again.
+    idempotent: true,
+};
+
+/// Account Trade List (USER_DATA).
+pub const USER_TRADES: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/fapi/v1/userTrades",
+    weight: 5,
+    signed: true,
+    idempotent: true,
+};
+
+/// New Algo Order (TRADE): conditional (stop / take-profit) orders.
+pub const NEW_ALGO_ORDER: Endpoint = Endpoint {
+    method: Method::Post,
+    path: "/fapi/v1/algoOrder",
+    weight: 0,
+    signed: true,
+    idempotent: false,
+};
+
+/// Cancel Algo Order (TRADE), by `algoId` or `clientAlgoId`.
+pub const CANCEL_ALGO_ORDER: Endpoint = Endpoint {
+    method: Method::Delete,
+    path: "/fapi/v1/algoOrder",
+    weight: 1,
+    signed: true,
+    idempotent: true,
+};
+
+/// Query Algo Order (USER_DATA), by `algoId` or `clientAlgoId`.
+pub const QUERY_ALGO_ORDER: Endpoint = Endpoint {
+    method: Method::Get,
+    path: "/fapi/v1/algoOrder",
+    weight: 1,
+    signed: true,
+    idempotent: true,
+};
+
+/// Orders in one Place Multiple Orders request.
+pub const MAX_BATCH_ORDERS: usize = 5;
+
+/// `-1111` BAD_PRECISION: more decimals than the symbol allows.
+pub const BAD_PRECISION: &str = "-1111";
+/// `-4014` PRICE_NOT_INCREASED_BY_TICK_SIZE.
+pub const PRICE_NOT_ON_TICK: &str = "-4014";
+/// `-4164` MIN_NOTIONAL: the order's notional is below the symbol's minimum.
+pub const MIN_NOTIONAL: &str = "-4164";
+/// `-4061` the order's position side does not match the account's mode.
+pub const POSITION_SIDE_MISMATCH: &str = "-4061";
+/// `-4046` NO_NEED_TO_CHANGE_MARGIN_TYPE.
+pub const NO_NEED_TO_CHANGE_MARGIN_TYPE: &str = "-4046";
+/// `-5027` no need to modify the order (same price and quantity).
+pub const NO_NEED_TO_MODIFY: &str = "-5027";

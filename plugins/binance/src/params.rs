@@ -58,7 +58,7 @@ impl Side {
     }
 }
 
-/// Time in force of a limit order (`GTD` needs `goodTillDate`, not offered).
+/// Time in force of a limit order; `GTD` needs `good_till_date`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub enum TimeInForce {
     #[default]
@@ -71,6 +71,9 @@ pub enum TimeInForce {
     /// Good till crossing: post-only.
     #[serde(rename = "GTX")]
     Gtx,
+    /// Good till `good_till_date`.
+    #[serde(rename = "GTD")]
+    Gtd,
 }
 
 impl TimeInForce {
@@ -81,36 +84,152 @@ impl TimeInForce {
             TimeInForce::Ioc => "IOC",
             TimeInForce::Fok => "FOK",
             TimeInForce::Gtx => "GTX",
+            TimeInForce::Gtd => "GTD",
         }
     }
 }
 
-/// `create_market_order`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MarketOrderParams {
+/// Which position an order belongs to: `BOTH` in one-way mode, `LONG` or
+/// `SHORT` in hedge mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum PositionSide {
+    #[serde(rename = "BOTH")]
+    Both,
+    #[serde(rename = "LONG")]
+    Long,
+    #[serde(rename = "SHORT")]
+    Short,
+}
+
+impl PositionSide {
+    /// The venue's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionSide::Both => "BOTH",
+            PositionSide::Long => "LONG",
+            PositionSide::Short => "SHORT",
+        }
+    }
+}
+
+/// Self-trade prevention (`selfTradePreventionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SelfTradePrevention {
+    #[serde(rename = "NONE")]
+    None,
+    #[serde(rename = "EXPIRE_TAKER")]
+    ExpireTaker,
+    #[serde(rename = "EXPIRE_MAKER")]
+    ExpireMaker,
+    #[serde(rename = "EXPIRE_BOTH")]
+    ExpireBoth,
+}
+
+impl SelfTradePrevention {
+    /// The venue's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelfTradePrevention::None => "NONE",
+            SelfTradePrevention::ExpireTaker => "EXPIRE_TAKER",
+            SelfTradePrevention::ExpireMaker => "EXPIRE_MAKER",
+            SelfTradePrevention::ExpireBoth => "EXPIRE_BOTH",
+        }
+    }
+}
+
+/// What every create accepts besides its kind's fields (written out in each
+/// params struct: serde's `flatten` would lose `deny_unknown_fields`).
+#[derive(Debug, Clone, Default)]
+pub struct OrderOptions {
+    pub client_order_id: Option<ClientOrderId>,
+    /// Sent as `reduceOnly=true` when true (one-way mode only).
+    pub reduce_only: bool,
+    /// `LONG`/`SHORT` in hedge mode; `BOTH` (or nothing) in one-way mode.
+    pub position_side: Option<PositionSide>,
+    pub self_trade_prevention_mode: Option<SelfTradePrevention>,
+}
+
+macro_rules! order_options {
+    ($name:ident { $($field:tt)* }) => {
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($field)*
+            #[serde(default)]
+            pub client_order_id: Option<ClientOrderId>,
+            #[serde(default)]
+            pub reduce_only: bool,
+            #[serde(default)]
+            pub position_side: Option<PositionSide>,
+            #[serde(default)]
+            pub self_trade_prevention_mode: Option<SelfTradePrevention>,
+        }
+
+        impl $name {
+            /// The options every create shares.
+            pub fn options(&self) -> OrderOptions {
+                OrderOptions {
+                    client_order_id: self.client_order_id.clone(),
+                    reduce_only: self.reduce_only,
+                    position_side: self.position_side,
+                    self_trade_prevention_mode: self.self_trade_prevention_mode,
+                }
+            }
+        }
+    };
+}
+
+order_options!(MarketOrderParams {
     pub symbol: Symbol,
     pub side: Side,
     pub quantity: Decimal,
-    #[serde(default)]
-    pub client_order_id: Option<ClientOrderId>,
-    /// Sent as `reduceOnly=true` when true (one-way mode only).
-    #[serde(default)]
-    pub reduce_only: bool,
-}
+});
 
-/// `create_limit_order`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitOrderParams {
+order_options!(LimitOrderParams {
     pub symbol: Symbol,
     pub side: Side,
     pub quantity: Decimal,
     pub price: Decimal,
     #[serde(default)]
     pub time_in_force: TimeInForce,
+    /// Milliseconds since the epoch; required with `GTD`, refused otherwise.
     #[serde(default)]
-    pub client_order_id: Option<ClientOrderId>,
+    pub good_till_date: Option<u64>,
+});
+
+/// One order of `create_orders`: a market or limit create with `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum BatchItem {
+    #[serde(rename = "MARKET")]
+    Market(MarketOrderParams),
+    #[serde(rename = "LIMIT")]
+    Limit(LimitOrderParams),
+}
+
+impl BatchItem {
+    /// The item's client order id, if given.
+    pub fn client_order_id(&self) -> Option<&ClientOrderId> {
+        match self {
+            BatchItem::Market(p) => p.client_order_id.as_ref(),
+            BatchItem::Limit(p) => p.client_order_id.as_ref(),
+        }
+    }
+
+    /// The item's symbol.
+    pub fn symbol(&self) -> &Symbol {
+        match self {
+            BatchItem::Market(p) => &p.symbol,
+            BatchItem::Limit(p) => &p.symbol,
+        }
+    }
+}
+
+/// `create_orders`: 1 to 5 orders in one request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchParams {
+    pub orders: Vec<BatchItem>,
 }
 
 /// `close_position`; `client_order_id` is filled in by `prepare`.
@@ -120,6 +239,9 @@ pub struct ClosePositionParams {
     pub symbol: Symbol,
     #[serde(default)]
     pub client_order_id: Option<ClientOrderId>,
+    /// In hedge mode, the side to close (`LONG`/`SHORT`).
+    #[serde(default)]
+    pub position_side: Option<PositionSide>,
 }
 
 /// `cancel_order` and `get_order`: exactly one of the two ids.

@@ -3,7 +3,7 @@
 //!
 //! | step      | what happens |
 //! |-----------|--------------|
-//! | build     | params in the order given, percent-encoded as UTF-8 ([`Query`]); SIGNED endpoints add `recvWindow` (setting `recv_window_ms`, default 5000) and a signing recipe the host applies **at each attempt**: `timestamp` (the host clock as the attempt leaves), then `signature` = lower-case hex HMAC-SHA256 (secret `api_secret`) of the query, last; header `X-MBX-APIKEY` = secret `api_key` |
+//! | build     | params in the order given, percent-encoded as UTF-8 ([`Query`]); SIGNED endpoints add `recvWindow` (setting `recv_window_ms`, default 5000) and a signing recipe the host applies **at each attempt**: `timestamp` (the host clock as the attempt leaves, corrected by the offset to Binance's clock measured in `clock`), then `signature` = lower-case hex HMAC-SHA256 (secret `api_secret`) of the query, last; header `X-MBX-APIKEY` = secret `api_key` |
 //! | send      | through the host, with the endpoint's weight and retry safety; params go in the query string and the body stays empty, so the signed bytes are exactly the query sent |
 //! | report    | every `X-MBX-USED-WEIGHT-(n)(u)` as `weight` and `X-MBX-ORDER-COUNT-(n)(u)` as `orders`, with its window, whatever the status |
 //! | read      | 2xx: the body as `T`; otherwise `upstream` with Binance's `code` and `msg` (`-1021` and `-1022` reworded to name the cause) |
@@ -15,13 +15,14 @@ use serde::de::DeserializeOwned;
 
 use crate::api::{self, Endpoint};
 
-/// The request for `ep` with `params` (without the signing params).
-pub fn request(ep: &Endpoint, params: Query) -> Result<Request, VenueError> {
+/// The request for `ep` with `params` (without the signing params);
+/// `clock_offset_ms` is Binance's clock minus the host's ([`crate::clock`]).
+pub fn request(ep: &Endpoint, params: Query, clock_offset_ms: i64) -> Result<Request, VenueError> {
     let req = if ep.signed {
         let query = params.push("recvWindow", recv_window_ms()?);
         Request::new(ep.method, query.to_path(ep.path))
             .secret_header(api::API_KEY_HEADER, api::API_KEY)
-            .signed(signing())
+            .signed(signing().clock_offset_ms(clock_offset_ms))
     } else {
         Request::new(ep.method, params.to_path(ep.path))
     };
@@ -43,11 +44,6 @@ pub fn send(req: Request) -> Result<Response, VenueError> {
     let resp = req.send()?;
     report_usage(&resp);
     Ok(resp)
-}
-
-/// Build, send and read one call.
-pub fn call<T: DeserializeOwned>(ep: &Endpoint, params: Query) -> Result<T, VenueError> {
-    read(&send(request(ep, params)?)?)
 }
 
 /// A 2xx body as `T`; anything else as [`venue_error`].

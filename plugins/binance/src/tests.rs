@@ -13,11 +13,17 @@ const SECRET: &str = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d8
 const API_KEY: &str = "dbefbc809e3e83c283a984c3a1459732ea7db1360ca80c5c2c8867408d28cc83";
 const NOW: u64 = 1_700_000_000_000;
 
+/// A venue whose requests are exactly the operation's: the reads that may
+/// precede an order (server time, exchange filters, position mode) are
+/// turned off by settings here and tested in `session_tests`.
 fn venue() -> MockHost {
     MockHost::new()
         .now_ms(NOW)
         .secret("api_secret", SECRET)
         .secret("api_key", API_KEY)
+        .setting("time_sync_s", "0")
+        .setting("exchange_filters", "off")
+        .setting("position_mode", "one-way")
 }
 
 /// vectors: new_order_response, with the values of the order it answers.
@@ -35,6 +41,21 @@ fn order_body(cid: &str, side: &str, kind: &str, qty: &str, price: &str, status:
 
 fn error_body(code: i64, msg: &str) -> Value {
     json!({ "code": code, "msg": msg })
+}
+
+/// A New Algo Order answer: the fields of the official SDK's
+/// `NewAlgoOrderResponse` model, values constructed.
+fn algo_body(client_algo_id: &str) -> Value {
+    json!({
+        "algoId": 2146760, "clientAlgoId": client_algo_id, "algoType": "CONDITIONAL",
+        "orderType": "STOP_MARKET", "symbol": "BTCUSDT", "side": "SELL", "positionSide": "BOTH",
+        "timeInForce": "GTC", "quantity": "0.001", "algoStatus": "NEW", "triggerPrice": "39000.5",
+        "price": "0.00", "icebergQuantity": null, "selfTradePreventionMode": "EXPIRE_MAKER",
+        "workingType": "MARK_PRICE", "priceMatch": "NONE", "closePosition": false,
+        "priceProtect": true, "reduceOnly": false, "activatePrice": "", "callbackRate": "",
+        "createTime": 1750485492076u64, "updateTime": 1750485492076u64, "triggerTime": 0,
+        "goodTillDate": 0,
+    })
 }
 
 /// vectors: positionRisk_v3, as one BTCUSDT entry with `amt`.
@@ -103,7 +124,9 @@ fn binance_signature_matches_official_vector() {
         .push("quantity", "1")
         .push("price", "9000")
         .push("timeInForce", "GTC");
-    let req = mock.run(|| rest::request(&api::NEW_ORDER, params)).unwrap();
+    let req = mock
+        .run(|| rest::request(&api::NEW_ORDER, params, 0))
+        .unwrap();
     // The plugin hands over the query without timestamp and signature; the
     // host adds both at each attempt (here: the mock, at its clock).
     assert_eq!(
@@ -168,8 +191,9 @@ fn limit_order_request_matches_constructed_vector_byte_for_byte() {
     assert_eq!(
         req.path,
         "/fapi/v1/order?symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001\
-         &price=30000&newClientOrderId=adapter-test-0001&recvWindow=5000&timestamp=1700000000000\
-         &signature=afde7eae4f08c1de15585b736b1923aee80d4cb1ceeff02f1b39bcdc7edcb42a"
+         &price=30000&newClientOrderId=adapter-test-0001&newOrderRespType=RESULT&recvWindow=5000\
+         &timestamp=1700000000000\
+         &signature=5f68727b49b927009eeac1e0b991a307f49805da8e681221083f09bc22a86a4b"
     );
     assert_eq!(req.weight, 0, "New Order costs no IP weight");
     assert!(
@@ -226,7 +250,7 @@ fn every_operation_sends_its_documented_request_and_weight() {
             Method::Post,
             "/fapi/v1/order",
             Some(format!(
-                "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.010&reduceOnly=true&newClientOrderId=cid-1&{ts}"
+                "symbol=BTCUSDT&side=SELL&type=MARKET&reduceOnly=true&quantity=0.010&newClientOrderId=cid-1&newOrderRespType=RESULT&{ts}"
             )),
             0,
             order.clone(),
@@ -237,7 +261,7 @@ fn every_operation_sends_its_documented_request_and_weight() {
             Method::Post,
             "/fapi/v1/order",
             Some(format!(
-                "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&newClientOrderId=cid-2&{ts}"
+                "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1&newClientOrderId=cid-2&newOrderRespType=RESULT&{ts}"
             )),
             0,
             order_body("cid-2", "BUY", "MARKET", "1", "0", "FILLED"),
@@ -249,7 +273,7 @@ fn every_operation_sends_its_documented_request_and_weight() {
             Method::Post,
             "/fapi/v1/order",
             Some(format!(
-                "symbol=ETHUSDT&side=SELL&type=LIMIT&timeInForce=GTX&quantity=0.5&price=3500.10&newClientOrderId=cid-3&{ts}"
+                "symbol=ETHUSDT&side=SELL&type=LIMIT&timeInForce=GTX&quantity=0.5&price=3500.10&newClientOrderId=cid-3&newOrderRespType=RESULT&{ts}"
             )),
             0,
             order_body("cid-3", "SELL", "LIMIT", "0.5", "3500.10", "NEW"),
@@ -321,6 +345,134 @@ fn every_operation_sends_its_documented_request_and_weight() {
                    "time": 1597370495002u64}),
         ),
         (
+            "create_limit_order",
+            json!({"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.002", "price": "60000",
+                   "time_in_force": "GTD", "good_till_date": NOW + 3_600_000,
+                   "position_side": "BOTH", "self_trade_prevention_mode": "EXPIRE_BOTH",
+                   "client_order_id": "cid-4"}),
+            Method::Post,
+            "/fapi/v1/order",
+            Some(format!(
+                "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTD&quantity=0.002&price=60000&newClientOrderId=cid-4&newOrderRespType=RESULT&selfTradePreventionMode=EXPIRE_BOTH&goodTillDate={}&{ts}",
+                NOW + 3_600_000
+            )),
+            0,
+            order.clone(),
+        ),
+        (
+            "create_orders",
+            json!({"orders": [
+                {"type": "LIMIT", "symbol": "BTCUSDT", "side": "BUY", "quantity": "0.001",
+                 "price": "40000", "client_order_id": "b-1"},
+                {"type": "MARKET", "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.001",
+                 "reduce_only": true, "client_order_id": "b-2"},
+            ]}),
+            Method::Post,
+            "/fapi/v1/batchOrders",
+            Some(format!(
+                "batchOrders=%5B%7B%22symbol%22%3A%22BTCUSDT%22%2C%22side%22%3A%22BUY%22%2C%22type%22%3A%22LIMIT%22%2C%22timeInForce%22%3A%22GTC%22%2C%22quantity%22%3A%220.001%22%2C%22price%22%3A%2240000%22%2C%22newClientOrderId%22%3A%22b-1%22%2C%22newOrderRespType%22%3A%22RESULT%22%7D%2C%7B%22symbol%22%3A%22BTCUSDT%22%2C%22side%22%3A%22SELL%22%2C%22type%22%3A%22MARKET%22%2C%22quantity%22%3A%220.001%22%2C%22reduceOnly%22%3A%22true%22%2C%22newClientOrderId%22%3A%22b-2%22%2C%22newOrderRespType%22%3A%22RESULT%22%7D%5D&{ts}"
+            )),
+            5,
+            json!([
+                order_body("b-1", "BUY", "LIMIT", "0.001", "40000", "NEW"),
+                order_body("b-2", "SELL", "MARKET", "0.001", "0", "FILLED")
+            ]),
+        ),
+        (
+            "create_conditional_order",
+            json!({"symbol": "BTCUSDT", "side": "SELL", "type": "STOP_MARKET",
+                   "trigger_price": "39000.5", "quantity": "0.001", "working_type": "MARK_PRICE",
+                   "price_protect": true, "client_algo_id": "algo-1"}),
+            Method::Post,
+            "/fapi/v1/algoOrder",
+            Some(format!(
+                "algoType=CONDITIONAL&symbol=BTCUSDT&side=SELL&type=STOP_MARKET&quantity=0.001&triggerPrice=39000.5&workingType=MARK_PRICE&priceProtect=true&clientAlgoId=algo-1&{ts}"
+            )),
+            0,
+            algo_body("algo-1"),
+        ),
+        (
+            "cancel_conditional_order",
+            json!({"client_algo_id": "algo-1"}),
+            Method::Delete,
+            "/fapi/v1/algoOrder",
+            Some(format!("clientAlgoId=algo-1&{ts}")),
+            1,
+            json!({"algoId": 2146760, "clientAlgoId": "algo-1", "code": "200", "msg": "success"}),
+        ),
+        (
+            "get_conditional_order",
+            json!({"algo_id": 2146760}),
+            Method::Get,
+            "/fapi/v1/algoOrder",
+            Some(format!("algoId=2146760&{ts}")),
+            1,
+            algo_body("algo-1"),
+        ),
+        (
+            "modify_order",
+            json!({"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.002", "price": "41000",
+                   "client_order_id": "b-1"}),
+            Method::Put,
+            "/fapi/v1/order",
+            Some(format!(
+                "symbol=BTCUSDT&side=BUY&quantity=0.002&price=41000&origClientOrderId=b-1&{ts}"
+            )),
+            0,
+            order.clone(),
+        ),
+        (
+            "cancel_all_open_orders",
+            json!({"symbol": "BTCUSDT"}),
+            Method::Delete,
+            "/fapi/v1/allOpenOrders",
+            Some(format!("symbol=BTCUSDT&{ts}")),
+            1,
+            json!({"code": 200, "msg": "The operation of cancel all open order is done."}),
+        ),
+        (
+            "countdown_cancel_all",
+            json!({"symbol": "BTCUSDT", "countdown_ms": 120000}),
+            Method::Post,
+            "/fapi/v1/countdownCancelAll",
+            Some(format!("symbol=BTCUSDT&countdownTime=120000&{ts}")),
+            10,
+            json!({"symbol": "BTCUSDT", "countdownTime": "120000"}),
+        ),
+        (
+            "get_user_trades",
+            json!({"symbol": "BTCUSDT", "start_time": 1_699_000_000_000u64, "limit": 100}),
+            Method::Get,
+            "/fapi/v1/userTrades",
+            Some(format!(
+                "symbol=BTCUSDT&startTime=1699000000000&limit=100&{ts}"
+            )),
+            5,
+            json!([{"buyer": false, "commission": "-0.07819010", "commissionAsset": "USDT",
+                    "id": 698759, "maker": false, "orderId": 25851813, "price": "7819.01",
+                    "qty": "0.002", "quoteQty": "15.63802", "realizedPnl": "-0.91539999",
+                    "side": "SELL", "positionSide": "SHORT", "symbol": "BTCUSDT",
+                    "time": 1569514978020u64}]),
+        ),
+        (
+            "set_leverage",
+            json!({"symbol": "BTCUSDT", "leverage": 20}),
+            Method::Post,
+            "/fapi/v1/leverage",
+            Some(format!("symbol=BTCUSDT&leverage=20&{ts}")),
+            1,
+            json!({"leverage": 20, "maxNotionalValue": "1000000", "symbol": "BTCUSDT"}),
+        ),
+        (
+            "set_margin_type",
+            json!({"symbol": "BTCUSDT", "margin_type": "ISOLATED"}),
+            Method::Post,
+            "/fapi/v1/marginType",
+            Some(format!("symbol=BTCUSDT&marginType=ISOLATED&{ts}")),
+            1,
+            json!({"code": 200, "msg": "success"}),
+        ),
+        (
             "get_balance",
             json!({}),
             Method::Get,
@@ -345,7 +497,11 @@ fn every_operation_sends_its_documented_request_and_weight() {
         assert_eq!(req.weight, weight, "{op} {params}");
         // Creates are not retried after they may have reached Binance; reads,
         // cancels and lookups are.
-        let is_create = method == Method::Post;
+        let is_create = method == Method::Post
+            && matches!(
+                path,
+                "/fapi/v1/order" | "/fapi/v1/batchOrders" | "/fapi/v1/algoOrder"
+            );
         assert_eq!(req.idempotent, !is_create, "{op}");
         match signed_query {
             Some(expected) => assert_eq!(verify_signed(&mock, req), expected, "{op} {params}"),
@@ -401,8 +557,8 @@ fn close_position_sends_a_reduce_only_market_order_for_the_whole_position() {
     assert_eq!(
         verify_signed(&mock, &sent[1]),
         format!(
-            "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.250&reduceOnly=true\
-             &newClientOrderId=close-1&recvWindow=5000&timestamp={NOW}"
+            "symbol=BTCUSDT&side=BUY&type=MARKET&reduceOnly=true&quantity=0.250\
+             &newClientOrderId=close-1&newOrderRespType=RESULT&recvWindow=5000&timestamp={NOW}"
         )
     );
 
@@ -429,7 +585,7 @@ fn close_position_sends_a_reduce_only_market_order_for_the_whole_position() {
     assert!(
         mock.requests()[1]
             .path
-            .contains("&side=SELL&type=MARKET&quantity=30&reduceOnly=true&")
+            .contains("&side=SELL&type=MARKET&reduceOnly=true&quantity=30&")
     );
 }
 
@@ -447,7 +603,7 @@ fn close_position_is_a_no_op_when_flat() {
             .unwrap();
         assert_eq!(
             out,
-            json!({"symbol": "BTCUSDT", "closed": false, "order": null}),
+            json!({"symbol": "BTCUSDT", "closed": false, "order": null, "orders": []}),
             "{answer}"
         );
         let sent = mock.requests();
@@ -474,19 +630,92 @@ fn close_position_refuses_an_unreadable_amount_without_placing_anything() {
 }
 
 #[test]
-fn close_position_refuses_hedge_mode_without_placing_anything() {
-    let mock = venue().respond(
+fn close_position_in_hedge_mode_closes_the_side_asked_for() {
+    let both_open = json!([
+        position_body("0.003", "LONG"),
+        position_body("-0.002", "SHORT")
+    ]);
+    // Both sides open and no side named: refused before any order.
+    let mock = venue().setting("position_mode", "hedge").respond(
         Method::Get,
         "/fapi/v3/positionRisk",
         200,
-        json!([position_body("0.001", "LONG"), position_body("0", "SHORT")]),
+        &both_open,
     );
     let err = testing::call::<Binance>(&mock, "close_position", json!({"symbol": "BTCUSDT"}))
         .unwrap_err();
     assert!(
-        matches!(&err, VenueError::Unsupported(m) if m.contains("hedge")),
+        matches!(&err, VenueError::InvalidParams(m) if m.contains("position_side")),
         "{err:?}"
     );
+    assert_eq!(mock.requests().len(), 1);
+
+    // SHORT is bought back with positionSide=SHORT and never reduceOnly.
+    let mock = venue()
+        .setting("position_mode", "hedge")
+        .respond(Method::Get, "/fapi/v3/positionRisk", 200, &both_open)
+        .respond(
+            Method::Post,
+            "/fapi/v1/order",
+            200,
+            order_body("close-s", "BUY", "MARKET", "0.002", "0", "FILLED"),
+        );
+    let out = testing::call::<Binance>(
+        &mock,
+        "close_position",
+        json!({"symbol": "BTCUSDT", "client_order_id": "close-s", "position_side": "SHORT"}),
+    )
+    .unwrap();
+    assert_eq!(out["closed"], true);
+    assert_eq!(
+        verify_signed(&mock, &mock.requests()[1]),
+        format!(
+            "symbol=BTCUSDT&side=BUY&type=MARKET&positionSide=SHORT&quantity=0.002\
+             &newClientOrderId=close-s&newOrderRespType=RESULT&recvWindow=5000&timestamp={NOW}"
+        )
+    );
+
+    // The only open side is closed without naming it; LONG is sold.
+    let mock = venue()
+        .setting("position_mode", "hedge")
+        .respond(
+            Method::Get,
+            "/fapi/v3/positionRisk",
+            200,
+            json!([position_body("0.003", "LONG"), position_body("0", "SHORT")]),
+        )
+        .respond(
+            Method::Post,
+            "/fapi/v1/order",
+            200,
+            order_body("close-l", "SELL", "MARKET", "0.003", "0", "FILLED"),
+        );
+    testing::call::<Binance>(
+        &mock,
+        "close_position",
+        json!({"symbol": "BTCUSDT", "client_order_id": "close-l"}),
+    )
+    .unwrap();
+    assert!(
+        mock.requests()[1]
+            .path
+            .contains("&side=SELL&type=MARKET&positionSide=LONG&quantity=0.003&")
+    );
+
+    // A named side that is flat closes nothing.
+    let mock = venue().setting("position_mode", "hedge").respond(
+        Method::Get,
+        "/fapi/v3/positionRisk",
+        200,
+        json!([position_body("0.003", "LONG"), position_body("0", "SHORT")]),
+    );
+    let out = testing::call::<Binance>(
+        &mock,
+        "close_position",
+        json!({"symbol": "BTCUSDT", "position_side": "SHORT"}),
+    )
+    .unwrap();
+    assert_eq!(out["closed"], false);
     assert_eq!(mock.requests().len(), 1);
 }
 
@@ -590,15 +819,16 @@ fn duplicate_id_that_cannot_be_found_keeps_the_duplicate_error() {
 
 #[test]
 fn timestamp_and_signature_errors_name_their_cause() {
-    let mock = venue().setting("recv_window_ms", "7000").respond(
-        Method::Get,
-        "/fapi/v3/balance",
-        400,
-        error_body(
-            -1021,
-            "Timestamp for this request is outside of the recvWindow.",
-        ),
+    // A -1021 is sent once more after measuring the clock; a second one is
+    // the caller's.
+    let outside = error_body(
+        -1021,
+        "Timestamp for this request is outside of the recvWindow.",
     );
+    let mock = venue()
+        .setting("recv_window_ms", "7000")
+        .respond(Method::Get, "/fapi/v3/balance", 400, &outside)
+        .respond(Method::Get, "/fapi/v3/balance", 400, &outside);
     match testing::call::<Binance>(&mock, "get_balance", json!({})).unwrap_err() {
         VenueError::Upstream(u) => {
             assert_eq!((u.status, u.code.as_deref()), (400, Some("-1021")));
@@ -942,7 +1172,13 @@ fn reconcile_finds_the_order_or_says_the_venue_never_saw_it() {
             400,
             error_body(-1022, "Signature for this request is not valid."),
         )
-        .respond(Method::Get, "/fapi/v1/order", 200, &order);
+        .respond(Method::Get, "/fapi/v1/order", 200, &order)
+        .respond(
+            Method::Get,
+            "/fapi/v1/order",
+            400,
+            error_body(-2013, "Order does not exist."),
+        );
     let mut instance = Instance::<Binance>::new();
 
     let found = instance
@@ -979,6 +1215,16 @@ fn reconcile_finds_the_order_or_says_the_venue_never_saw_it() {
         .expect("found");
     assert_eq!(closed["closed"], true);
     assert_eq!(closed["order"]["client_order_id"], "k-1");
+    // The lookup of a second, split-off order found none: one order placed.
+    assert_eq!(closed["orders"].as_array().map(Vec::len), Some(1));
+    let second = &mock.requests()[4];
+    assert!(
+        second
+            .path
+            .contains(&format!("origClientOrderId={}", batch::item_id("k-1", 1))),
+        "{}",
+        second.path
+    );
 
     assert!(matches!(
         instance.reconcile(&mock, "get_order", json!({"symbol": "BTCUSDT"}), "k-1"),
@@ -993,7 +1239,7 @@ fn reconcile_finds_the_order_or_says_the_venue_never_saw_it() {
         ),
         Err(VenueError::InvalidParams(_))
     ));
-    assert_eq!(mock.requests().len(), 4);
+    assert_eq!(mock.requests().len(), 5);
 }
 
 #[test]
@@ -1232,10 +1478,12 @@ fn transport_errors_pass_through() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(
-        mock.requests()[0].headers[0].1.is_empty(),
-        "no secret value"
-    );
+    let balance = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.starts_with("/fapi/v3/balance"))
+        .expect("the balance request reached the host");
+    assert!(balance.headers[0].1.is_empty(), "no secret value");
 }
 
 #[test]
@@ -1252,13 +1500,24 @@ fn describe_lists_the_operations_and_which_mutate() {
         vec![
             ("create_market_order", true),
             ("create_limit_order", true),
+            ("create_orders", true),
+            ("create_conditional_order", true),
+            ("close_position", true),
             ("cancel_order", false),
             ("get_order", false),
+            ("modify_order", false),
             ("get_open_orders", false),
+            ("cancel_all_open_orders", false),
+            ("countdown_cancel_all", false),
+            ("cancel_conditional_order", false),
+            ("get_conditional_order", false),
             ("get_position", false),
-            ("close_position", true),
             ("get_funding_rate", false),
             ("get_balance", false),
+            ("get_user_trades", false),
+            ("get_exchange_info", false),
+            ("set_leverage", false),
+            ("set_margin_type", false),
         ]
     );
     for op in &info.operations {
