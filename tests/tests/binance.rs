@@ -18,23 +18,27 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 const API_KEY: &str = "itKey-7Hc2QpX9mZr4Lw8Nf3Vb6Ty1Ds5Ga0Ke";
 const API_SECRET: &str = "itSecret-Qm4Xz8Rt2Wv6Yb0Nc3Lp7Jd1Hf5Gs9K";
 
-fn venue(endpoint: &str, extra: &str) -> String {
+/// The venue section; `settings` are added to the venue settings, which pin
+/// the reads that may precede a request (server time, exchange filters,
+/// position mode) off, so each test sees exactly its operation's requests.
+/// `tests/tests/binance_session.rs` tests those reads.
+fn venue(endpoint: &str, settings: &str) -> String {
     format!(
         "[venues.binance]\nplugin = \"binance\"\nendpoints = [\"{endpoint}\"]\n\
          timeout_ms = 2000\ndeadline_ms = 5000\n\
          retry = {{ max_attempts = 2, base_delay_ms = 10, jitter = 0.0 }}\n\
          rate_limit = {{ weight_per_minute = 1200 }}\n\
          secrets = {{ api_key = {{ env = \"BINANCE_IT_API_KEY\" }}, api_secret = {{ env = \"BINANCE_IT_API_SECRET\" }} }}\n\
-         {extra}\n"
+         settings = {{ time_sync_s = \"0\", exchange_filters = \"off\", position_mode = \"one-way\"{settings} }}\n"
     )
 }
 
-async fn start(server: &MockServer, extra: &str) -> TestHost {
+async fn start(server: &MockServer, settings: &str) -> TestHost {
     let env = vec![
         ("BINANCE_IT_API_KEY".to_string(), API_KEY.to_string()),
         ("BINANCE_IT_API_SECRET".to_string(), API_SECRET.to_string()),
     ];
-    TestHost::start_with_env(&["binance"], "", &venue(&server.uri(), extra), env).await
+    TestHost::start_with_env(&["binance"], "", &venue(&server.uri(), settings), env).await
 }
 
 fn weight_used(h: &TestHost) -> Option<u64> {
@@ -260,7 +264,7 @@ async fn signed_requests_arrive_exactly_and_weights_are_charged() {
                 "POST".into(),
                 "/fapi/v1/order".into(),
                 "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=30000\
-                 &newClientOrderId=it-limit-1&recvWindow=5000&timestamp=T"
+                 &newClientOrderId=it-limit-1&newOrderRespType=RESULT&recvWindow=5000&timestamp=T"
                     .into()
             ),
             (
@@ -468,7 +472,7 @@ async fn timestamp_and_signature_errors_are_clear_upstream_errors() {
         ))
         .mount(&server)
         .await;
-    let h = start(&server, "settings = { recv_window_ms = \"10000\" }").await;
+    let h = start(&server, ", recv_window_ms = \"10000\"").await;
     let (status, body) = h.post("/v1/venues/binance/get_balance", &json!({})).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "-1021");

@@ -1,5 +1,5 @@
 """Build Binance USDⓈ-M futures REST requests with the official SDK, for the
-plugin's differential test.
+plugin's differential test (plugins/binance/tests/oracle.rs).
 
 Reads a JSON list of cases on stdin and prints one JSON list of results, in
 order (stdout carries only that JSON; the SDK's logging goes to stderr).
@@ -69,7 +69,6 @@ Argument conversion:
 """
 
 import json
-import os
 import sys
 import types
 import typing
@@ -77,18 +76,13 @@ from decimal import Decimal
 from enum import Enum
 from urllib.parse import urlsplit
 
-# This file is named requests.py and Python puts its directory first on
-# sys.path: drop it, or `import requests` (here and in the SDK) finds us.
-_here = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
+import requests
+from pydantic import BaseModel
+from requests.structures import CaseInsensitiveDict
 
-import requests  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
-from requests.structures import CaseInsensitiveDict  # noqa: E402
-
-import binance_common.utils as utils  # noqa: E402
-from binance_common.configuration import ConfigurationRestAPI  # noqa: E402
-from binance_sdk_derivatives_trading_usds_futures import DerivativesTradingUsdsFutures  # noqa: E402
+import binance_common.utils as utils
+from binance_common.configuration import ConfigurationRestAPI
+from binance_sdk_derivatives_trading_usds_futures import DerivativesTradingUsdsFutures
 
 # Binance's documented example key pair (HMAC).
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
