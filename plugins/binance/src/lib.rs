@@ -605,3 +605,6 @@ resilience_guest::venue_defaults!("venue-defaults.toml");
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod session_tests;
