@@ -1,4 +1,7 @@
-//! The host's own HTTP API (hyper, HTTP/1.1).
+//! The host's own HTTP API (hyper): HTTP/1.1, and HTTP/2 without TLS (h2c,
+//! prior knowledge) on the same listener, over TCP or a Unix-domain socket
+//! ([`crate::listen`]). One HTTP/2 connection carries a daemon's concurrent
+//! calls as streams, without a connection per call in flight.
 //!
 //! | route                                  | auth | answer |
 //! |----------------------------------------|------|--------|
@@ -22,32 +25,41 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::app::{App, Health};
+use crate::error::CallError;
+use crate::listen::Listener;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::net::TcpListener;
 
-use crate::app::{App, Health};
-use crate::error::CallError;
+/// How long a connection may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serve the API on `listener` until `shutdown` resolves; in-flight requests
 /// are allowed to finish.
 pub async fn serve(
     app: Arc<App>,
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let listener = listener.into();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -62,19 +74,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(std::time::Duration::from_secs(30))
-            .serve_connection(
-                TokioIo::new(stream),
-                service_fn(move |req| {
-                    let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(handle(&app, req, peer).await) }
-                }),
-            );
-        let conn = graceful.watch(conn);
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, Infallible>(handle(&app, req).await) }
+            }),
+        );
+        let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
@@ -86,7 +94,7 @@ pub async fn serve(
 }
 
 /// Route one request.
-pub async fn handle(app: &App, req: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method().clone();

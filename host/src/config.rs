@@ -20,6 +20,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::listen::ListenAddr;
 use serde_json::{Map, Value};
 
 /// A configuration error that names the key (or file) at fault.
@@ -65,8 +67,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
+    /// `127.0.0.1:8080` or `unix:/path/to/socket` ([`crate::listen`]).
     #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
+    pub listen: ListenAddr,
     /// Name of the environment variable holding the bearer token for `/v1/*`.
     pub auth_token_env: Option<String>,
     /// Largest accepted API request body.
@@ -99,8 +102,8 @@ impl Default for ServerConfig {
     }
 }
 
-fn default_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
+fn default_listen() -> ListenAddr {
+    ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 8080)))
 }
 fn default_max_request_bytes() -> usize {
     1024 * 1024
@@ -1145,7 +1148,7 @@ retry = { max_attempts = 5 }
         assert_eq!(c.venues["ton"].timeout_ms, 45_000);
         assert_eq!(c.venues["ton"].retry.max_attempts, 7);
         assert_eq!(c.venues["ton"].retry.base_delay_ms, 1000);
-        assert_eq!(c.server.listen.port(), 9999);
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9999");
     }
 
     #[test]

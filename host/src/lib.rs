@@ -32,6 +32,7 @@ pub mod endpoint_secrets;
 pub mod error;
 pub mod grants;
 pub mod journal;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod outbound;

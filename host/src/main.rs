@@ -36,9 +36,9 @@ enum Command {
     Serve {
         #[arg(long)]
         config: PathBuf,
-        /// Overrides server.listen.
+        /// Overrides server.listen (an address, or unix:/path/to/socket).
         #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
+        listen: Option<resilience_host::listen::ListenAddr>,
     },
     /// Make one call: result JSON on stdout (exit 0), error JSON on stderr (exit 1).
     Call {
@@ -187,15 +187,15 @@ async fn build(config_path: &Path) -> anyhow::Result<App> {
 
 async fn serve(
     config_path: &Path,
-    listen: Option<std::net::SocketAddr>,
+    listen: Option<resilience_host::listen::ListenAddr>,
 ) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let app = build(config_path).await?;
     for e in &app.loaded().load_errors {
         tracing::error!(file = %e.file.display(), reason = %e.reason, "plugin failed to load");
     }
-    let addr = listen.unwrap_or(app.config.server.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
+    let addr = listen.unwrap_or_else(|| app.config.server.listen.clone());
+    let listener = resilience_host::listen::Listener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (server.listen / --listen): {e}"))?;
     let local = listener.local_addr()?;

@@ -18,6 +18,12 @@
 //! binary re-run as one) answering every request with a small 404: the floor
 //! for an HTTP/1.1 server written with the same libraries.
 //!
+//! A third table compares the transports a daemon on the same machine can
+//! use for the template plugin's `ping`: TCP with HTTP/1.1 (a connection
+//! per caller), TCP with h2c (one HTTP/2 connection, a stream per call in
+//! flight), and a Unix-domain socket with each; ratios are against TCP
+//! HTTP/1.1 in the same run.
+//!
 //! Each row gives calls per second and the CPU each process spent per call
 //! (utime + stime from `/proc`, over the calls it served). Scenarios: a
 //! healthy primary, and a primary answering 503 to half its requests. The
@@ -29,6 +35,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +45,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use resilience_tests::process::{HostProcess, cpu_time};
+use resilience_tests::process::{HostProcess, cpu_time, release_binary};
+use resilience_tests::{config_text, plugin_dir};
 use support::{Answer, MockVenue, coin};
 
 const ADDRESS: &str = "EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q";
@@ -293,6 +301,220 @@ async fn floor(connections: usize, time: Duration) {
     }
 }
 
+/// How a daemon reaches the host.
+#[derive(Clone)]
+enum Via {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+async fn connect(via: &Via) -> Box<dyn Stream> {
+    match via {
+        Via::Tcp(addr) => {
+            let s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let _ = s.set_nodelay(true);
+            Box::new(s)
+        }
+        Via::Unix(path) => Box::new(
+            tokio::net::UnixStream::connect(path)
+                .await
+                .expect("connect"),
+        ),
+    }
+}
+
+fn ping_request() -> http::Request<Full<Bytes>> {
+    http::Request::builder()
+        .method("POST")
+        .uri("http://localhost/v1/venues/tpl/ping")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .expect("request")
+}
+
+/// `callers` loops of `ping` for `time`: each on its own HTTP/1.1
+/// connection, or all as streams of one HTTP/2 connection.
+async fn load_via(via: &Via, http2: bool, callers: usize, time: Duration) -> Load {
+    use hyper::client::conn::{http1, http2 as h2};
+    use hyper_util::rt::TokioIo;
+    let calls = Arc::new(AtomicU64::new(0));
+    let ok = Arc::new(AtomicU64::new(0));
+    let shared = if http2 {
+        let (send, conn) = h2::handshake::<_, _, Full<Bytes>>(
+            TokioExecutor::new(),
+            TokioIo::new(connect(via).await),
+        )
+        .await
+        .expect("h2 handshake");
+        tokio::spawn(conn);
+        Some(send)
+    } else {
+        None
+    };
+    let started = Instant::now();
+    let until = started + time;
+    let mut tasks = Vec::new();
+    for _ in 0..callers {
+        let (calls, ok, via, shared) = (calls.clone(), ok.clone(), via.clone(), shared.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut own = None;
+            if shared.is_none() {
+                let (send, conn) =
+                    http1::handshake::<_, Full<Bytes>>(TokioIo::new(connect(&via).await))
+                        .await
+                        .expect("http1 handshake");
+                tokio::spawn(conn);
+                own = Some(send);
+            }
+            let mut h2 = shared;
+            while Instant::now() < until {
+                let resp = match (&mut own, &mut h2) {
+                    (Some(s), _) => s.send_request(ping_request()).await,
+                    (None, Some(s)) => s.send_request(ping_request()).await,
+                    (None, None) => unreachable!("one sender per caller"),
+                }
+                .expect("every request is answered");
+                let status = resp.status();
+                resp.into_body().collect().await.expect("body");
+                calls.fetch_add(1, Ordering::Relaxed);
+                if status.is_success() {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("load task");
+    }
+    Load {
+        calls: calls.load(Ordering::Relaxed),
+        ok: ok.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// The release host serving the template plugin on a Unix socket.
+struct UnixHost {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+    _plugins: tempfile::TempDir,
+}
+
+impl UnixHost {
+    async fn start() -> UnixHost {
+        let plugins = plugin_dir(&["template"]);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("api.sock");
+        let text = config_text(
+            plugins.path(),
+            "max_instances = 256",
+            &format!(
+                "[server]\nlisten = \"unix:{}\"\n\n\
+                 [venues.tpl]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+                socket.display()
+            ),
+        );
+        let config = dir.path().join("resilience.toml");
+        std::fs::write(&config, text).expect("config");
+        let child = Command::new(release_binary())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("host on a unix socket");
+        let started = Instant::now();
+        while tokio::net::UnixStream::connect(&socket).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the host did not listen on {}",
+                socket.display()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        UnixHost {
+            child,
+            socket,
+            _dir: dir,
+            _plugins: plugins,
+        }
+    }
+}
+
+impl Drop for UnixHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Calls per second and host CPU per call over `via`.
+async fn measure_via(
+    via: &Via,
+    http2: bool,
+    pid: u32,
+    callers: usize,
+    time: Duration,
+) -> (f64, f64) {
+    load_via(via, http2, callers, Duration::from_millis(300)).await;
+    let cpu0 = cpu_time(pid);
+    let l = load_via(via, http2, callers, time).await;
+    let cpu = cpu_time(pid) - cpu0;
+    assert!(l.calls > 0 && l.ok == l.calls, "every ping succeeds");
+    (
+        l.calls as f64 / l.seconds,
+        cpu.as_secs_f64() * 1e6 / l.calls as f64,
+    )
+}
+
+/// `ping` over TCP and a Unix socket, HTTP/1.1 and HTTP/2.
+async fn transports(callers: usize, time: Duration) {
+    let tcp = HostProcess::start(
+        &["template"],
+        "max_instances = 256",
+        "[venues.tpl]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        &[],
+    )
+    .await;
+    let unix = UnixHost::start().await;
+    let rows = [
+        ("TCP, HTTP/1.1", Via::Tcp(tcp.addr), false, tcp.pid()),
+        (
+            "TCP, h2c (one connection)",
+            Via::Tcp(tcp.addr),
+            true,
+            tcp.pid(),
+        ),
+        (
+            "Unix socket, HTTP/1.1",
+            Via::Unix(unix.socket.clone()),
+            false,
+            unix.child.id(),
+        ),
+        (
+            "Unix socket, HTTP/2 (one connection)",
+            Via::Unix(unix.socket.clone()),
+            true,
+            unix.child.id(),
+        ),
+    ];
+    let mut base = None;
+    for (name, via, http2, pid) in rows {
+        let (rate, cpu) = measure_via(&via, http2, pid, callers, time).await;
+        let (base_rate, base_cpu) = *base.get_or_insert((rate, cpu));
+        println!(
+            "| {name} | {callers} | {rate:.0} | {cpu:.1} us | {:.2}x | {:.2}x |",
+            rate / base_rate,
+            cpu / base_cpu
+        );
+    }
+}
+
 fn main() {
     if let Some(addr) = std::env::var_os(BARE_SERVER_VAR) {
         bare_server(&addr.to_string_lossy());
@@ -372,6 +594,14 @@ fn main() {
         println!("|---|---|---|---|---|---|---|");
         for &connections in levels {
             floor(connections, time).await;
+        }
+        println!();
+        println!(
+            "| transport (template `ping`) | callers | calls/s | host CPU per call | throughput vs TCP HTTP/1.1 | CPU vs TCP HTTP/1.1 |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for &callers in levels {
+            transports(callers, time).await;
         }
     });
 }
