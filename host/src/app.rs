@@ -44,6 +44,9 @@ pub struct VenueShared {
     pub probes_failed: AtomicU64,
 }
 
+/// How often idle plugin instances are looked at for trimming.
+pub const IDLE_TRIM_INTERVAL: Duration = Duration::from_secs(10);
+
 /// One configured venue with the plugin version currently serving it.
 pub struct VenueRuntime {
     pub name: String,
@@ -567,6 +570,24 @@ impl App {
             }));
         }
         tasks
+    }
+
+    /// Drop every venue's idle plugin instances unused for their
+    /// `idle_instance_ms`, every [`IDLE_TRIM_INTERVAL`], so a burst's
+    /// instances are freed even when no call comes after it.
+    pub fn spawn_idle_trimmer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let app = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(IDLE_TRIM_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(app) = app.upgrade() else { break };
+                for venue in app.loaded().venues.values() {
+                    venue.pool.trim_idle();
+                }
+            }
+        })
     }
 
     /// `GET /openapi.json`: the API as it is now, with one path per operation

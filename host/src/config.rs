@@ -181,6 +181,7 @@ pub struct PluginLimitsOverride {
     pub max_output_bytes: Option<usize>,
     pub quarantine_after_traps: Option<u32>,
     pub quarantine_window_ms: Option<u64>,
+    pub idle_instance_ms: Option<u64>,
 }
 
 impl PluginLimitsOverride {
@@ -214,6 +215,9 @@ impl PluginLimitsOverride {
         }
         if let Some(v) = self.quarantine_window_ms {
             l.quarantine_window_ms = v;
+        }
+        if let Some(v) = self.idle_instance_ms {
+            l.idle_instance_ms = v;
         }
     }
 }
@@ -251,6 +255,9 @@ pub struct PluginLimits {
     /// 0 turns quarantine off.
     pub quarantine_after_traps: u32,
     pub quarantine_window_ms: u64,
+    /// A warm instance unused this long is dropped, so the memory a burst
+    /// needed is given back when the burst is over. 0 keeps them.
+    pub idle_instance_ms: u64,
 }
 
 impl Default for PluginLimits {
@@ -267,6 +274,7 @@ impl Default for PluginLimits {
             max_component_bytes: 32 * 1024 * 1024,
             quarantine_after_traps: 5,
             quarantine_window_ms: 60_000,
+            idle_instance_ms: 60_000,
         }
     }
 }

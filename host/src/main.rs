@@ -210,12 +210,14 @@ async fn serve(
     let probes = app.spawn_health_probes();
     // Settles intents left by an earlier run at once, then sweeps on an interval.
     let sweeper = app.spawn_journal_sweeper();
+    let trimmer = app.spawn_idle_trimmer();
     spawn_reload_on_sighup(Arc::clone(&app));
     api::serve(app, listener, shutdown_signal()).await?;
     for p in probes {
         p.abort();
     }
     sweeper.abort();
+    trimmer.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -273,3 +273,42 @@ async fn compiled_components_are_cached_by_content_hash() {
     eprintln!("start-up with cold cache {cold:?}, warm cache {warm:?}");
     let _ = Duration::ZERO;
 }
+
+/// After a burst, the instances it needed are dropped once unused for
+/// `idle_instance_ms`: by the periodic trim, and when an instance is given
+/// back; the one in use stays warm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_instances_are_trimmed_after_a_burst() {
+    let host = TestHost::start(
+        &["sleeper"],
+        "max_instances = 8\nidle_instance_ms = 300",
+        &venue("sleepy", "sleeper"),
+    )
+    .await;
+    let pool = || host.app.loaded().venues["sleepy"].pool.idle();
+    let burst: Vec<_> = (0..6)
+        .map(|_| {
+            let app = host.app.clone();
+            tokio::spawn(async move { app.call("sleepy", "sleep", &json!({"ms": 200})).await })
+        })
+        .collect();
+    for c in burst {
+        c.await.unwrap().unwrap();
+    }
+    assert_eq!(pool(), 6, "six calls at once needed six instances");
+    assert_eq!(
+        host.app.loaded().venues["sleepy"].pool.trim_idle(),
+        0,
+        "nothing is stale yet"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // One call afterwards: the instance it used is fresh, the other five stale.
+    host.app
+        .call("sleepy", "sleep", &json!({"ms": 1}))
+        .await
+        .unwrap();
+    assert_eq!(pool(), 1, "the five unused instances were dropped");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(host.app.loaded().venues["sleepy"].pool.trim_idle(), 1);
+    assert_eq!(pool(), 0);
+}

@@ -8,6 +8,12 @@
 //! next call gets a fresh one); an instance is also retired after
 //! `max_calls_per_instance` calls, which bounds slow leaks inside a plugin.
 //!
+//! Idle instances are taken most recent first, so after a burst the extra
+//! ones sit unused at the bottom of the idle list; one unused for
+//! `idle_instance_ms` (default 60 s) is dropped, when an instance is given
+//! back or at the host's periodic [`InstancePool::trim_idle`], which returns
+//! the burst's memory.
+//!
 //! The pool is per venue, not per plugin, so instance-level caches a plugin
 //! keeps (a feed's decimals, say) never leak between two venues that share a
 //! plugin (mainnet and testnet).
@@ -89,6 +95,8 @@ struct Warm {
     store: Store<StoreState>,
     bindings: Venue,
     calls: u32,
+    /// When it was last given back.
+    idle_since: Instant,
 }
 
 /// Why an instance stopped: what the guest did, in words for the caller.
@@ -314,13 +322,48 @@ impl InstancePool {
         self.idle.lock().ok().and_then(|mut v| v.pop())
     }
 
-    fn give_back(&self, warm: Warm, permit: SemaphorePermit<'_>) {
+    fn give_back(&self, mut warm: Warm, permit: SemaphorePermit<'_>) {
+        let now = Instant::now();
+        let mut stale = Vec::new();
         if warm.calls < self.limits.max_calls_per_instance
             && let Ok(mut idle) = self.idle.lock()
         {
+            warm.idle_since = now;
             idle.push(warm);
+            stale = self.split_stale(&mut idle, now);
         }
         drop(permit);
+        // Dropped outside the lock: freeing a store unmaps its memory.
+        drop(stale);
+    }
+
+    /// Drop the idle instances unused for `idle_instance_ms`; returns how
+    /// many. The host calls it periodically, so a pool nobody calls after a
+    /// burst shrinks too.
+    pub fn trim_idle(&self) -> usize {
+        let stale = match self.idle.lock() {
+            Ok(mut idle) => self.split_stale(&mut idle, Instant::now()),
+            Err(_) => return 0,
+        };
+        let n = stale.len();
+        if n > 0 {
+            tracing::debug!(plugin = %self.plugin, dropped = n, "idle instances trimmed");
+        }
+        n
+    }
+
+    /// The stale instances at the bottom of `idle` (least recently used),
+    /// taken out of it.
+    fn split_stale(&self, idle: &mut Vec<Warm>, now: Instant) -> Vec<Warm> {
+        let ttl = Duration::from_millis(self.limits.idle_instance_ms);
+        if ttl.is_zero() {
+            return Vec::new();
+        }
+        let fresh_from = idle
+            .iter()
+            .position(|w| now.saturating_duration_since(w.idle_since) < ttl)
+            .unwrap_or(idle.len());
+        idle.drain(..fresh_from).collect()
     }
 
     /// Instantiate a fresh instance and call `describe` once with fuel
@@ -376,6 +419,7 @@ impl InstancePool {
             store,
             bindings,
             calls: 0,
+            idle_since: Instant::now(),
         })
     }
 }
