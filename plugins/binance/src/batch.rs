@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::api;
 use crate::client_id;
 use crate::model::Order;
-use crate::orders::{self, NewOrder, OrderKind};
+use crate::orders::{self, NewOrder};
 use crate::params::{ClientOrderId, OrderKey, PositionSide, Symbol};
 use crate::rest;
 use crate::session::Session;
@@ -42,19 +42,7 @@ pub fn item_json(order: &NewOrder) -> String {
     if let Some(side) = order.position_side.filter(|s| *s != PositionSide::Both) {
         fields.push(("positionSide", json!(side.as_str())));
     }
-    let (kind, tif, price, gtd) = match &order.kind {
-        OrderKind::Market => ("MARKET", None, None, None),
-        OrderKind::Limit {
-            price,
-            time_in_force,
-            good_till_date,
-        } => (
-            "LIMIT",
-            Some(time_in_force.as_str()),
-            Some(price),
-            *good_till_date,
-        ),
-    };
+    let (kind, tif, price, gtd) = order.kind.parts();
     fields.push(("type", json!(kind)));
     if let Some(tif) = tif {
         fields.push(("timeInForce", json!(tif)));
@@ -180,6 +168,7 @@ pub fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orders::OrderKind;
     use crate::params::{Decimal, SelfTradePrevention, Side, TimeInForce};
 
     fn order(kind: OrderKind) -> NewOrder {

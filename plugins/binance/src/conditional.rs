@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api;
 use crate::filters::OrderShape;
-use crate::mode::PositionMode;
+use crate::mode::{self, PositionMode};
 use crate::params::{
     ClientOrderId, Decimal, OrderId, PositionSide, SelfTradePrevention, Side, Symbol, TimeInForce,
 };
@@ -214,22 +214,7 @@ impl ConditionalParams {
                 "good_till_date: only with time_in_force GTD",
             ));
         }
-        match (mode, self.position_side) {
-            (Some(PositionMode::Hedge), None | Some(PositionSide::Both)) => {
-                Err(VenueError::invalid(
-                    "position_side: the account is in hedge mode; give LONG or SHORT",
-                ))
-            }
-            (Some(PositionMode::Hedge), _) if self.reduce_only => Err(VenueError::invalid(
-                "reduce_only: cannot be sent in hedge mode",
-            )),
-            (Some(PositionMode::OneWay), Some(PositionSide::Long | PositionSide::Short)) => {
-                Err(VenueError::invalid(
-                    "position_side: LONG/SHORT need hedge mode; the account is one-way",
-                ))
-            }
-            _ => Ok(()),
-        }
+        mode::check_position(mode, self.position_side, self.reduce_only)
     }
 
     /// The query in the official SDK's order: `algoType, symbol, side, type,

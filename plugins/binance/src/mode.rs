@@ -18,6 +18,7 @@ use resilience_guest::prelude::*;
 use serde::Deserialize;
 
 use crate::api;
+use crate::params::PositionSide;
 use crate::rest;
 
 /// Venue setting: `auto`, `one-way` or `hedge`.
@@ -41,6 +42,32 @@ impl PositionMode {
             PositionMode::OneWay => "one-way",
             PositionMode::Hedge => "hedge",
         }
+    }
+}
+
+/// Refuse an order's `position_side` / `reduce_only` that the account's
+/// mode (when known) does not allow, as the venue would with `-4061`.
+pub fn check_position(
+    mode: Option<PositionMode>,
+    side: Option<PositionSide>,
+    reduce_only: bool,
+) -> Result<(), VenueError> {
+    match (mode, side) {
+        (Some(PositionMode::Hedge), None | Some(PositionSide::Both)) => Err(VenueError::invalid(
+            "position_side: the account is in hedge mode; give LONG or SHORT",
+        )),
+        (Some(PositionMode::Hedge), _) if reduce_only => Err(VenueError::invalid(
+            "reduce_only: cannot be sent in hedge mode; an order reduces a position when it is \
+             SELL on LONG or BUY on SHORT",
+        )),
+        (Some(PositionMode::OneWay), Some(side @ (PositionSide::Long | PositionSide::Short))) => {
+            Err(VenueError::invalid(format!(
+                "position_side: {} needs hedge mode; the account is in one-way mode (send BOTH or \
+                 nothing)",
+                side.as_str()
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -11,7 +11,7 @@ use resilience_guest::prelude::*;
 
 use crate::api;
 use crate::filters::OrderShape;
-use crate::mode::PositionMode;
+use crate::mode::{self, PositionMode};
 use crate::model::{Order, normalize_decimal};
 use crate::params::{
     ClientOrderId, Decimal, OrderKey, OrderOptions, PositionSide, SelfTradePrevention, Side,
@@ -52,6 +52,33 @@ pub enum OrderKind {
     },
 }
 
+impl OrderKind {
+    /// `type`, and the `timeInForce`, `price` and `goodTillDate` a limit
+    /// order carries.
+    pub fn parts(
+        &self,
+    ) -> (
+        &'static str,
+        Option<&'static str>,
+        Option<&Decimal>,
+        Option<u64>,
+    ) {
+        match self {
+            OrderKind::Market => ("MARKET", None, None, None),
+            OrderKind::Limit {
+                price,
+                time_in_force,
+                good_till_date,
+            } => (
+                "LIMIT",
+                Some(time_in_force.as_str()),
+                Some(price),
+                *good_till_date,
+            ),
+        }
+    }
+}
+
 impl NewOrder {
     /// An order from a create's shared options; `client_order_id` is the
     /// one `prepare` chose.
@@ -82,19 +109,7 @@ impl NewOrder {
     /// timestamp, signature`). `RESULT` makes a market order's answer carry
     /// its fill (status, executed quantity, average price).
     pub fn query(&self) -> Query {
-        let (kind, time_in_force, price, good_till_date) = match &self.kind {
-            OrderKind::Market => ("MARKET", None, None, None),
-            OrderKind::Limit {
-                price,
-                time_in_force,
-                good_till_date,
-            } => (
-                "LIMIT",
-                Some(time_in_force.as_str()),
-                Some(price),
-                *good_till_date,
-            ),
-        };
+        let (kind, time_in_force, price, good_till_date) = self.kind.parts();
         Query::new()
             .push("symbol", &self.symbol)
             .push("side", self.side.as_str())
@@ -147,26 +162,7 @@ impl NewOrder {
         {
             check_good_till_date(*time_in_force, *good_till_date)?;
         }
-        match (mode, self.position_side) {
-            (Some(PositionMode::Hedge), None | Some(PositionSide::Both)) => {
-                Err(VenueError::invalid(
-                    "position_side: the account is in hedge mode; give LONG or SHORT",
-                ))
-            }
-            (Some(PositionMode::Hedge), _) if self.reduce_only => Err(VenueError::invalid(
-                "reduce_only: cannot be sent in hedge mode; an order reduces a position when \
-                 it is SELL on LONG or BUY on SHORT",
-            )),
-            (
-                Some(PositionMode::OneWay),
-                Some(side @ (PositionSide::Long | PositionSide::Short)),
-            ) => Err(VenueError::invalid(format!(
-                "position_side: {} needs hedge mode; the account is in one-way mode (send \
-                     BOTH or nothing)",
-                side.as_str()
-            ))),
-            _ => Ok(()),
-        }
+        mode::check_position(mode, self.position_side, self.reduce_only)
     }
 
     /// How `existing` differs from this order, if it does.
