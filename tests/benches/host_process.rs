@@ -189,7 +189,11 @@ async fn memory(delay: Duration, bound: Option<u32>) -> (u64, u64, u64, u64, u64
     // the venue's instances the burst left unused.
     tokio::time::sleep(Duration::from_millis(IDLE_INSTANCE_MS + 200)).await;
     for (venue, op, params) in &workload {
-        assert_eq!(host.call(venue, op, params).await, Some(200), "{venue} {op}");
+        assert_eq!(
+            host.call(venue, op, params).await,
+            Some(200),
+            "{venue} {op}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let trimmed = host.rss();
