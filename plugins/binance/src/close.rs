@@ -16,6 +16,11 @@
 //! result says what was placed and the error (`complete: false`); the
 //! position is then partly closed and a new call closes the rest.
 //!
+//! `reconcile` cannot know how many orders the interrupted call meant to
+//! place, so besides the orders it finds it reads the position again:
+//! `closed` is whether it is flat now (on the side asked for, in hedge
+//! mode).
+//!
 //! [`SymbolFilters::market_chunks`]: crate::filters::SymbolFilters::market_chunks
 
 use resilience_guest::decimal::is_decimal;
@@ -157,20 +162,33 @@ fn result(symbol: &Symbol, placed: &[Order], error: Option<&VenueError>) -> Valu
     r
 }
 
-/// `reconcile`: the orders a close placed under `id`, looked up in turn;
-/// `None` when the first was never placed.
+/// `reconcile`: the orders a close placed under `id`, looked up in turn,
+/// and whether the position is flat now; `None` when the first order was
+/// never placed.
 pub fn reconcile(
     session: &mut Session,
-    symbol: &Symbol,
+    p: &ClosePositionParams,
     id: &ClientOrderId,
 ) -> Result<Option<Value>, VenueError> {
     let mut placed = Vec::new();
     for i in 0..MAX_CHUNKS {
-        match orders::lookup(session, symbol, &OrderKey::Client(chunk_id(id, i))) {
+        match orders::lookup(session, &p.symbol, &OrderKey::Client(chunk_id(id, i))) {
             Ok(order) => placed.push(order),
             Err(e) if rest::code(&e) == Some(api::NO_SUCH_ORDER) => break,
             Err(e) => return Err(e),
         }
     }
-    Ok((!placed.is_empty()).then(|| result(symbol, &placed, None)))
+    if placed.is_empty() {
+        return Ok(None);
+    }
+    let still_open = positions(session, &p.symbol)?
+        .into_iter()
+        .filter(|e| !is_zero(&e.position_amt))
+        .any(|e| {
+            p.position_side
+                .is_none_or(|s| e.position_side == s.as_str())
+        });
+    let mut r = result(&p.symbol, &placed, None);
+    r["closed"] = json!(!still_open);
+    Ok(Some(r))
 }

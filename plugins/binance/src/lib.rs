@@ -337,8 +337,8 @@ impl Plugin for Binance {
                 }
             }
             CLOSE_POSITION => {
-                let p: ReconcileParams = parse_params(params)?;
-                close::reconcile(s, &p.symbol, &key)
+                let p: ClosePositionParams = parse_params(params)?;
+                close::reconcile(s, &p, &key)
             }
             CREATE_ORDERS => {
                 let p: BatchParams = parse_params(params)?;

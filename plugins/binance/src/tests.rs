@@ -1178,7 +1178,8 @@ fn reconcile_finds_the_order_or_says_the_venue_never_saw_it() {
             "/fapi/v1/order",
             400,
             error_body(-2013, "Order does not exist."),
-        );
+        )
+        .respond(Method::Get, "/fapi/v3/positionRisk", 200, json!([]));
     let mut instance = Instance::<Binance>::new();
 
     let found = instance
@@ -1239,7 +1240,39 @@ fn reconcile_finds_the_order_or_says_the_venue_never_saw_it() {
         ),
         Err(VenueError::InvalidParams(_))
     ));
-    assert_eq!(mock.requests().len(), 5);
+    assert_eq!(mock.requests().len(), 6, "the last read the position");
+}
+
+/// A close interrupted between its orders: reconcile finds the orders placed
+/// and says the position is not flat yet.
+#[test]
+fn reconcile_of_an_interrupted_split_close_reads_the_position() {
+    let first = order_body("c-9", "BUY", "MARKET", "120", "0", "FILLED");
+    let mock = venue()
+        .respond(Method::Get, "/fapi/v1/order", 200, &first)
+        .respond(
+            Method::Get,
+            "/fapi/v1/order",
+            400,
+            error_body(-2013, "Order does not exist."),
+        )
+        .respond(
+            Method::Get,
+            "/fapi/v3/positionRisk",
+            200,
+            json!([position_body("-10.005", "BOTH")]),
+        );
+    let out = Instance::<Binance>::new()
+        .reconcile(
+            &mock,
+            "close_position",
+            json!({"symbol": "BTCUSDT", "client_order_id": "c-9"}),
+            "c-9",
+        )
+        .unwrap()
+        .expect("the first order was placed");
+    assert_eq!(out["closed"], false, "{out}");
+    assert_eq!(out["orders"].as_array().map(Vec::len), Some(1));
 }
 
 #[test]
