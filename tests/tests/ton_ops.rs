@@ -3,6 +3,9 @@
 //! `find_transaction`, `get_transactions` with its cursor, `get_wallet_info`,
 //! `estimate_fee`, `detect_address` and `seqno` on `get_balance`; malformed
 //! addresses refused before any request; the 429 envelope as `rate_limited`.
+//! Jettons: `get_jetton_wallet` and `get_jetton_balance` (the owner as a
+//! `tvm.Slice` BoC, the wallet's owner and master checked, an undeployed
+//! wallet as balance 0).
 
 use resilience_tests::TestHost;
 use serde_json::{Value, json};
@@ -256,4 +259,263 @@ async fn send_boc_without_a_hash_is_a_parse_error() {
         .await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["kind"], "parse");
+}
+
+// Jetton vectors (see plugins/ton/src/lib.rs tests for the full notes).
+// Real: trustwallet/wallet-core rust/tw_tests/tests/chains/ton/
+// ton_address_converter.rs (0a56079), test_address_converter_get_jetton_usdt_address:
+// the owner BoC sent to toncenter's runGetMethod on the USDT master and the
+// wallet BoC toncenter answered.
+const OWNER: &str = "UQBjKqthWBE6GEcqb_epTRFrQ1niS6Z1Z1MHMwR-mnAYRoYr";
+const OWNER_RAW: &str = "0:632aab6158113a18472a6ff7a94d116b4359e24ba67567530733047e9a701846";
+const OWNER_BOC: &str = "te6cckEBAQEAJAAAQ4AMZVVsKwInQwjlTf71KaItaGs8SXTOrOpg5mCP004DCNAptHQU";
+const USDT_MASTER: &str = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs";
+const USDT_WALLET_BOC: &str =
+    "te6cckEBAQEAJAAAQ4Aed71FEI46jdFXghsGUIG2GIR8wpbQaLzrKNj7BtHOEHBSO5Mf";
+/// Computed from the answer (bounceable form of UQDzveoohHH…g4TL).
+const USDT_WALLET: &str = "EQDzveoohHHUboq8ENgyhA2wxCPmFLaDRedZRsfYNo5wg9kO";
+const USDT_WALLET_RAW: &str = "0:f3bdea288471d46e8abc10d832840db0c423e614b68345e75946c7d8368e7083";
+/// Constructed: the USDT master as an address cell.
+const USDT_MASTER_BOC: &str =
+    "te6cckEBAQEAJAAAQ4AWInUylqBJQs4z7SJyZR1usrLYcUS+sgUWKN/ZuGxDv9C6Xu/I";
+/// Constructed BoC around the USDT wallet code library cell (real data).
+const USDT_WALLET_CODE_BOC: &str =
+    "te6cckEBAQEAIwAIQgKPRS16Tf10BmtoI2UXclntBXNENb52tf1L1divK3w9aCBrv3Y=";
+
+fn cell(bytes: &str) -> Value {
+    json!(["cell", {"bytes": bytes, "object": {}}])
+}
+
+/// Mount the `get_wallet_address` answer for OWNER on the USDT master.
+async fn mount_wallet_address(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/v2/runGetMethod"))
+        .and(body_json(
+            json!({"address": USDT_MASTER, "method": "get_wallet_address",
+            "stack": [["tvm.Slice", OWNER_BOC]]}),
+        ))
+        .respond_with(ok(json!({"@type": "smc.runResult", "gas_used": 4727,
+            "stack": [cell(USDT_WALLET_BOC)], "exit_code": 0})))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// Mount a `get_wallet_data` answer on the USDT wallet (balance constructed:
+/// 500 USDT).
+async fn mount_wallet_data(server: &MockServer, owner_boc: &str, master_boc: &str) {
+    Mock::given(method("POST"))
+        .and(path("/api/v2/runGetMethod"))
+        .and(body_json(
+            json!({"address": USDT_WALLET, "method": "get_wallet_data", "stack": []}),
+        ))
+        .respond_with(ok(json!({"@type": "smc.runResult", "gas_used": 2532,
+            "stack": [["num", "0x1dcd6500"], cell(owner_boc), cell(master_boc), cell(USDT_WALLET_CODE_BOC)],
+            "exit_code": 0})))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn get_jetton_wallet_asks_the_master_with_the_owner_slice() {
+    let (server, host) = start().await;
+    mount_wallet_address(&server).await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_jetton_wallet",
+            &json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"owner": OWNER, "jetton_master": USDT_MASTER,
+               "jetton_wallet": USDT_WALLET, "jetton_wallet_raw": USDT_WALLET_RAW})
+    );
+}
+
+#[tokio::test]
+async fn get_jetton_balance_finds_the_wallet_and_decodes_the_balance() {
+    let (server, host) = start().await;
+    mount_wallet_address(&server).await;
+    mount_wallet_data(&server, OWNER_BOC, USDT_MASTER_BOC).await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_jetton_balance",
+            &json!({"owner": OWNER, "jetton_master": USDT_MASTER, "decimals": 6}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["jetton_wallet"], USDT_WALLET);
+    assert_eq!(body["owner"], OWNER_RAW);
+    assert_eq!(body["active"], true);
+    assert_eq!(body["balance"], "500000000");
+    assert_eq!(body["balance_decimal"], "500");
+    assert_eq!(body["decimals"], 6);
+}
+
+#[tokio::test]
+async fn get_jetton_balance_of_a_wallet_of_someone_else_is_a_parse_error() {
+    let (server, host) = start().await;
+    mount_wallet_address(&server).await;
+    // The wallet says its owner is the master: not the wallet asked for.
+    mount_wallet_data(&server, USDT_MASTER_BOC, USDT_MASTER_BOC).await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_jetton_balance",
+            &json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["kind"], "parse");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not the jetton wallet asked for"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn get_jetton_balance_of_an_undeployed_wallet_is_zero_and_inactive() {
+    let (server, host) = start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/runGetMethod"))
+        .respond_with(ok(json!({"@type": "smc.runResult", "gas_used": 0,
+            "stack": [["num", "0x14c97"]], "exit_code": -13})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_jetton_balance",
+            &json!({"jetton_wallet": USDT_WALLET, "decimals": 6}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"], false);
+    assert_eq!(body["balance"], "0");
+    assert_eq!(body["balance_decimal"], "0");
+    assert_eq!(body["owner"], Value::Null);
+}
+
+#[tokio::test]
+async fn get_jetton_balance_on_a_non_jetton_contract_is_upstream() {
+    let (server, host) = start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/runGetMethod"))
+        .respond_with(ok(
+            json!({"@type": "smc.runResult", "gas_used": 0, "stack": [], "exit_code": 11}),
+        ))
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_jetton_balance",
+            &json!({"jetton_wallet": USDT_WALLET}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["kind"], "upstream");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 11"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn get_jetton_wallet_with_a_cut_boc_answer_is_a_parse_error() {
+    let (server, host) = start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/runGetMethod"))
+        .respond_with(ok(json!({"@type": "smc.runResult", "gas_used": 1,
+            "stack": [cell("te6cckEBAQEAJAAAQ4Aed71FEI46")], "exit_code": 0})))
+        .mount(&server)
+        .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/ton/get_jetton_wallet",
+            &json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["kind"], "parse");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("result.stack[0]"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn jetton_params_are_checked_before_any_request() {
+    let (server, host) = start().await;
+    let typo = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDt";
+    for (op, params, field) in [
+        (
+            "get_jetton_wallet",
+            json!({"owner": OWNER, "jetton_master": typo}),
+            "jetton_master",
+        ),
+        (
+            "get_jetton_wallet",
+            json!({"owner": "EQbad", "jetton_master": USDT_MASTER}),
+            "owner",
+        ),
+        (
+            "get_jetton_balance",
+            json!({"owner": OWNER}),
+            "jetton_master",
+        ),
+        (
+            "get_jetton_balance",
+            json!({"jetton_wallet": USDT_WALLET, "decimals": 256}),
+            "decimals",
+        ),
+        (
+            "get_jetton_balance",
+            json!({"jetton_wallet": typo}),
+            "jetton_wallet",
+        ),
+    ] {
+        let (status, body) = host.post(&format!("/v1/venues/ton/{op}"), &params).await;
+        assert_eq!(status, 400, "{op} {params}: {body}");
+        assert_eq!(body["error"]["kind"], "invalid_params");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{op} {params}: {body}"
+        );
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn jetton_operations_pass_the_429_envelope_as_rate_limited() {
+    let (server, host) = start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/runGetMethod"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"ok": false, "result": "Ratelimit exceed", "code": 429})),
+        )
+        .mount(&server)
+        .await;
+    for (op, params) in [
+        (
+            "get_jetton_wallet",
+            json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+        ),
+        ("get_jetton_balance", json!({"jetton_wallet": USDT_WALLET})),
+    ] {
+        let (status, body) = host.post(&format!("/v1/venues/ton/{op}"), &params).await;
+        assert_eq!(status, 429, "{op}: {body}");
+        assert_eq!(body["error"]["kind"], "rate_limited", "{op}");
+    }
 }

@@ -140,6 +140,18 @@ impl Address {
         format!("{}:{}", self.workchain, hex_encode(self.account))
     }
 
+    /// The user-friendly form in base64url (`EQ…` bounceable, `UQ…` not),
+    /// keeping this address's test-only flag.
+    pub fn friendly(&self, bounceable: bool) -> String {
+        base64url_encode(self.friendly_bytes(bounceable))
+    }
+
+    /// Whether `other` names the same account (workchain and id), whatever
+    /// the form either was written in.
+    pub fn same_account(&self, other: &Address) -> bool {
+        self.workchain == other.workchain && self.account == other.account
+    }
+
     /// The 36 bytes of the user-friendly form.
     fn friendly_bytes(&self, bounceable: bool) -> Vec<u8> {
         let mut flags = if bounceable {

@@ -17,6 +17,8 @@
 //! | `get_wallet_info`      | GET    | `/getWalletInformation`  | yes        |
 //! | `estimate_fee`         | POST   | `/estimateFee`           | yes (read-only) |
 //! | `detect_address`       | none: computed by the plugin ([`crate::address`]) | | |
+//! | `get_jetton_wallet`    | POST   | `/runGetMethod` (`get_wallet_address` on the master) | yes (read-only) |
+//! | `get_jetton_balance`   | POST   | `/runGetMethod` (`get_wallet_address` unless `jetton_wallet` is given, then `get_wallet_data`) | yes (read-only) |
 //!
 //! Every request has weight 1: toncenter counts requests per second, summed
 //! across keys (Free 10 rps, 1 rps without a key).
@@ -26,6 +28,7 @@ pub const GET_ADDRESS_BALANCE: &str = "/getAddressBalance";
 /// GET `?address=&seqno?`; `result` is a `raw.fullAccountState` object.
 pub const GET_ADDRESS_INFORMATION: &str = "/getAddressInformation";
 /// POST `{"address","method","stack","seqno"?}`; `result` is `smc.runResult`.
+/// Also the jetton get-methods ([`crate::jetton`]).
 pub const RUN_GET_METHOD: &str = "/runGetMethod";
 /// POST `{"boc"}`; `result` is `raw.extMessageInfo` with the message `hash`
 /// (base64), so the caller can find the transaction it causes

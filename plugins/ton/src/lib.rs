@@ -5,17 +5,26 @@
 //! (`get_transactions`, `find_transaction`), running get-methods
 //! (`run_get_method`), fees (`estimate_fee`), broadcasting a signed external
 //! message and returning its hash (`send_boc`), the chain head
-//! (`get_masterchain_info`) and address forms (`detect_address`, computed
-//! locally by [`address`]). Every address is checked by the plugin (form,
-//! base64 alphabet, CRC16) before any request. Every answer goes through one
-//! envelope reader ([`envelope::unwrap_envelope`]): toncenter's errors become
-//! `upstream` errors with the venue's status, code and message, and its 429
-//! envelope (text in `result`) becomes `rate_limited`.
+//! (`get_masterchain_info`), address forms (`detect_address`, computed
+//! locally by [`address`]) and jettons (`get_jetton_wallet`,
+//! `get_jetton_balance`, read through the TEP-74 get-methods with the small
+//! BoC codec in [`boc`]; see [`jetton`]). Every address is checked by the
+//! plugin (form, base64 alphabet, CRC16) before any request. Every answer
+//! goes through one envelope reader ([`envelope::unwrap_envelope`]):
+//! toncenter's errors become `upstream` errors with the venue's status, code
+//! and message, and its 429 envelope (text in `result`) becomes
+//! `rate_limited`.
+//!
+//! | jetton operation     | requests (POST `/runGetMethod`) | answer |
+//! |----------------------|---------------------------------|--------|
+//! | `get_jetton_wallet`  | `get_wallet_address` on the master, the owner as a `tvm.Slice` BoC | `jetton_wallet` (bounceable) and `jetton_wallet_raw` |
+//! | `get_jetton_balance` | the same (unless `jetton_wallet` is given), then `get_wallet_data` on the wallet | `balance` (base units), `balance_decimal` (`decimals`, default 9), `active`; the wallet's owner and master must be the ones asked for |
 //!
 //! Non-goals: building or signing messages (the caller brings a finished BoC),
-//! jetton wallets (their get-methods take and return cells, which needs a BoC
-//! codec this plugin does not have; `run_get_method` reaches them with a
-//! caller-built stack), and retries or rate limiting, which the host does.
+//! a general BoC codec or TL-B (the [`boc`] module reads cells and addresses,
+//! nothing more; `run_get_method` reaches other get-methods with a
+//! caller-built stack), jetton metadata (`decimals` comes from the caller),
+//! and retries or rate limiting, which the host does.
 //!
 //! # Settings and secrets
 //!
@@ -38,7 +47,9 @@
 
 pub mod address;
 pub mod api;
+pub mod boc;
 pub mod envelope;
+pub mod jetton;
 pub mod params;
 pub mod stack;
 pub mod tx;
@@ -47,10 +58,13 @@ use resilience_guest::decimal::scale_integer;
 use resilience_guest::prelude::*;
 use serde_json::{Value, json};
 
+use crate::address::{Address, Form};
 use crate::envelope::unwrap_envelope;
+use crate::jetton::WalletData;
 use crate::params::{
     AddressInfoParams, BalanceParams, DetectParams, EstimateFeeParams, FindTransactionParams,
-    NoParams, RunGetMethodParams, SendBocParams, TransactionsParams, WalletInfoParams,
+    JettonBalanceParams, JettonWalletParams, NoParams, RunGetMethodParams, SendBocParams,
+    TransactionsParams, WalletInfoParams,
 };
 
 /// The plugin. It keeps no state between calls.
@@ -64,7 +78,7 @@ const DEFAULT_FIND_SCAN: u32 = 20;
 
 impl Plugin for Ton {
     const NAME: &'static str = "ton";
-    const VERSION: &'static str = "0.2.0";
+    const VERSION: &'static str = "0.3.0";
     const SECRETS: &'static [(&'static str, SecretUse)] = &[(api::API_KEY, SecretUse::Header)];
 
     fn operations() -> Operations<Self> {
@@ -181,6 +195,39 @@ impl Plugin for Ton {
                 "type": "object",
                 "required": ["address"],
                 "properties": {"address": {"type": "string"}},
+            }))
+            .op(
+                "get_jetton_wallet",
+                "The owner's jetton wallet, asked of the jetton master (get_wallet_address)",
+                Self::get_jetton_wallet,
+            )
+            .schema(json!({
+                "type": "object",
+                "required": ["owner", "jetton_master"],
+                "properties": {
+                    "owner": {"type": "string"},
+                    "jetton_master": {"type": "string"},
+                },
+                "additionalProperties": false,
+            }))
+            .op(
+                "get_jetton_balance",
+                "Jetton balance in base units and decimals (get_wallet_data), checked against the owner and master asked for",
+                Self::get_jetton_balance,
+            )
+            .schema(json!({
+                "type": "object",
+                "properties": {
+                    "owner": {"type": "string"},
+                    "jetton_master": {"type": "string"},
+                    "jetton_wallet": {"type": "string"},
+                    "decimals": {"type": "integer", "minimum": 0, "maximum": 255},
+                },
+                "anyOf": [
+                    {"required": ["jetton_wallet"]},
+                    {"required": ["owner", "jetton_master"]},
+                ],
+                "additionalProperties": false,
             }))
     }
 }
@@ -330,6 +377,114 @@ impl Ton {
     fn detect_address(&mut self, p: DetectParams) -> Result<Value, VenueError> {
         Ok(address::check("address", &p.address)?.detect_json())
     }
+
+    fn get_jetton_wallet(&mut self, p: JettonWalletParams) -> Result<Value, VenueError> {
+        let owner = address::check("owner", &p.owner)?;
+        let master = address::check("jetton_master", &p.jetton_master)?;
+        let wallet = find_jetton_wallet(p.jetton_master.trim(), &owner, &master)?;
+        Ok(json!({
+            "owner": p.owner.trim(),
+            "jetton_master": p.jetton_master.trim(),
+            "jetton_wallet": wallet.friendly(true),
+            "jetton_wallet_raw": wallet.raw(),
+        }))
+    }
+
+    fn get_jetton_balance(&mut self, p: JettonBalanceParams) -> Result<Value, VenueError> {
+        let check = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| address::check(field, t))
+                .transpose()
+        };
+        let owner = check("owner", &p.owner)?;
+        let master = check("jetton_master", &p.jetton_master)?;
+        let given = check("jetton_wallet", &p.jetton_wallet)?;
+        let decimals = p.decimals.unwrap_or(jetton::DEFAULT_DECIMALS);
+        let (wallet, wallet_text) = match (given, &owner, &master) {
+            (Some(w), _, _) => {
+                let text = p.jetton_wallet.as_deref().unwrap_or_default().trim();
+                (w, text.to_string())
+            }
+            (None, Some(o), Some(m)) => {
+                let w = find_jetton_wallet(
+                    p.jetton_master.as_deref().unwrap_or_default().trim(),
+                    o,
+                    m,
+                )?;
+                let text = w.friendly(true);
+                (w, text)
+            }
+            (None, o, _) => {
+                let field = if o.is_none() {
+                    "owner"
+                } else {
+                    "jetton_master"
+                };
+                return Err(VenueError::invalid(format!(
+                    "{field}: give owner and jetton_master, or jetton_wallet"
+                )));
+            }
+        };
+        // A get-method changes nothing: the POST may be retried like a GET.
+        let req = Request::post(api::RUN_GET_METHOD)
+            .json(&jetton::wallet_data_request(&wallet_text))
+            .idempotent(true);
+        let data = match call(req) {
+            Ok(result) => jetton::wallet_data_from_result(&result)?,
+            Err(e) if jetton::is_no_code_error(&e) => WalletData::Uninitialized,
+            Err(e) => return Err(e),
+        };
+        let (active, balance, owner_out, master_out) = match data {
+            WalletData::Active {
+                balance,
+                owner: got_owner,
+                master: got_master,
+            } => {
+                if let Some(asked) = &owner {
+                    jetton::check_same("result.stack[1]", "owner", got_owner.as_ref(), asked)?;
+                }
+                if let Some(asked) = &master {
+                    jetton::check_same(
+                        "result.stack[2]",
+                        "jetton master",
+                        got_master.as_ref(),
+                        asked,
+                    )?;
+                }
+                (true, balance, got_owner, got_master)
+            }
+            WalletData::Uninitialized => (false, "0".to_string(), owner, master),
+        };
+        let balance_decimal = jetton::to_decimal(&balance, decimals)?;
+        Ok(json!({
+            "jetton_wallet": wallet.friendly(true),
+            "jetton_wallet_raw": wallet.raw(),
+            "owner": owner_out.as_ref().map(Address::raw),
+            "jetton_master": master_out.as_ref().map(Address::raw),
+            "active": active,
+            "balance": balance,
+            "balance_decimal": balance_decimal,
+            "decimals": decimals,
+        }))
+    }
+}
+
+/// Ask the jetton master (as the caller wrote it, `master_text`) for
+/// `owner`'s jetton wallet. The wallet keeps the master's test-only flag, so
+/// a testnet master gives testnet forms.
+fn find_jetton_wallet(
+    master_text: &str,
+    owner: &Address,
+    master: &Address,
+) -> Result<Address, VenueError> {
+    // A get-method changes nothing: the POST may be retried like a GET.
+    let req = Request::post(api::RUN_GET_METHOD)
+        .json(&jetton::wallet_address_request(master_text, owner))
+        .idempotent(true);
+    let mut wallet = jetton::wallet_from_result(&call(req)?)?;
+    wallet.test_only = master.test_only;
+    wallet.form = Form::Bounceable;
+    Ok(wallet)
 }
 
 /// Nanotons as TON, exactly.
@@ -393,6 +548,50 @@ mod tests {
     /// vectors: getAddressInformation last_transaction_id.hash.
     const TX_HASH: &str = "iGEO9MSNROalIPhXSg1OS1AsLWn1+m11NCD6gCvpW8U=";
 
+    // Jetton vectors. Real: trustwallet/wallet-core
+    // rust/tw_tests/tests/chains/ton/ton_address_converter.rs (0a56079),
+    // `test_address_converter_get_jetton_usdt_address`: the request toncenter
+    // got (`OWNER_BOC` for `OWNER`, on the USDT master) and the wallet BoC it
+    // answered (`USDT_WALLET_BOC`, which wallet-core reads as
+    // UQDzveoohHHUboq8ENgyhA2wxCPmFLaDRedZRsfYNo5wg4TL).
+    const OWNER: &str = "UQBjKqthWBE6GEcqb_epTRFrQ1niS6Z1Z1MHMwR-mnAYRoYr";
+    const OWNER_BOC: &str = "te6cckEBAQEAJAAAQ4AMZVVsKwInQwjlTf71KaItaGs8SXTOrOpg5mCP004DCNAptHQU";
+    const USDT_MASTER: &str = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs";
+    const USDT_WALLET_BOC: &str =
+        "te6cckEBAQEAJAAAQ4Aed71FEI46jdFXghsGUIG2GIR8wpbQaLzrKNj7BtHOEHBSO5Mf";
+    /// The same wallet, bounceable (computed from the answer: CRC16 over the
+    /// 0x11 flags).
+    const USDT_WALLET: &str = "EQDzveoohHHUboq8ENgyhA2wxCPmFLaDRedZRsfYNo5wg9kO";
+    const USDT_WALLET_RAW: &str =
+        "0:f3bdea288471d46e8abc10d832840db0c423e614b68345e75946c7d8368e7083";
+    /// Constructed: the USDT master as an address cell (this plugin's
+    /// serializer; the same bytes a Python serializer gives).
+    const USDT_MASTER_BOC: &str =
+        "te6cckEBAQEAJAAAQ4AWInUylqBJQs4z7SJyZR1usrLYcUS+sgUWKN/ZuGxDv9C6Xu/I";
+    /// Constructed BoC around real data: the library cell (exotic, `02` +
+    /// hash 8f452d7a…) that the USDT master's state holds as its wallet code
+    /// (broxus/nekoton `usdt_root_token_contract` test state).
+    const USDT_WALLET_CODE_BOC: &str =
+        "te6cckEBAQEAIwAIQgKPRS16Tf10BmtoI2UXclntBXNENb52tf1L1divK3w9aCBrv3Y=";
+
+    fn cell(bytes: &str) -> Value {
+        json!(["cell", {"bytes": bytes, "object": {}}])
+    }
+
+    /// A `get_wallet_address` answer in toncenter's shape.
+    fn wallet_address_answer(boc: &str) -> Value {
+        json!({"ok": true, "result": {"@type": "smc.runResult", "gas_used": 4727,
+            "stack": [cell(boc)], "exit_code": 0}})
+    }
+
+    /// A `get_wallet_data` answer in toncenter's shape; the balance is
+    /// constructed (500 USDT = 500000000 base units, 6 decimals).
+    fn wallet_data_answer(owner_boc: &str, master_boc: &str) -> Value {
+        json!({"ok": true, "result": {"@type": "smc.runResult", "gas_used": 2532,
+            "stack": [["num", "0x1dcd6500"], cell(owner_boc), cell(master_boc), cell(USDT_WALLET_CODE_BOC)],
+            "exit_code": 0}})
+    }
+
     #[test]
     fn operations_table_lists_all_operations_none_mutating() {
         let ops = Ton::operations();
@@ -409,6 +608,8 @@ mod tests {
                 "get_wallet_info",
                 "estimate_fee",
                 "detect_address",
+                "get_jetton_wallet",
+                "get_jetton_balance",
             ]
         );
         assert!(ops.names().iter().all(|n| !ops.is_mutating(n)));
@@ -473,6 +674,57 @@ mod tests {
                 "body",
             ),
             ("send_boc", json!({"boc": "not base64!"}), "boc"),
+            (
+                "get_jetton_wallet",
+                json!({"owner": "EQbad", "jetton_master": USDT_MASTER}),
+                "owner",
+            ),
+            (
+                "get_jetton_wallet",
+                json!({"owner": OWNER, "jetton_master": "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDt"}),
+                "checksum",
+            ),
+            (
+                "get_jetton_wallet",
+                json!({"owner": OWNER}),
+                "jetton_master",
+            ),
+            ("get_jetton_balance", json!({}), "owner"),
+            (
+                "get_jetton_balance",
+                json!({"owner": OWNER}),
+                "jetton_master",
+            ),
+            (
+                "get_jetton_balance",
+                json!({"jetton_master": USDT_MASTER}),
+                "owner",
+            ),
+            (
+                "get_jetton_balance",
+                json!({"jetton_wallet": "0:12"}),
+                "jetton_wallet",
+            ),
+            (
+                "get_jetton_balance",
+                json!({"jetton_wallet": USDT_WALLET, "owner": "x"}),
+                "owner",
+            ),
+            (
+                "get_jetton_balance",
+                json!({"jetton_wallet": USDT_WALLET, "decimals": 256}),
+                "decimals",
+            ),
+            (
+                "get_jetton_balance",
+                json!({"jetton_wallet": USDT_WALLET, "decimals": -1}),
+                "decimals",
+            ),
+            (
+                "get_jetton_balance",
+                json!({"jetton_wallet": USDT_WALLET, "wallet": USDT_WALLET}),
+                "wallet",
+            ),
             ("send_boc", json!({"boc": ""}), "boc"),
             ("get_masterchain_info", json!({"extra": 1}), "extra"),
         ];
@@ -818,5 +1070,244 @@ mod tests {
             testing::call::<Ton>(&mock, "get_masterchain_info", json!({})),
             Err(VenueError::Transport(SendError::CircuitOpen(_)))
         ));
+    }
+
+    #[test]
+    fn get_jetton_wallet_posts_the_owner_as_a_slice_and_reads_the_wallet() {
+        let mock = MockHost::new().respond(
+            Method::Post,
+            "/runGetMethod",
+            200,
+            wallet_address_answer(USDT_WALLET_BOC),
+        );
+        let out = testing::call::<Ton>(
+            &mock,
+            "get_jetton_wallet",
+            json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({"owner": OWNER, "jetton_master": USDT_MASTER,
+                   "jetton_wallet": USDT_WALLET, "jetton_wallet_raw": USDT_WALLET_RAW})
+        );
+        let sent = mock.requests();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].path, "/runGetMethod");
+        assert_eq!(
+            sent[0].body_json(),
+            json!({"address": USDT_MASTER, "method": "get_wallet_address",
+                   "stack": [["tvm.Slice", OWNER_BOC]]}),
+            "byte for byte the request wallet-core sent to toncenter"
+        );
+        assert!(sent[0].idempotent);
+    }
+
+    #[test]
+    fn get_jetton_wallet_keeps_the_masters_testnet_flag_and_refuses_bad_answers() {
+        let testnet_master = Address::parse(USDT_MASTER).unwrap();
+        let testnet_master = Address {
+            test_only: true,
+            ..testnet_master
+        }
+        .friendly(true);
+        let mock = MockHost::new().respond(
+            Method::Post,
+            "/runGetMethod",
+            200,
+            wallet_address_answer(USDT_WALLET_BOC),
+        );
+        let out = testing::call::<Ton>(
+            &mock,
+            "get_jetton_wallet",
+            json!({"owner": OWNER, "jetton_master": testnet_master}),
+        )
+        .unwrap();
+        assert!(
+            out["jetton_wallet"].as_str().unwrap().starts_with("kQ"),
+            "{out}"
+        );
+
+        // addr_none, a cut BoC, and a failed method.
+        for (answer, kind) in [
+            (wallet_address_answer("te6cckEBAQEAAwAAASCUQYZV"), "parse"),
+            (
+                wallet_address_answer("te6cckEBAQEAJAAAQ4Aed71FEI46"),
+                "parse",
+            ),
+            (
+                json!({"ok": true, "result": {"gas_used": 0, "stack": [], "exit_code": 11}}),
+                "upstream",
+            ),
+        ] {
+            let mock = MockHost::new().respond(Method::Post, "/runGetMethod", 200, &answer);
+            let err = testing::call::<Ton>(
+                &mock,
+                "get_jetton_wallet",
+                json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+            )
+            .unwrap_err();
+            let got = match err {
+                VenueError::Parse(_) => "parse",
+                VenueError::Upstream(_) => "upstream",
+                _ => "other",
+            };
+            assert_eq!(got, kind, "{answer}");
+        }
+    }
+
+    #[test]
+    fn get_jetton_balance_finds_the_wallet_then_reads_and_checks_it() {
+        let mock = MockHost::new()
+            .respond(
+                Method::Post,
+                "/runGetMethod",
+                200,
+                wallet_address_answer(USDT_WALLET_BOC),
+            )
+            .respond(
+                Method::Post,
+                "/runGetMethod",
+                200,
+                wallet_data_answer(OWNER_BOC, USDT_MASTER_BOC),
+            );
+        let out = testing::call::<Ton>(
+            &mock,
+            "get_jetton_balance",
+            json!({"owner": OWNER, "jetton_master": USDT_MASTER, "decimals": 6}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            json!({
+                "jetton_wallet": USDT_WALLET,
+                "jetton_wallet_raw": USDT_WALLET_RAW,
+                "owner": "0:632aab6158113a18472a6ff7a94d116b4359e24ba67567530733047e9a701846",
+                "jetton_master": "0:b113a994b5024a16719f69139328eb759596c38a25f59028b146fecdc3621dfe",
+                "active": true,
+                "balance": "500000000",
+                "balance_decimal": "500",
+                "decimals": 6,
+            })
+        );
+        let sent = mock.requests();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(
+            sent[1].body_json(),
+            json!({"address": USDT_WALLET, "method": "get_wallet_data", "stack": []})
+        );
+        assert!(sent.iter().all(|r| r.idempotent));
+    }
+
+    #[test]
+    fn get_jetton_balance_of_a_given_wallet_sends_one_request_and_defaults_to_9_decimals() {
+        let mock = MockHost::new().respond(
+            Method::Post,
+            "/runGetMethod",
+            200,
+            wallet_data_answer(OWNER_BOC, USDT_MASTER_BOC),
+        );
+        let out = testing::call::<Ton>(
+            &mock,
+            "get_jetton_balance",
+            json!({"jetton_wallet": USDT_WALLET_RAW, "owner": OWNER}),
+        )
+        .unwrap();
+        assert_eq!(out["balance"], "500000000");
+        assert_eq!(out["balance_decimal"], "0.5");
+        assert_eq!(out["decimals"], 9);
+        assert_eq!(out["jetton_wallet"], USDT_WALLET);
+        let sent = mock.requests();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].body_json()["address"], USDT_WALLET_RAW);
+    }
+
+    #[test]
+    fn get_jetton_balance_of_an_undeployed_wallet_is_zero_and_inactive() {
+        // exit_code -13 with ok: true (the stray number toncenter leaves is
+        // ignored), and the ok: false form newer toncenter documents.
+        let answers = [
+            (
+                200,
+                json!({"ok": true, "result": {"@type": "smc.runResult", "gas_used": 0,
+                    "stack": [["num", "0x14c97"]], "exit_code": -13}}),
+            ),
+            (
+                500,
+                json!({"ok": false, "code": 500, "error": "Exit code -13 != 0"}),
+            ),
+        ];
+        for (status, answer) in answers {
+            let mock = MockHost::new()
+                .respond(
+                    Method::Post,
+                    "/runGetMethod",
+                    200,
+                    wallet_address_answer(USDT_WALLET_BOC),
+                )
+                .respond(Method::Post, "/runGetMethod", status, &answer);
+            let out = testing::call::<Ton>(
+                &mock,
+                "get_jetton_balance",
+                json!({"owner": OWNER, "jetton_master": USDT_MASTER, "decimals": 6}),
+            )
+            .unwrap();
+            assert_eq!(out["active"], false, "{answer}");
+            assert_eq!(out["balance"], "0");
+            assert_eq!(out["balance_decimal"], "0");
+            assert_eq!(out["jetton_wallet"], USDT_WALLET);
+            assert_eq!(
+                out["owner"],
+                "0:632aab6158113a18472a6ff7a94d116b4359e24ba67567530733047e9a701846"
+            );
+        }
+        // Any other failure stays an error.
+        let mock = MockHost::new().respond(
+            Method::Post,
+            "/runGetMethod",
+            500,
+            json!({"ok": false, "code": 500, "error": "Exit code 11 != 0"}),
+        );
+        assert!(matches!(
+            testing::call::<Ton>(&mock, "get_jetton_balance", json!({"jetton_wallet": USDT_WALLET})),
+            Err(VenueError::Upstream(u)) if u.status == 500
+        ));
+    }
+
+    #[test]
+    fn get_jetton_balance_refuses_a_wallet_of_another_owner_or_master() {
+        // Owner swapped for the master, then the master for the owner.
+        for (owner_boc, master_boc, field) in [
+            (USDT_MASTER_BOC, USDT_MASTER_BOC, "stack[1]"),
+            (OWNER_BOC, OWNER_BOC, "stack[2]"),
+            (OWNER_BOC, "te6cckEBAQEAAwAAASCUQYZV", "stack[2]"),
+        ] {
+            let mock = MockHost::new()
+                .respond(
+                    Method::Post,
+                    "/runGetMethod",
+                    200,
+                    wallet_address_answer(USDT_WALLET_BOC),
+                )
+                .respond(
+                    Method::Post,
+                    "/runGetMethod",
+                    200,
+                    wallet_data_answer(owner_boc, master_boc),
+                );
+            match testing::call::<Ton>(
+                &mock,
+                "get_jetton_balance",
+                json!({"owner": OWNER, "jetton_master": USDT_MASTER}),
+            ) {
+                Err(VenueError::Parse(m)) => {
+                    assert!(
+                        m.contains(field) && m.contains("not the jetton wallet asked for"),
+                        "{m}"
+                    )
+                }
+                other => panic!("{field}: expected parse, got {other:?}"),
+            }
+        }
     }
 }

@@ -163,6 +163,34 @@ pub struct SendBocParams {
     pub boc: String,
 }
 
+/// `get_jetton_wallet`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JettonWalletParams {
+    /// The wallet owner (any address form).
+    pub owner: String,
+    /// The jetton master (minter) contract.
+    pub jetton_master: String,
+}
+
+/// `get_jetton_balance`: `owner` and `jetton_master` (the wallet is asked of
+/// the master), or `jetton_wallet`; with `jetton_wallet`, an `owner` or
+/// `jetton_master` given too is checked against the wallet's answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JettonBalanceParams {
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub jetton_master: Option<String>,
+    #[serde(default)]
+    pub jetton_wallet: Option<String>,
+    /// Decimal places of the jetton (its metadata's `decimals`), 0 to 255;
+    /// 9 when absent.
+    #[serde(default)]
+    pub decimals: Option<u8>,
+}
+
 /// `get_masterchain_info` takes nothing.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
