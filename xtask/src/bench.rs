@@ -78,7 +78,11 @@ const BENCHES: &[Bench] = &[
                 backoff). Load: N keep-alive connections from the bench process, each sending its next \
                 request when the last is answered, 5 s per cell. CPU per call is the process's utime + \
                 stime over the calls it served, from `/proc`. HAProxy forwards bytes; the host also runs the \
-                plugin (request built, answer parsed and checked), the breaker, rate limit and metrics.",
+                plugin (request built, answer parsed and checked), the breaker, rate limit and metrics. \
+                The second table sets the host's cheapest paths beside a bare hyper server (a 404 for \
+                everything); the third compares transports for the template plugin's `ping`: TCP or a \
+                Unix-domain socket, HTTP/1.1 (a connection per caller) or HTTP/2 (one connection, a \
+                stream per call), against TCP HTTP/1.1 in the same run.",
     },
     Bench {
         name: "journal",
