@@ -52,7 +52,11 @@ def tick(host: rc.Client, args: argparse.Namespace) -> float:
         log(f"would sell {args.quantity} {args.symbol} (Idempotency-Key {key}); --live places it")
         return interval
     placed = host.call(VENUE, "create_market_order", order, idempotency_key=key)
-    log(f"sold: order {placed.get('order_id')} status {placed.get('status')} (key {key})")
+    # The answer carries the fill (the plugin asks Binance for RESULT).
+    log(
+        f"sold {placed.get('executed_qty')} at {placed.get('avg_price')}: order "
+        f"{placed.get('order_id')} status {placed.get('status')} (key {key})"
+    )
     return interval
 
 
