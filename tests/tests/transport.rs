@@ -215,3 +215,61 @@ fn a_path_that_is_not_a_socket_is_refused_at_start() {
     assert!(text.contains("is not a socket"), "{text}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
 }
+
+/// Both API clients take `unix:/path` as their base URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_reach_the_host_over_its_unix_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("api.sock");
+    let dir_path = dir.path().to_path_buf();
+    let _host = spawn(&format!("unix:{}", socket.display()), dir);
+    wait_for("the socket accepts", &dir_path, || async {
+        UnixStream::connect(&socket).await.ok()
+    })
+    .await;
+    let base = format!("unix:{}", socket.display());
+
+    let client = resilience_client::Client::new(&base, Some(TOKEN)).unwrap();
+    let pong = client
+        .call("t", "ping", &serde_json::json!({}), None)
+        .await
+        .expect("ping over the socket");
+    assert!(pong.is_object(), "{pong}");
+    let anonymous = resilience_client::Client::new(&base, None).unwrap();
+    let err = anonymous
+        .call("t", "ping", &serde_json::json!({}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &resilience_client::ErrorKind::Unauthorized,
+        "{err}"
+    );
+
+    // The Python client needs only the standard library.
+    let python = std::env::var("RESILIENCE_ORACLE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import json, sys, resilience_client as rc\n\
+                  c = rc.Client(sys.argv[1], token=sys.argv[2])\n\
+                  print(json.dumps(c.call('t', 'ping', {})))\n\
+                  try:\n    rc.Client(sys.argv[1]).call('t', 'ping', {})\n\
+                  except rc.Unauthorized:\n    print('unauthorized')\n";
+    let out = Command::new(python)
+        .args(["-c", script, &base, TOKEN])
+        .env(
+            "PYTHONPATH",
+            resilience_tests::workspace_root().join("clients/python/src"),
+        )
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with('{'), "{stdout}");
+    assert_eq!(lines[1], "unauthorized");
+}

@@ -70,7 +70,8 @@ class Decoding(unittest.TestCase):
 
     def test_base_urls_and_tokens_are_checked(self) -> None:
         self.assertEqual(rc.Client("http://127.0.0.1:8080/").base_url, "http://127.0.0.1:8080")
-        for bad in ("https://host", "127.0.0.1:8080", "http://h/?q=1"):
+        self.assertIn("unix:/run/rh.sock", repr(rc.Client("unix:/run/rh.sock")))
+        for bad in ("https://host", "127.0.0.1:8080", "http://h/?q=1", "unix:"):
             with self.assertRaises(ValueError, msg=bad):
                 rc.Client(bad)
         with self.assertRaises(ValueError):

@@ -38,12 +38,15 @@
 //! never carried; that request never reached the host.)
 //!
 //! The host serves plain HTTP (put TLS in a proxy in front of it), so this
-//! client speaks `http://` only.
+//! client speaks `http://` only, over TCP or, for a host on the same machine
+//! listening on a Unix-domain socket (`server.listen = "unix:/path"`), over
+//! that socket: `Client::new("unix:/run/rh.sock", token)`.
 
 #![warn(missing_docs)]
 
 mod error;
 mod journal;
+mod unix;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -62,6 +65,32 @@ use serde_json::Value;
 
 pub use error::{ConfigError, Error, ErrorKind};
 pub use journal::{JournalEntry, JournalPage, JournalQuery, JournalState};
+
+/// `Authorization: Bearer <token>`, marked sensitive (kept out of debug output).
+fn bearer(token: Option<&str>) -> Result<Option<HeaderValue>, ConfigError> {
+    token
+        .map(|t| {
+            HeaderValue::from_str(&format!("Bearer {t}"))
+                .map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                })
+                .map_err(|_| ConfigError("the token must be visible ASCII".into()))
+        })
+        .transpose()
+}
+
+/// A pool of kept-alive connections made by `connector`.
+fn pool<C>(connector: C) -> HyperClient<C, Full<Bytes>>
+where
+    C: hyper_util::client::legacy::connect::Connect + Clone,
+{
+    HyperClient::builder(TokioExecutor::new())
+        // Below the host's 30 s header-read timeout, so the pool does not
+        // hand out a connection the host is about to close.
+        .pool_idle_timeout(Duration::from_secs(20))
+        .build(connector)
+}
 
 /// Characters left as they are in a path segment or query value (RFC 3986
 /// unreserved); everything else is percent-encoded.
@@ -100,10 +129,29 @@ impl Health {
 /// runtime they are awaited in (HTTP/1.1, kept-alive connections).
 #[derive(Clone)]
 pub struct Client {
+    /// The base URL as given (`http://…` or `unix:/…`), for messages.
     base: String,
+    /// What request URLs start with (`http://localhost` over a socket).
+    origin: String,
     auth: Option<HeaderValue>,
     timeout: Option<Duration>,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: Transport,
+}
+
+/// The connection pool, over TCP or the host's Unix-domain socket.
+#[derive(Clone)]
+enum Transport {
+    Tcp(HyperClient<HttpConnector, Full<Bytes>>),
+    Unix(HyperClient<unix::UnixConnector, Full<Bytes>>),
+}
+
+impl Transport {
+    fn request(&self, req: Request<Full<Bytes>>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            Transport::Tcp(c) => c.request(req),
+            Transport::Unix(c) => c.request(req),
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -124,10 +172,26 @@ impl Client {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
 
     /// A client of the host at `base_url` (`http://HOST:PORT`, optionally
-    /// with a path prefix when a proxy mounts the host under one), sending
-    /// `Authorization: Bearer <token>` when `token` is given (the host's
-    /// `server.auth_token_env`). Nothing is sent until the first request.
+    /// with a path prefix when a proxy mounts the host under one, or
+    /// `unix:/path/to/socket`), sending `Authorization: Bearer <token>` when
+    /// `token` is given (the host's `server.auth_token_env`). Nothing is sent
+    /// until the first request.
     pub fn new(base_url: &str, token: Option<&str>) -> Result<Client, ConfigError> {
+        let auth = bearer(token)?;
+        if let Some(path) = base_url.strip_prefix(unix::PREFIX) {
+            if path.is_empty() {
+                return Err(ConfigError(format!(
+                    "base URL {base_url:?}: expected unix:/path/to/socket"
+                )));
+            }
+            return Ok(Client {
+                base: base_url.to_string(),
+                origin: "http://localhost".into(),
+                auth,
+                timeout: Some(Self::DEFAULT_TIMEOUT),
+                http: Transport::Unix(pool(unix::UnixConnector::new(path))),
+            });
+        }
         let base = base_url.trim_end_matches('/').to_string();
         let uri: Uri = base
             .parse()
@@ -150,28 +214,14 @@ impl Client {
                 "base URL {base_url:?}: expected http://HOST:PORT[/PREFIX] without a query"
             )));
         }
-        let auth = token
-            .map(|t| {
-                HeaderValue::from_str(&format!("Bearer {t}"))
-                    .map(|mut v| {
-                        v.set_sensitive(true);
-                        v
-                    })
-                    .map_err(|_| ConfigError("the token must be visible ASCII".into()))
-            })
-            .transpose()?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        let http = HyperClient::builder(TokioExecutor::new())
-            // Below the host's 30 s header-read timeout, so the pool does not
-            // hand out a connection the host is about to close.
-            .pool_idle_timeout(Duration::from_secs(20))
-            .build(connector);
         Ok(Client {
+            origin: base.clone(),
             base,
             auth,
             timeout: Some(Self::DEFAULT_TIMEOUT),
-            http,
+            http: Transport::Tcp(pool(connector)),
         })
     }
 
@@ -371,7 +421,7 @@ impl Client {
         body: Bytes,
         headers: Vec<(header::HeaderName, HeaderValue)>,
     ) -> Result<(u16, http::HeaderMap, Bytes), Error> {
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.origin);
         let mut req = Request::builder().method(method).uri(&url);
         if let Some(auth) = &self.auth {
             req = req.header(header::AUTHORIZATION, auth.clone());
@@ -465,6 +515,11 @@ mod tests {
             "http://127.0.0.1:8080"
         );
         assert!(Client::new("https://host", None).is_err());
+        assert!(Client::new("unix:", None).is_err());
+        assert_eq!(
+            Client::new("unix:/run/rh.sock", None).unwrap().base_url(),
+            "unix:/run/rh.sock"
+        );
         assert!(Client::new("127.0.0.1:8080", None).is_err());
         assert!(Client::new("http://h/?q=1", None).is_err());
         assert!(Client::new("http://h", Some("bad\ntoken")).is_err());

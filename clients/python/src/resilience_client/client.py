@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -108,7 +109,9 @@ class Client:
 
     Args:
         base_url: ``http://HOST:PORT``, optionally with a path prefix when a
-            proxy mounts the host under one.
+            proxy mounts the host under one; or ``unix:/path/to/socket`` for
+            a host on the same machine listening there
+            (``server.listen = "unix:/path"``), which skips the TCP stack.
         token: sent as ``Authorization: Bearer <token>`` (the host's
             ``server.auth_token_env``); ``/health`` needs none.
         timeout: seconds to wait to connect and for each read of the answer
@@ -141,10 +144,18 @@ class Client:
         token: Optional[str] = None,
         timeout: Optional[float] = DEFAULT_TIMEOUT,
     ) -> None:
+        self._unix_path: Optional[str] = None
+        if base_url.startswith(UNIX_PREFIX):
+            # The host's `server.listen = "unix:/path"`: HTTP/1.1 over the socket.
+            self._unix_path = base_url[len(UNIX_PREFIX) :]
+            if not self._unix_path:
+                raise ValueError(f"base_url {base_url!r}: expected unix:/path/to/socket")
+            base_url = "http://localhost"
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme != "http" or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(
-                f"base_url {base_url!r}: expected http://HOST:PORT[/PREFIX] (the host serves plain http)"
+                f"base_url {base_url!r}: expected http://HOST:PORT[/PREFIX] (the host serves plain "
+                "http) or unix:/path/to/socket"
             )
         if token is not None and (not token or not all(0x20 < ord(c) < 0x7F for c in token)):
             raise ValueError("the token must be visible ASCII")
@@ -155,7 +166,8 @@ class Client:
 
     def __repr__(self) -> str:
         token = "<redacted>" if self._token is not None else None
-        return f"Client(base_url={self.base_url!r}, token={token!r}, timeout={self.timeout!r})"
+        where = self.base_url if self._unix_path is None else UNIX_PREFIX + self._unix_path
+        return f"Client(base_url={where!r}, token={token!r}, timeout={self.timeout!r})"
 
     # -- venue calls ---------------------------------------------------------
 
@@ -312,6 +324,8 @@ class Client:
         headers: Optional[Dict[str, str]] = None,
     ) -> Tuple[int, Optional[str], bytes]:
         """One request: the answer's status, ``Retry-After`` and body."""
+        if self._unix_path is not None:
+            return self._send_unix(method, path, body, headers)
         req = urllib.request.Request(self.base_url + path, data=body, method=method)
         req.add_header("Accept", "application/json")
         for name, value in (headers or {}).items():
@@ -329,6 +343,51 @@ class Client:
         except (OSError, http.client.HTTPException) as e:
             # Timeouts (socket.timeout is an OSError), resets, a closed connection.
             raise TransportError(f"no answer from {self.base_url}: {e!r}") from e
+
+
+    def _send_unix(
+        self,
+        method: str,
+        path: str,
+        body: Optional[bytes],
+        headers: Optional[Dict[str, str]],
+    ) -> Tuple[int, Optional[str], bytes]:
+        """:meth:`_send` over the host's Unix-domain socket."""
+        assert self._unix_path is not None
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if self._token is not None:
+            all_headers["Authorization"] = f"Bearer {self._token}"
+        conn = _UnixConnection(self._unix_path, self.timeout)
+        try:
+            conn.request(method, path, body=body, headers=all_headers)
+            resp = conn.getresponse()
+            return resp.status, resp.headers.get("Retry-After"), resp.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise TransportError(f"no answer from {UNIX_PREFIX}{self._unix_path}: {e!r}") from e
+        finally:
+            conn.close()
+
+
+#: ``base_url`` prefix for the host's Unix-domain socket (``unix:/run/rh.sock``).
+UNIX_PREFIX = "unix:"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP/1.1 over a Unix-domain socket (``Host: localhost``)."""
+
+    def __init__(self, path: str, timeout: Optional[float]) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self._path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
 
 
 def _segment(name: str) -> str:
