@@ -515,11 +515,16 @@ async fn secret_in_the_endpoint_path_is_used_but_never_shown() {
         .mount(&server)
         .await;
     let dead = refused_addr().await;
+    // One `get_price` sends its reads as one concurrent batch, up to 8
+    // attempts against the dead endpoint: the breaker stays closed so the
+    // answer is the connection error (which names the endpoint), whichever
+    // read fails last.
     let secrets = "secrets = { rpc_key = { env = \"CHAINLINK_TEST_RPC_KEY\" } }";
     let config = format!(
         "{}\n[venues.chainlink-down]\nplugin = \"chainlink\"\n\
          endpoints = [\"http://{dead}/v2/${{secret:rpc_key}}\"]\ntimeout_ms = 500\n\
-         retry = {{ max_attempts = 2, base_delay_ms = 1 }}\n{secrets}\n",
+         retry = {{ max_attempts = 2, base_delay_ms = 1 }}\n\
+         breaker = {{ failure_threshold = 100 }}\n{secrets}\n",
         venue(
             &[
                 format!("http://{dead}/v2/${{secret:rpc_key}}"),
