@@ -77,6 +77,7 @@ pub mod decimal;
 #[cfg(feature = "evm")]
 pub mod eip712;
 pub mod encoding;
+pub mod endpoints;
 pub mod envelope;
 pub mod error;
 #[cfg(feature = "evm")]
@@ -107,14 +108,14 @@ pub mod bindings {
 
 /// Version of the WIT package (`resilience:venue@WIT_VERSION`) this SDK targets.
 /// The host reads the same version from the component's interface names
-/// (`resilience:venue/adapter@0.2.0`, `resilience:venue/types@0.2.0`) and
+/// (`resilience:venue/adapter@0.2.1`, `resilience:venue/types@0.2.1`) and
 /// refuses plugins built for a version it does not support.
 ///
 /// ```
 /// assert!(include_str!("../../wit/venue.wit")
 ///     .contains(&format!("package resilience:venue@{};", resilience_guest::WIT_VERSION)));
 /// ```
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.2.1";
 
 /// Version of this SDK, reported by every plugin's `describe`.
 ///

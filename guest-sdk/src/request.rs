@@ -286,6 +286,41 @@ impl Request {
             .collect()
     }
 
+    /// Send to the venue's endpoint `index` (from 0, in configured order)
+    /// and no other: retries, breaker, rate limits and the deadline apply,
+    /// failover does not. For reading two providers and comparing them; see
+    /// [`crate::endpoints`].
+    ///
+    /// ```no_run
+    /// let resp = resilience_guest::Request::get("/price").send_to(1)?;
+    /// # Ok::<(), resilience_guest::VenueError>(())
+    /// ```
+    pub fn send_to(self, index: u32) -> Result<Response, SendError> {
+        Self::send_all_to(vec![(Some(index), self)])
+            .pop()
+            .unwrap_or_else(|| Err(SendError::Connection("the host returned no answer".into())))
+    }
+
+    /// Send several requests concurrently, each to the endpoint it names or,
+    /// for `None`, through the host's failover; results come back in order.
+    ///
+    /// ```no_run
+    /// use resilience_guest::Request;
+    /// let both = Request::send_all_to(vec![
+    ///     (Some(0), Request::get("/price")),
+    ///     (Some(1), Request::get("/price")),
+    /// ]);
+    /// assert_eq!(both.len(), 2);
+    /// ```
+    pub fn send_all_to(requests: Vec<(Option<u32>, Request)>) -> Vec<Result<Response, SendError>> {
+        let raw_reqs: Vec<(Option<u32>, types::Request)> =
+            requests.into_iter().map(|(e, r)| (e, r.inner)).collect();
+        raw::send_all_to(&raw_reqs)
+            .into_iter()
+            .map(|r| r.map(Response::from))
+            .collect()
+    }
+
     /// The WIT record, for tests and advanced use.
     ///
     /// ```

@@ -9,18 +9,24 @@
 //! | native               | off               | a panic asking to enable the feature     |
 
 #[cfg(target_arch = "wasm32")]
+pub(crate) use crate::bindings::resilience::venue::endpoints::{
+    count as endpoint_count, send_all_to,
+};
+#[cfg(target_arch = "wasm32")]
 pub(crate) use crate::bindings::resilience::venue::host::{
     config, hmac_sha256, log, now_ms, report_usage, send, send_all, sign_secp256k1,
 };
 
 #[cfg(all(not(target_arch = "wasm32"), feature = "testing"))]
 pub(crate) use crate::testing::imports::{
-    config, hmac_sha256, log, now_ms, report_usage, send, send_all, sign_secp256k1,
+    config, endpoint_count, hmac_sha256, log, now_ms, report_usage, send, send_all, send_all_to,
+    sign_secp256k1,
 };
 
 #[cfg(all(not(target_arch = "wasm32"), not(feature = "testing")))]
 pub(crate) use self::unavailable::{
-    config, hmac_sha256, log, now_ms, report_usage, send, send_all, sign_secp256k1,
+    config, endpoint_count, hmac_sha256, log, now_ms, report_usage, send, send_all, send_all_to,
+    sign_secp256k1,
 };
 
 /// Native builds without the harness: a host call is a bug in the test, and
@@ -48,6 +54,12 @@ mod unavailable {
     }
     pub fn send_all(_: &[Request]) -> Vec<Result<Response, SendError>> {
         no_host("send-all")
+    }
+    pub fn send_all_to(_: &[(Option<u32>, Request)]) -> Vec<Result<Response, SendError>> {
+        no_host("send-all-to")
+    }
+    pub fn endpoint_count() -> u32 {
+        no_host("endpoints.count")
     }
     pub fn now_ms() -> u64 {
         no_host("now-ms")

@@ -2,7 +2,7 @@
 //!
 //! | import            | scope                                   | refused with |
 //! |-------------------|-----------------------------------------|--------------|
-//! | `send`, `send-all`| the venue's endpoints only; checked by [`crate::outbound`] (relative path without dot segments, valid headers, declared header secrets for their bound endpoints, a recipe keyed by a declared `hmac-key`) | `denied` |
+//! | `send`, `send-all`, `send-all-to` | the venue's endpoints only (a pinned request its one endpoint); checked by [`crate::outbound`] (relative path without dot segments, valid headers, declared header secrets for their bound endpoints, a recipe keyed by a declared `hmac-key`) | `denied` |
 //! | `hmac-sha256`     | the venue's secrets the plugin declared `hmac-key` | `denied` |
 //! | `sign-secp256k1`  | the venue's secrets declared `secp256k1-key` (hex private key) | `denied` |
 //! | `config`          | the venue's `settings` (never secrets)   | `none`   |
@@ -118,12 +118,14 @@ impl CallScope {
     /// request is counted in `sends` before it is handed over, and uncounted
     /// only on proof (see [`SendLedger`]).
     pub async fn send(&self, req: Request) -> Result<Response, SendError> {
-        self.send_within(req, None).await
+        self.send_within(req, None, None).await
     }
 
+    /// [`CallScope::send`], limited to endpoint `pin` when one is named.
     async fn send_within(
         &self,
         req: Request,
+        pin: Option<u32>,
         budget: Option<Arc<ResponseBudget>>,
     ) -> Result<Response, SendError> {
         let mut out = outbound::build(
@@ -134,6 +136,9 @@ impl CallScope {
                 max_request_bytes: self.venue.limits.max_request_bytes,
             },
         )?;
+        if let Some(pin) = pin {
+            out.endpoints = Some(self.pinned(pin, out.endpoints.as_deref())?);
+        }
         out.response_budget = budget;
         out.start = self.start;
         let counted = self
@@ -174,8 +179,37 @@ impl CallScope {
         }
     }
 
+    /// The endpoints a request pinned to `pin` may go to: that one, if it
+    /// exists and the request's header secrets (bound to `bound`) may go there.
+    fn pinned(&self, pin: u32, bound: Option<&[usize]>) -> Result<Vec<usize>, SendError> {
+        let count = self.venue.upstream.endpoints().len();
+        let index = usize::try_from(pin).unwrap_or(usize::MAX);
+        if index >= count {
+            return Err(SendError::Denied(format!(
+                "endpoint {pin} does not exist: venue {} has {count} endpoint(s), numbered from 0",
+                self.venue.venue
+            )));
+        }
+        if bound.is_some_and(|b| !b.contains(&index)) {
+            return Err(SendError::Denied(format!(
+                "endpoint {pin} is not one the request's header secrets are bound to (secrets.NAME.endpoints)"
+            )));
+        }
+        Ok(vec![index])
+    }
+
     /// Send several requests concurrently; results keep request order.
     pub async fn send_all(&self, reqs: Vec<Request>) -> Vec<Result<Response, SendError>> {
+        self.send_all_to(reqs.into_iter().map(|r| (None, r)).collect())
+            .await
+    }
+
+    /// Send several requests concurrently, each to its pinned endpoint or
+    /// through failover (`None`); results keep request order.
+    pub async fn send_all_to(
+        &self,
+        reqs: Vec<(Option<u32>, Request)>,
+    ) -> Vec<Result<Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
             let msg = format!(
                 "send-all takes at most {MAX_SEND_ALL} requests, got {}",
@@ -191,10 +225,10 @@ impl CallScope {
         ));
         let mut set = tokio::task::JoinSet::new();
         let n = reqs.len();
-        for (i, req) in reqs.into_iter().enumerate() {
+        for (i, (pin, req)) in reqs.into_iter().enumerate() {
             let scope = self.clone();
             let budget = Arc::clone(&budget);
-            set.spawn(async move { (i, scope.send_within(req, Some(budget)).await) });
+            set.spawn(async move { (i, scope.send_within(req, pin, Some(budget)).await) });
         }
         let mut out: Vec<Option<Result<Response, SendError>>> = (0..n).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
@@ -432,6 +466,27 @@ impl bindings::resilience::venue::host::Host for StoreState {
         if let Some(c) = &self.call {
             c.report_usage(report);
         }
+    }
+}
+
+impl bindings::resilience::venue::endpoints::Host for StoreState {
+    fn count(&mut self) -> u32 {
+        self.call.as_ref().map_or(0, |c| {
+            u32::try_from(c.venue.upstream.endpoints().len()).unwrap_or(u32::MAX)
+        })
+    }
+
+    async fn send_all_to(
+        &mut self,
+        reqs: Vec<(Option<u32>, Request)>,
+    ) -> Vec<Result<Response, SendError>> {
+        let Some(scope) = self.call.clone() else {
+            return reqs.iter().map(|_| Err(no_venue())).collect();
+        };
+        let started = tokio::time::Instant::now();
+        let result = scope.send_all_to(reqs).await;
+        self.resumed_after(started.elapsed());
+        result
     }
 }
 

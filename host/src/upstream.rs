@@ -391,9 +391,16 @@ impl Upstream {
             let (idx, permit) = match failover::pick_allowed(&breakers, start, allowed) {
                 Ok(p) => p,
                 Err(rej) => {
+                    let which = match &req.endpoints {
+                        Some(allowed) => format!(
+                            "the {} endpoint(s) of {} this request may use",
+                            allowed.len(),
+                            self.venue
+                        ),
+                        None => format!("all {n} endpoint(s) of {}", self.venue),
+                    };
                     return Err(SendFailure::CircuitOpen(format!(
-                        "all {n} endpoint(s) of {} have open circuits; the next half-opens in {} ms",
-                        self.venue,
+                        "{which} have open circuits; the next half-opens in {} ms",
                         rej.retry_in.as_millis()
                     )));
                 }

@@ -43,6 +43,7 @@ pub const PLUGINS: &[(&str, &str)] = &[
     ("test-plugin-memory-bomb", "memory_bomb"),
     ("test-plugin-trap", "trap"),
     ("test-plugin-wrong-wit", "wrong_wit"),
+    ("test-plugin-wit-0-2-0", "wit_0_2_0"),
     ("test-plugin-sandbox-probe", "sandbox_probe"),
     ("test-plugin-describe-trap", "describe_trap"),
 ];

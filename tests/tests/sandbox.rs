@@ -188,7 +188,7 @@ async fn plugins_check_reports_versions_imports_fuel_and_peak_memory() {
     );
     let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["name"], "echo");
-    assert_eq!(v["wit_version"], "0.2.0");
+    assert_eq!(v["wit_version"], "0.2.1");
     assert!(v["describe"]["fuel"].as_u64().unwrap() > 0);
     assert!(v["describe"]["peak_memory_bytes"].as_u64().unwrap() >= 65536);
     assert!(
@@ -196,7 +196,15 @@ async fn plugins_check_reports_versions_imports_fuel_and_peak_memory() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i == "resilience:venue/host@0.2.0")
+            .any(|i| i == "resilience:venue/host@0.2.1")
+    );
+    assert!(
+        v["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "resilience:venue/endpoints@0.2.1"),
+        "echo pins requests: {v}"
     );
     let bad = run(dir.path().join("wrong_wit.wasm")).await.unwrap();
     assert_eq!(bad.status.code(), Some(1));

@@ -209,7 +209,7 @@ async fn venues_listing_shows_ton_and_its_operations() {
     assert_eq!(status, 200);
     let ton = &body["venues"]["ton"];
     assert_eq!(ton["plugin"], "ton");
-    assert_eq!(ton["wit_version"], "0.2.0");
+    assert_eq!(ton["wit_version"], "0.2.1");
     let ops: Vec<&str> = ton["operations"]
         .as_array()
         .unwrap()

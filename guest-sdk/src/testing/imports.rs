@@ -15,6 +15,14 @@ pub fn send_all(reqs: &[Request]) -> Vec<Result<Response, SendError>> {
     active::with("send-all", |s| s.send_all(reqs))
 }
 
+pub fn send_all_to(reqs: &[(Option<u32>, Request)]) -> Vec<Result<Response, SendError>> {
+    active::with("send-all-to", |s| s.send_all_to(reqs))
+}
+
+pub fn endpoint_count() -> u32 {
+    active::with("endpoints.count", |s| s.endpoint_count)
+}
+
 pub fn now_ms() -> u64 {
     active::with("now-ms", |s| s.now_ms)
 }

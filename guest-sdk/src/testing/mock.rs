@@ -102,6 +102,9 @@ pub struct SentRequest {
     pub idempotent: bool,
     /// Rate-limit weight.
     pub weight: u32,
+    /// The endpoint the request was pinned to
+    /// ([`Request::send_to`](crate::Request::send_to)); `None` for a plain `send`.
+    pub endpoint: Option<u32>,
 }
 
 impl SentRequest {
@@ -223,6 +226,8 @@ impl IntoBody for &Value {
 struct Route {
     method: Method,
     pattern: String,
+    /// Only requests pinned to this endpoint match ([`MockHost::on_endpoint`]).
+    endpoint: Option<u32>,
     outcome: Result<types::Response, SendError>,
     used: bool,
 }
@@ -230,8 +235,8 @@ struct Route {
 impl Route {
     /// `"/a?b=c"`: path and query equal; `"/a"`: path equal, any query;
     /// `"/a/*"`: path and query start with `/a/`.
-    fn matches(&self, method: Method, path: &str) -> bool {
-        if self.method != method {
+    fn matches(&self, method: Method, path: &str, endpoint: Option<u32>) -> bool {
+        if self.method != method || self.endpoint.is_some_and(|e| endpoint != Some(e)) {
             return false;
         }
         if let Some(prefix) = self.pattern.strip_suffix('*') {
@@ -246,6 +251,8 @@ impl Route {
 
 pub(crate) struct State {
     pub(super) now_ms: u64,
+    /// What `endpoints.count` answers.
+    pub(super) endpoint_count: u32,
     pub(super) settings: BTreeMap<String, String>,
     secrets: BTreeMap<String, Vec<u8>>,
     /// What the plugin under test declares (set by `testing::Instance`);
@@ -271,6 +278,7 @@ impl MockHost {
         Self {
             state: Rc::new(RefCell::new(State {
                 now_ms: DEFAULT_NOW_MS,
+                endpoint_count: 1,
                 settings: BTreeMap::new(),
                 secrets: BTreeMap::new(),
                 declared: None,
@@ -291,6 +299,44 @@ impl MockHost {
     /// ```
     pub fn now_ms(self, ms: u64) -> Self {
         self.state.borrow_mut().now_ms = ms;
+        self
+    }
+
+    /// Give the venue `count` endpoints (1 by default), numbered from 0, for
+    /// plugins that pin requests to one ([`Request::send_to`](crate::Request::send_to)).
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// use resilience_guest::testing::MockHost;
+    /// let mock = MockHost::new()
+    ///     .endpoints(2)
+    ///     .respond(Method::Get, "/price", 200, "1").on_endpoint(0)
+    ///     .respond(Method::Get, "/price", 200, "2").on_endpoint(1);
+    /// assert_eq!(mock.run(resilience_guest::endpoints::count), 2);
+    /// let second = mock.run(|| Request::get("/price").send_to(1)).unwrap();
+    /// assert_eq!(second.text(), "2");
+    /// assert_eq!(mock.requests()[0].endpoint, Some(1));
+    /// let missing = mock.run(|| Request::get("/price").send_to(2)).unwrap_err();
+    /// assert!(matches!(missing, SendError::Denied(_)));
+    /// ```
+    pub fn endpoints(self, count: u32) -> Self {
+        self.state.borrow_mut().endpoint_count = count;
+        self
+    }
+
+    /// Make the response scripted last answer only requests pinned to
+    /// endpoint `index` (see [`MockHost::endpoints`]).
+    ///
+    /// # Panics
+    ///
+    /// When no response has been scripted yet: the call is a mistake in the test.
+    pub fn on_endpoint(self, index: u32) -> Self {
+        self.state
+            .borrow_mut()
+            .routes
+            .last_mut()
+            .expect("MockHost::on_endpoint follows respond, respond_with or fail")
+            .endpoint = Some(index);
         self
     }
 
@@ -418,6 +464,7 @@ impl MockHost {
         self.state.borrow_mut().routes.push(Route {
             method,
             pattern: pattern.to_string(),
+            endpoint: None,
             outcome,
             used: false,
         });
@@ -510,13 +557,30 @@ impl MockHost {
 
 impl State {
     pub(super) fn send(&mut self, req: &types::Request) -> Result<types::Response, SendError> {
-        let (sent, checked) = self.as_received(req);
+        self.send_to(req, None)
+    }
+
+    /// `send`, pinned to endpoint `pin` when one is named (as the host does,
+    /// an index past the last endpoint is `denied`).
+    fn send_to(
+        &mut self,
+        req: &types::Request,
+        pin: Option<u32>,
+    ) -> Result<types::Response, SendError> {
+        let (mut sent, checked) = self.as_received(req);
+        sent.endpoint = pin;
         self.requests.push(sent.clone());
         checked?;
+        if let Some(pin) = pin.filter(|p| *p >= self.endpoint_count) {
+            return Err(SendError::Denied(format!(
+                "endpoint {pin} does not exist: the venue has {} endpoint(s), numbered from 0",
+                self.endpoint_count
+            )));
+        }
         let route = self
             .routes
             .iter_mut()
-            .find(|r| !r.used && r.matches(req.method, &sent.path));
+            .find(|r| !r.used && r.matches(req.method, &sent.path, pin));
         match route {
             Some(route) => {
                 route.used = true;
@@ -555,6 +619,23 @@ impl State {
                 .collect();
         }
         reqs.iter().map(|r| self.send(r)).collect()
+    }
+
+    pub(super) fn send_all_to(
+        &mut self,
+        reqs: &[(Option<u32>, types::Request)],
+    ) -> Vec<Result<types::Response, SendError>> {
+        if reqs.len() > MAX_SEND_ALL {
+            let msg = format!(
+                "send-all-to takes at most {MAX_SEND_ALL} requests, got {}",
+                reqs.len()
+            );
+            return reqs
+                .iter()
+                .map(|_| Err(SendError::Denied(msg.clone())))
+                .collect();
+        }
+        reqs.iter().map(|(pin, r)| self.send_to(r, *pin)).collect()
     }
 
     pub(super) fn hmac_sha256(&self, name: &str, message: &[u8]) -> Result<Vec<u8>, SendError> {
@@ -650,6 +731,7 @@ impl State {
             body: req.body.clone(),
             idempotent: req.idempotent,
             weight: req.weight,
+            endpoint: None,
         };
         let mut checked = check_path(&req.path);
         for h in &req.headers {

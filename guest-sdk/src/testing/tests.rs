@@ -130,6 +130,7 @@ fn requests_are_recorded_as_the_venue_receives_them() {
             body: vec![],
             idempotent: true,
             weight: 1,
+            endpoint: None,
         }
     );
 }

@@ -1,6 +1,6 @@
 //! Host-side bindings generated from `wit/`.
 //!
-//! `send` and `send-all` are async (they wait on the network); the other
+//! `send`, `send-all` and `send-all-to` are async (they wait on the network); the other
 //! imports are quick and stay synchronous. Every export is called with the
 //! `*_async` functions so a guest that runs long yields to tokio at epoch ticks.
 
@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     imports: {
         "resilience:venue/host.send": async,
         "resilience:venue/host.send-all": async,
+        "resilience:venue/endpoints.send-all-to": async,
     },
     exports: { default: async },
 });

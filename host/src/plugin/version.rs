@@ -11,8 +11,11 @@ use wasmtime::component::Component;
 /// The package every plugin implements.
 pub const PACKAGE: &str = "resilience:venue";
 
-/// WIT versions this host can load.
-pub const SUPPORTED: &[&str] = &["0.2.0"];
+/// WIT versions this host can load. A 0.2.1 host loads 0.2.0 plugins
+/// unchanged: 0.2.1 only adds the `endpoints` import, and wasmtime links and
+/// looks up `@0.2.0` names against their semver-compatible `@0.2.1`
+/// definitions (`tests/tests/wit_compat.rs` loads one).
+pub const SUPPORTED: &[&str] = &["0.2.0", "0.2.1"];
 
 /// The WIT version a component was built against, from its export of
 /// `resilience:venue/adapter@X` (and its imports, which must agree).
@@ -118,5 +121,6 @@ mod tests {
         assert!(e.contains("resilience:venue@0.1.0"), "{e}");
         assert!(e.contains("resilience:venue@0.2.0"), "{e}");
         assert!(check("0.2.0").is_ok());
+        assert!(check("0.2.1").is_ok());
     }
 }

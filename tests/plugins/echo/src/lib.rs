@@ -51,6 +51,9 @@ struct SendParams {
     /// Sign each attempt the Binance way, keyed with this secret.
     #[serde(default)]
     signed_with: Option<String>,
+    /// In `send_all`: pin this request to the venue's endpoint of this index.
+    #[serde(default)]
+    endpoint: Option<u32>,
 }
 
 /// A header value: text, or `{"secret": NAME}`.
@@ -136,15 +139,24 @@ impl Echo {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                build_request(r).map_err(|e| match e {
+                let endpoint = r.endpoint;
+                let req = build_request(r).map_err(|e| match e {
                     VenueError::InvalidParams(m) => {
                         VenueError::invalid(format!("requests[{i}].{m}"))
                     }
                     other => other,
-                })
+                })?;
+                Ok((endpoint, req))
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let results = Request::send_all(requests)
+            .collect::<Result<Vec<_>, VenueError>>()?;
+        // Through `send-all-to` only when a request is pinned, so plain
+        // batches keep exercising `send-all`.
+        let results = if requests.iter().any(|(e, _)| e.is_some()) {
+            Request::send_all_to(requests)
+        } else {
+            Request::send_all(requests.into_iter().map(|(_, r)| r).collect())
+        };
+        let results = results
             .iter()
             .map(|r| match r {
                 Ok(resp) => response_json(resp),
@@ -152,6 +164,10 @@ impl Echo {
             })
             .collect();
         Ok(Value::Array(results))
+    }
+
+    fn endpoints(&mut self, _: Value) -> Result<Value, VenueError> {
+        Ok(json!({ "count": resilience_guest::endpoints::count() }))
     }
 
     fn hmac(&mut self, p: HmacParams) -> Result<Value, VenueError> {
@@ -276,8 +292,13 @@ impl Plugin for Echo {
             )
             .op(
                 "send_all",
-                "Send several requests concurrently",
+                "Send several requests concurrently, each pinned to its `endpoint` if it names one",
                 Self::send_all,
+            )
+            .op(
+                "endpoints",
+                "How many endpoints the venue has",
+                Self::endpoints,
             )
             .op("hmac", "HMAC-SHA256 with a venue secret, hex", Self::hmac)
             .op(
