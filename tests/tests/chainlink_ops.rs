@@ -94,18 +94,29 @@ impl Respond for Provider {
 }
 
 async fn start(p: Provider, settings: &str) -> (MockServer, TestHost) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(p)
-        .mount(&server)
-        .await;
+    let (mut servers, host) = start_many(vec![p], settings).await;
+    (servers.remove(0), host)
+}
+
+/// A host whose chainlink venue has one endpoint per provider, in order.
+async fn start_many(providers: Vec<Provider>, settings: &str) -> (Vec<MockServer>, TestHost) {
+    let mut servers = Vec::new();
+    for p in providers {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(p)
+            .mount(&server)
+            .await;
+        servers.push(server);
+    }
+    let endpoints: Vec<String> = servers.iter().map(|s| format!("{:?}", s.uri())).collect();
     let venue = format!(
-        "[venues.chainlink]\nplugin = \"chainlink\"\nendpoints = [\"{}\"]\n\
+        "[venues.chainlink]\nplugin = \"chainlink\"\nendpoints = [{}]\n\
          timeout_ms = 2000\ndeadline_ms = 5000\nretry = {{ max_attempts = 1 }}\nsettings = {{ {settings} }}\n",
-        server.uri()
+        endpoints.join(", ")
     );
     let host = TestHost::start(&["chainlink"], "", &venue).await;
-    (server, host)
+    (servers, host)
 }
 
 async fn bodies(server: &MockServer) -> Vec<Value> {
@@ -313,4 +324,100 @@ async fn bad_round_id_and_unknown_chain_send_nothing() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["kind"], "unsupported");
     assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn each_endpoint_is_checked_and_the_one_on_the_wrong_chain_is_named() {
+    let wrong = Provider {
+        chain_id: "0xa",
+        ..Provider::default()
+    };
+    let (servers, host) = start_many(vec![Provider::default(), wrong], "").await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/chainlink/get_price",
+            &json!({"pair": "ETH/USD"}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "wrong_chain");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("endpoint 1 ") && message.contains("chain id 10"),
+        "{body}"
+    );
+    for server in &servers {
+        let asked = bodies(server).await;
+        assert_eq!(
+            asked
+                .iter()
+                .filter(|b| b["method"] == "eth_chainId")
+                .count(),
+            1,
+            "each endpoint is asked its chain, pinned: {asked:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn quorum_2_reads_two_providers_and_refuses_when_they_disagree() {
+    let (servers, host) = start_many(
+        vec![Provider::default(), Provider::default()],
+        "quorum = \"2\"",
+    )
+    .await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/chainlink/get_price",
+            &json!({"pair": "ETH/USD"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["price"], &body["quorum"]),
+        (&json!("3520.98"), &json!([0, 1]))
+    );
+    for server in &servers {
+        let rounds = bodies(server)
+            .await
+            .iter()
+            .filter(|b| b["params"][0]["data"] == "0xfeaf968c")
+            .count();
+        assert_eq!(rounds, 1, "each provider answers one latestRoundData()");
+    }
+
+    let lying = Provider {
+        answer: 352_098_000_001,
+        ..Provider::default()
+    };
+    let (_servers, host) = start_many(vec![Provider::default(), lying], "quorum = \"2\"").await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/chainlink/get_prices",
+            &json!({"pairs": ["ETH/USD", "BTC/USD"]}),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "disagreement", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the same round differs"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn quorum_2_with_one_endpoint_is_refused_before_any_request() {
+    let (server, host) = start(Provider::default(), "quorum = \"2\"").await;
+    let (status, body) = host
+        .post(
+            "/v1/venues/chainlink/get_price",
+            &json!({"pair": "ETH/USD"}),
+        )
+        .await;
+    assert_eq!(body["error"]["kind"], "unsupported", "{body}");
+    assert_eq!(status, 400, "{body}");
+    assert!(bodies(&server).await.is_empty());
 }

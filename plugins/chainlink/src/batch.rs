@@ -1,4 +1,5 @@
-//! One `send-all` round trip: requests pushed in order, answers taken by index.
+//! One `send-all-to` round trip: requests pushed in order, each through the
+//! host's failover or pinned to one endpoint, answers taken by index.
 //!
 //! Every read of a call that does not depend on another read goes into the
 //! same batch, so a call costs one round trip (two or three only when the
@@ -13,12 +14,19 @@ use crate::rpc;
 
 /// Requests of one round trip, in the order they will be answered.
 #[derive(Debug, Default)]
-pub struct Batch(Vec<Request>);
+pub struct Batch(Vec<(Option<u32>, Request)>);
 
 impl Batch {
-    /// Add `req`; its answer will have the returned index.
+    /// Add `req`, sent through the host's failover; its answer will have the
+    /// returned index.
     pub fn push(&mut self, req: Request) -> usize {
-        self.0.push(req);
+        self.0.push((None, req));
+        self.0.len() - 1
+    }
+
+    /// Add `req`, sent to endpoint `endpoint` only.
+    pub fn push_to(&mut self, endpoint: u32, req: Request) -> usize {
+        self.0.push((Some(endpoint), req));
         self.0.len() - 1
     }
 
@@ -28,7 +36,7 @@ impl Batch {
             return Answers::default();
         }
         Answers {
-            answers: Request::send_all(self.0).into_iter().map(Some).collect(),
+            answers: Request::send_all_to(self.0).into_iter().map(Some).collect(),
             saw_empty: false,
         }
     }

@@ -10,7 +10,7 @@
 //!
 //! | operation         | params            | requests | result |
 //! |-------------------|-------------------|----------|--------|
-//! | `get_price`       | `{pair}`          | see [`price`]: chain check, sequencer, `latestRoundData()`, cached `decimals()` and bounds | `{pair, chain, price, decimals, round_id, updated_at, age_s, at_bound}` |
+//! | `get_price`       | `{pair}`          | see [`price`]: chain check, sequencer, `latestRoundData()`, cached `decimals()` and bounds | `{pair, chain, price, decimals, round_id, updated_at, age_s, at_bound}`, and `quorum` (the two endpoints that agreed) with `quorum = 2` |
 //! | `get_prices`      | `{pairs: [..]}` (1 to 20) | the same for every pair, all at once | one entry per pair, in order: the `get_price` result or `{pair, error: {kind, message, ..}}` |
 //! | `get_round`       | `{pair, round_id}` | chain check, `getRoundData(round_id)`, cached `decimals()` | `{pair, chain, price, decimals, round_id, phase_id, started_at, updated_at}` |
 //! | `get_eth_balance` | `{address}`       | `eth_getBalance(address, "latest")` | `{address, wei, eth}` |
@@ -26,7 +26,8 @@
 //! | error (kind, `code`)          | when |
 //! |-------------------------------|------|
 //! | `stale_data`                  | `now - updatedAt` > heartbeat + margin ([`feeds`]), or the round is incomplete |
-//! | `upstream`, `wrong_chain`     | the provider's `eth_chainId` is not the configured chain ([`chain_check`]) |
+//! | `upstream`, `wrong_chain`     | an endpoint's `eth_chainId` is not the configured chain; the message names the endpoint ([`chain_check`]) |
+//! | `upstream`, `disagreement`    | with `quorum = 2`, the two providers' rounds disagree ([`quorum`]) |
 //! | `upstream`, `sequencer_down`  | the L2 sequencer is down ([`sequencer`]) |
 //! | `upstream`, `grace_period`    | the L2 sequencer came back less than the grace period ago |
 //!
@@ -48,15 +49,14 @@
 //! the host books a plugin-reported rate limit like a 429 from the endpoint
 //! that answered (`retry.jsonrpc_overload_codes` lets it see the code itself).
 //!
-//! # Endpoints cannot be addressed
+//! # Endpoints
 //!
-//! The WIT contract has no way for a plugin to send to one endpoint of its
-//! venue or to learn which endpoint answered: the host picks, retries and
-//! fails over. So the chain check is per instance, not per endpoint (see
-//! [`chain_check`] for how a failover to a wrong-chain provider is still
-//! caught), and an agreement check across two providers cannot be done inside
-//! one venue: configure two venues, one provider each, and compare their
-//! `round_id` and `price` in the caller.
+//! The chain check is made once per endpoint: each endpoint is asked
+//! `eth_chainId`, pinned to it with the `endpoints` import (WIT 0.2.1), in
+//! the first call's round trip ([`chain_check`]). The reads themselves go
+//! through the host's failover, unless the venue setting `quorum = 2` asks for
+//! every latest round from two endpoints and a price only when they agree
+//! ([`quorum`]).
 //!
 //! Non-goals: verifying that a configured address is a feed (a wrong address
 //! fails with a clear `parse` or `upstream` error).
@@ -69,6 +69,7 @@ pub mod chains;
 pub mod feeds;
 pub mod params;
 pub mod price;
+pub mod quorum;
 pub mod round;
 pub mod rpc;
 pub mod sequencer;
@@ -79,7 +80,6 @@ use serde_json::{Value, json};
 
 use crate::batch::Batch;
 use crate::cache::Cache;
-use crate::chain_check::ChainCheck;
 use crate::params::{BalanceParams, PairParams, PairsParams, RoundParams};
 
 /// Decimals of ether in wei.
@@ -199,8 +199,9 @@ impl Chainlink {
         let (pair, round_id) = params::round(&p)?;
         let chain = chains::configured()?;
         let feed = feeds::resolve(chain, &pair)?;
+        let now_s = host::now_ms() / 1000;
         let mut batch = Batch::default();
-        let preamble = price::plan_preamble(&self.cache, chain, false, &mut batch)?;
+        let preamble = price::plan_preamble(&mut self.cache, chain, false, &mut batch, now_s)?;
         let main = batch.push(rpc::eth_call(
             &feed.address,
             &round::get_round_data_call(round_id),
@@ -210,7 +211,6 @@ impl Chainlink {
             .is_none()
             .then(|| batch.push(rpc::eth_call(&feed.address, round::DECIMALS)));
         let mut answers = batch.send();
-        let now_s = host::now_ms() / 1000;
         price::check_preamble(&mut self.cache, chain, &preamble, &mut answers, now_s)?;
         let on = format!("on {} ({})", feed.address, feed.pair);
         let data = answers.data(main, &format!("eth_call getRoundData({round_id}) {on}"));
@@ -226,7 +226,7 @@ impl Chainlink {
             (None, None) => return Err(VenueError::parse("decimals(): not requested")),
         };
         if answers.saw_empty() {
-            self.cache.chain = ChainCheck::Unchecked;
+            self.cache.chain.reset();
         }
         let round = round::decode_round(&data?, "getRoundData()")?;
         round::check(&round, &feed.pair)?;

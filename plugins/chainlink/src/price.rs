@@ -1,11 +1,12 @@
 //! Reading latest prices: which requests go into which round trip, and how
 //! each pair's answers become its result.
 //!
-//! Round trip 1 (one `send-all`), in this order:
+//! Round trip 1 (one `send-all-to`), in this order:
 //!
-//! 1. `eth_chainId`, until the chain is verified ([`crate::chain_check`]);
+//! 1. `eth_chainId` to each endpoint not yet verified ([`crate::chain_check`]);
 //! 2. the sequencer uptime feed's `latestRoundData()`, on an L2 ([`crate::sequencer`]);
-//! 3. per pair: `latestRoundData()`, `decimals()` until cached, `aggregator()`
+//! 3. per pair: `latestRoundData()` (from two endpoints with `quorum = 2`,
+//!    see [`crate::quorum`]), `decimals()` until cached, `aggregator()`
 //!    until the feed's bounds are cached.
 //!
 //! A wrong chain, a down sequencer or the grace period fails the whole call:
@@ -21,9 +22,10 @@ use serde_json::{Value, json};
 use crate::batch::{Answers, Batch};
 use crate::bounds::{self, Bounds};
 use crate::cache::{Cache, PhaseBounds};
-use crate::chain_check::{self, ChainCheck};
+use crate::chain_check;
 use crate::chains::Chain;
 use crate::feeds::{self, Feed};
+use crate::quorum::{self, Quorum};
 use crate::round::{self, RoundData};
 use crate::rpc;
 use crate::sequencer;
@@ -31,25 +33,32 @@ use crate::sequencer;
 /// The indices of the chain and sequencer reads in round trip 1.
 #[derive(Debug, Default)]
 pub struct Preamble {
-    chain_id: Option<usize>,
+    /// `(endpoint, index)` of each `eth_chainId`.
+    chain_ids: Vec<(u32, usize)>,
     sequencer: Option<usize>,
 }
 
-/// Add the chain check (until verified) and, with `sequencer` on an L2, the
-/// uptime feed read to `batch`.
+/// Add the chain check of every endpoint that is due ([`crate::chain_check`])
+/// and, with `sequencer` on an L2, the uptime feed read to `batch`.
 pub fn plan_preamble(
-    cache: &Cache,
+    cache: &mut Cache,
     chain: &Chain,
     sequencer: bool,
     batch: &mut Batch,
+    now_s: u64,
 ) -> Result<Preamble, VenueError> {
-    let chain_id = (cache.chain == ChainCheck::Unchecked).then(|| batch.push(rpc::eth_chain_id()));
+    let chain_ids = cache
+        .chain
+        .due(resilience_guest::endpoints::count(), now_s)
+        .into_iter()
+        .map(|e| (e, batch.push_to(e, rpc::eth_chain_id())))
+        .collect();
     let sequencer = match (sequencer, sequencer_feed(chain)?) {
         (true, Some(feed)) => Some(batch.push(rpc::eth_call(&feed, round::LATEST_ROUND_DATA))),
         _ => None,
     };
     Ok(Preamble {
-        chain_id,
+        chain_ids,
         sequencer,
     })
 }
@@ -71,7 +80,8 @@ fn sequencer_feed(chain: &Chain) -> Result<Option<String>, VenueError> {
     }
 }
 
-/// Check the preamble's answers: the chain id (then cached) and the
+/// Check the preamble's answers: each endpoint's chain id (then cached; an
+/// endpoint that could not be asked is asked again later) and the
 /// sequencer's status.
 pub fn check_preamble(
     cache: &mut Cache,
@@ -80,9 +90,16 @@ pub fn check_preamble(
     answers: &mut Answers,
     now_s: u64,
 ) -> Result<(), VenueError> {
-    if let Some(i) = preamble.chain_id {
-        chain_check::verify(&answers.result(i, "eth_chainId")?, chain)?;
-        cache.chain = ChainCheck::Verified;
+    for &(endpoint, i) in &preamble.chain_ids {
+        match answers.result(i, &format!("eth_chainId at endpoint {endpoint}")) {
+            Ok(id) => {
+                chain_check::verify(endpoint, &id, chain)?;
+                cache.chain.verified(endpoint);
+            }
+            // The reads went elsewhere, or fail on their own.
+            Err(VenueError::Transport(_)) => cache.chain.unreachable(endpoint, now_s),
+            Err(e) => return Err(e),
+        }
     }
     if let Some(i) = preamble.sequencer {
         let what = "eth_call latestRoundData() on the sequencer uptime feed";
@@ -100,11 +117,24 @@ enum Decimals {
     Requested(usize),
 }
 
+/// Where a pair's `latestRoundData()` answers are in round trip 1.
+#[derive(Debug)]
+enum Main {
+    /// One read, through the host's failover.
+    Any(usize),
+    /// `(endpoint, index)` of each provider's read (`quorum = 2`).
+    Pinned(Vec<(u32, usize)>),
+}
+
+/// A pair's `latestRoundData()` as each endpoint answered it (`None`: the
+/// endpoint the host picked).
+type Rounds = Vec<(Option<u32>, Result<RoundData, VenueError>)>;
+
 /// A pair's requests in round trip 1.
 #[derive(Debug)]
 struct Plan {
     feed: Feed,
-    main: usize,
+    main: Main,
     decimals: Decimals,
     aggregator: Option<usize>,
 }
@@ -117,6 +147,8 @@ struct Read {
     aggregator: Option<Result<String, VenueError>>,
     /// Known bounds for the round's phase: `Some(None)` = the aggregator has none.
     bounds: Option<Option<Bounds>>,
+    /// The endpoints that agreed on the round (`quorum = 2`).
+    agreed_by: Option<Vec<u32>>,
 }
 
 /// Latest prices of `pairs` on `chain`: one result per pair, in order. The
@@ -138,13 +170,28 @@ pub fn latest(
             .map(|r| r.map(|_| Value::Null))
             .collect());
     }
+    let quorum = quorum::configured()?;
+    let count = resilience_guest::endpoints::count();
+    let sides = match quorum {
+        Some(_) => Some(quorum::first_pair(count)?),
+        None => None,
+    };
     let mut batch = Batch::default();
-    let preamble = plan_preamble(cache, chain, true, &mut batch)?;
+    let preamble = plan_preamble(cache, chain, true, &mut batch, now_s)?;
     let plans: Vec<Result<Plan, VenueError>> = resolved
         .into_iter()
         .map(|feed| {
             let feed = feed?;
-            let main = batch.push(rpc::eth_call(&feed.address, round::LATEST_ROUND_DATA));
+            let call = || rpc::eth_call(&feed.address, round::LATEST_ROUND_DATA);
+            let main = match sides {
+                Some(sides) => Main::Pinned(
+                    sides
+                        .iter()
+                        .map(|&e| (e, batch.push_to(e, call())))
+                        .collect(),
+                ),
+                None => Main::Any(batch.push(call())),
+            };
             let decimals = match cache.decimals(&feed.address) {
                 Some(d) => Decimals::Cached(d),
                 None => {
@@ -165,12 +212,27 @@ pub fn latest(
         .collect();
     let mut answers = batch.send();
     let checked = check_preamble(cache, chain, &preamble, &mut answers, now_s);
+    let mut rounds: Vec<Rounds> = plans
+        .iter()
+        .map(|plan| match plan {
+            Ok(p) => take_rounds(p, &mut answers),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    let replacements_saw_empty =
+        quorum.is_some() && replace_silent_endpoints(&plans, &mut rounds, count);
     let mut reads: Vec<Result<Read, VenueError>> = plans
         .into_iter()
-        .map(|plan| plan.map(|p| read(cache, p, &mut answers)))
+        .zip(rounds)
+        .map(|(plan, rounds)| {
+            plan.map(|p| {
+                let (round, agreed_by) = combine(&p.feed.pair, quorum, rounds);
+                read(cache, p, round, agreed_by, &mut answers)
+            })
+        })
         .collect();
-    if answers.saw_empty() {
-        cache.chain = ChainCheck::Unchecked;
+    if answers.saw_empty() || replacements_saw_empty {
+        cache.chain.reset();
     }
     checked?;
     read_bounds(cache, &mut reads);
@@ -180,14 +242,111 @@ pub fn latest(
         .collect())
 }
 
-/// Take a pair's answers from round trip 1 (caching its decimals even when
-/// its round failed).
-fn read(cache: &mut Cache, plan: Plan, answers: &mut Answers) -> Read {
+/// Take a pair's `latestRoundData()` answers from round trip 1.
+fn take_rounds(plan: &Plan, answers: &mut Answers) -> Rounds {
+    let on = format!("on {} ({})", plan.feed.address, plan.feed.pair);
+    let mut decode = |i: usize, what: String| {
+        answers
+            .data(i, &what)
+            .and_then(|d| round::decode_round_data(&d))
+    };
+    match &plan.main {
+        Main::Any(i) => vec![(None, decode(*i, format!("eth_call latestRoundData() {on}")))],
+        Main::Pinned(sides) => sides
+            .iter()
+            .map(|&(e, i)| {
+                let what = format!("eth_call latestRoundData() {on} at endpoint {e}");
+                (Some(e), decode(i, what))
+            })
+            .collect(),
+    }
+}
+
+/// With a quorum: an endpoint whose every read failed in transport is
+/// replaced by the next unused one, read again in one more round trip,
+/// until one answers or none is left. Returns whether a replacement's read
+/// came back empty (see [`crate::chain_check`]).
+fn replace_silent_endpoints(
+    plans: &[Result<Plan, VenueError>],
+    rounds: &mut [Rounds],
+    count: u32,
+) -> bool {
+    let mut saw_empty = false;
+    let sides = rounds.iter().map(Vec::len).max().unwrap_or(0);
+    let mut next = u32::try_from(sides).unwrap_or(u32::MAX);
+    for side in 0..sides {
+        loop {
+            let silent = rounds
+                .iter()
+                .filter(|r| !r.is_empty())
+                .all(|r| matches!(r.get(side), Some((_, Err(VenueError::Transport(_))))));
+            if !silent || next >= count {
+                break;
+            }
+            let endpoint = next;
+            next += 1;
+            let mut batch = Batch::default();
+            let asked: Vec<(usize, usize)> = plans
+                .iter()
+                .enumerate()
+                .filter_map(|(k, plan)| {
+                    let feed = &plan.as_ref().ok()?.feed;
+                    let call = rpc::eth_call(&feed.address, round::LATEST_ROUND_DATA);
+                    Some((k, batch.push_to(endpoint, call)))
+                })
+                .collect();
+            let mut answers = batch.send();
+            for (k, i) in asked {
+                let Ok(plan) = &plans[k] else { continue };
+                let what = format!(
+                    "eth_call latestRoundData() on {} ({}) at endpoint {endpoint}",
+                    plan.feed.address, plan.feed.pair
+                );
+                let round = answers
+                    .data(i, &what)
+                    .and_then(|d| round::decode_round_data(&d));
+                rounds[k][side] = (Some(endpoint), round);
+            }
+            saw_empty |= answers.saw_empty();
+        }
+    }
+    saw_empty
+}
+
+/// A pair's round: the one read, or the one its providers agree on (and
+/// which endpoints those were).
+fn combine(
+    pair: &str,
+    quorum: Option<Quorum>,
+    rounds: Rounds,
+) -> (Result<RoundData, VenueError>, Option<Vec<u32>>) {
+    let mut rounds = rounds.into_iter();
+    match (quorum, rounds.next(), rounds.next()) {
+        (Some(q), Some((Some(ea), a)), Some((Some(eb), b))) => match (a, b) {
+            (Ok(a), Ok(b)) => (quorum::agree(pair, q, (ea, a), (eb, b)), Some(vec![ea, eb])),
+            (Err(e), _) | (_, Err(e)) => (Err(e), None),
+        },
+        (_, Some((_, round)), _) => (round, None),
+        (_, None, _) => (
+            Err(VenueError::parse(format!(
+                "{pair}: no latestRoundData() read"
+            ))),
+            None,
+        ),
+    }
+}
+
+/// Take a pair's other answers from round trip 1 (caching its decimals even
+/// when its round failed).
+fn read(
+    cache: &mut Cache,
+    plan: Plan,
+    round: Result<RoundData, VenueError>,
+    agreed_by: Option<Vec<u32>>,
+    answers: &mut Answers,
+) -> Read {
     let feed = plan.feed;
     let on = format!("on {} ({})", feed.address, feed.pair);
-    let round = answers
-        .data(plan.main, &format!("eth_call latestRoundData() {on}"))
-        .and_then(|d| round::decode_round_data(&d));
     let decimals = match plan.decimals {
         Decimals::Cached(d) => Ok(d),
         Decimals::Requested(i) => answers
@@ -212,6 +371,7 @@ fn read(cache: &mut Cache, plan: Plan, answers: &mut Answers) -> Read {
         decimals,
         aggregator,
         bounds,
+        agreed_by,
     }
 }
 
@@ -318,7 +478,7 @@ fn price(read: Read, chain: &Chain, now_s: u64) -> Result<Value, VenueError> {
     let price = scale_integer(&round.answer, u32::from(decimals))
         .map_err(|e| e.parse("latestRoundData(): answer"))?;
     let at_bound = read.bounds.flatten().map(|b| b.pins(&round.answer));
-    Ok(json!({
+    let mut result = json!({
         "pair": feed.pair,
         "chain": chain.name,
         "price": price,
@@ -327,5 +487,9 @@ fn price(read: Read, chain: &Chain, now_s: u64) -> Result<Value, VenueError> {
         "updated_at": round.updated_at,
         "age_s": age_s,
         "at_bound": at_bound,
-    }))
+    });
+    if let Some(endpoints) = read.agreed_by {
+        result["quorum"] = json!(endpoints);
+    }
+    Ok(result)
 }

@@ -834,3 +834,6 @@ fn error_json_mirrors_the_host_api_kinds() {
         "plugin"
     );
 }
+
+#[path = "endpoint_tests.rs"]
+mod endpoint_tests;
