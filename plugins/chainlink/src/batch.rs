@@ -4,13 +4,17 @@
 //! Every read of a call that does not depend on another read goes into the
 //! same batch, so a call costs one round trip (two or three only when the
 //! aggregator bounds must be read, see [`crate::bounds`]). The host bounds a
-//! `send-all` at 64 requests; [`crate::params::MAX_PAIRS`] keeps every batch
-//! under it.
+//! `send-all-to` at [`MAX_PER_SEND`] requests: [`crate::params::MAX_PAIRS`]
+//! keeps a first call's batch under it, and a larger one (a quorum over many
+//! endpoints) goes out in chunks of that size, one after the other.
 
 use resilience_guest::prelude::*;
 use serde_json::Value;
 
 use crate::rpc;
+
+/// Most requests the host takes in one `send-all-to`.
+pub const MAX_PER_SEND: usize = 64;
 
 /// Requests of one round trip, in the order they will be answered.
 #[derive(Debug, Default)]
@@ -30,13 +34,17 @@ impl Batch {
         self.0.len() - 1
     }
 
-    /// Send every request at once (nothing when empty).
+    /// Send every request at once, in chunks of [`MAX_PER_SEND`] (nothing
+    /// when empty).
     pub fn send(self) -> Answers {
-        if self.0.is_empty() {
-            return Answers::default();
+        let mut answers = Vec::with_capacity(self.0.len());
+        let mut requests = self.0.into_iter().peekable();
+        while requests.peek().is_some() {
+            let chunk: Vec<(Option<u32>, Request)> = requests.by_ref().take(MAX_PER_SEND).collect();
+            answers.extend(Request::send_all_to(chunk).into_iter().map(Some));
         }
         Answers {
-            answers: Request::send_all_to(self.0).into_iter().map(Some).collect(),
+            answers,
             saw_empty: false,
         }
     }

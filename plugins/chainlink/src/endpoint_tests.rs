@@ -245,3 +245,26 @@ fn quorum_2_needs_two_endpoints_and_a_valid_setting() {
     );
     assert!(mock.requests().is_empty());
 }
+
+#[test]
+fn a_quorum_batch_over_the_host_bound_goes_out_in_chunks() {
+    // 20 pairs with a quorum over 3 endpoints: 3 chain checks, then per
+    // pair 2 rounds, decimals and aggregator: 83 requests, over the 64 the
+    // host takes at once.
+    let pairs: Vec<String> = (0..20).map(|i| format!("X{i}/USD")).collect();
+    let settings: Vec<(String, String)> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("feed.{p}"), format!("0x{:040x}", i + 1)))
+        .collect();
+    let mock = settings
+        .iter()
+        .fold(quorum_host(3), |m, (k, v)| m.setting(k, v));
+    let out = testing::call::<Chainlink>(&mock, "get_prices", json!({ "pairs": pairs }));
+    // No answers are scripted: every read is a 404, so every pair fails,
+    // but all 83 requests were sent (none refused for the batch size).
+    assert!(out.is_err());
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 83, "{}", sent.len());
+    assert_eq!(mock.unmatched().len(), 83);
+}
