@@ -170,10 +170,10 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
                     };
                     match read_params(app, req).await {
                         Ok(params) => match app
-                            .call_keyed(&venue, &operation, &params, key.as_deref())
+                            .call_output(&venue, &operation, &params, key.as_deref())
                             .await
                         {
-                            Ok(result) => json_response(StatusCode::OK, &result),
+                            Ok(result) => json_text_response(StatusCode::OK, result.into_string()),
                             Err(e) => error_response(&e, Some(&venue), Some(&operation)),
                         },
                         Err(e) => error_response(&e, Some(&venue), Some(&operation)),
@@ -298,7 +298,12 @@ fn query_param(query: Option<&str>, key: &str) -> Option<String> {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_text_response(status, body.to_string())
+}
+
+/// A response whose body is JSON text already checked.
+fn json_text_response(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

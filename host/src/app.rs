@@ -4,6 +4,7 @@
 mod invoke;
 mod orders;
 
+pub use invoke::Output;
 pub use orders::{MAX_IDEMPOTENCY_KEY, check_idempotency_key};
 
 use std::collections::{BTreeMap, HashMap};
@@ -466,6 +467,20 @@ impl App {
         params: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<Value, CallError> {
+        self.call_output(venue, operation, params, idempotency_key)
+            .await
+            .map(Output::into_value)
+    }
+
+    /// [`App::call_keyed`], with the result as checked JSON text (what the
+    /// API answers, without building it into a tree).
+    pub async fn call_output(
+        &self,
+        venue: &str,
+        operation: &str,
+        params: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Output, CallError> {
         let loaded = self.loaded();
         let Some(v) = loaded.venues.get(venue) else {
             let err = match loaded.broken.get(venue) {
@@ -504,6 +519,7 @@ impl App {
             if op.mutating {
                 self.order(v, operation, params, idempotency_key, deadline)
                     .await
+                    .map(|value| Output::from_value(&value))
             } else {
                 invoke::read(v, operation, &params.to_string(), deadline).await
             }

@@ -30,12 +30,18 @@
 //! bench asserts only that every request was answered and that the upstream
 //! saw at least one request per success; timings are reported, not checked.
 //! `RESILIENCE_BENCH_SMOKE=1`: 1 s per cell at 32 connections.
+//!
+//! `RESILIENCE_BENCH_BASELINE_HOST=/path/to/resilience-host` adds a last
+//! table: this build beside that one (an earlier build, to measure a change)
+//! on the TON call and `ping`, in interleaved rounds that alternate which
+//! build goes first, so the drift of a shared machine falls on both alike.
+//! The baseline must load the same plugin files (the same WIT version).
 
 #[path = "../../host/benches/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -515,6 +521,63 @@ async fn transports(callers: usize, time: Duration) {
     }
 }
 
+/// Set to another build of the host: the last table sets this build beside it.
+const BASELINE_VAR: &str = "RESILIENCE_BENCH_BASELINE_HOST";
+
+/// This build beside the `baseline` build on the TON call and the template's
+/// `ping`, `rounds` interleaved rounds each (which build goes first
+/// alternates); each cell is the mean over its rounds.
+async fn versus_baseline(baseline: &Path, connections: usize, time: Duration, rounds: usize) {
+    let upstream = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
+    let venues = format!(
+        "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{}/api/v2\"]\n\
+         timeout_ms = 5000\ndeadline_ms = 20000\n\
+         pool = {{ max_connections_per_host = 256 }}\n\n\
+         [venues.tpl]\nplugin = \"template\"\nendpoints = [\"http://127.0.0.1:9\"]\n",
+        upstream.url()
+    );
+    let limits = "max_instances = 256";
+    let plugins = ["ton", "template"];
+    let hosts = [
+        HostProcess::start_binary(baseline, &plugins, limits, &venues, &[]).await,
+        HostProcess::start(&plugins, limits, &venues, &[]).await,
+    ];
+    let paths: [(&str, fn(SocketAddr) -> Target); 2] = [
+        ("TON `get_balance` (loopback upstream)", |addr| Target {
+            method: http::Method::POST,
+            url: format!("http://{addr}/v1/venues/ton/get_balance"),
+            body: Bytes::from(format!(r#"{{"address":"{ADDRESS}"}}"#)),
+        }),
+        ("template `ping` (no I/O)", |addr| Target {
+            method: http::Method::POST,
+            url: format!("http://{addr}/v1/venues/tpl/ping"),
+            body: Bytes::from_static(b"{}"),
+        }),
+    ];
+    for (path, target) in paths {
+        // (calls/s, CPU per call) summed over rounds, baseline then this build.
+        let mut sums = [(0.0, 0.0); 2];
+        for round in 0..rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let host = &hosts[i];
+                let (rate, cpu, ok) =
+                    measure(&target(host.addr), host.pid(), connections, time).await;
+                assert!(ok == 1.0, "every call succeeds ({path}, build {i})");
+                sums[i].0 += rate;
+                sums[i].1 += cpu;
+            }
+        }
+        let n = rounds as f64;
+        let [(b_rate, b_cpu), (t_rate, t_cpu)] = sums.map(|(r, c)| (r / n, c / n));
+        println!(
+            "| {path} | {connections} | {rounds} | {b_rate:.0} | {t_rate:.0} | {:.2}x | {b_cpu:.1} us | {t_cpu:.1} us | {:.2}x |",
+            t_rate / b_rate,
+            t_cpu / b_cpu
+        );
+    }
+}
+
 fn main() {
     if let Some(addr) = std::env::var_os(BARE_SERVER_VAR) {
         bare_server(&addr.to_string_lossy());
@@ -602,6 +665,16 @@ fn main() {
         println!("|---|---|---|---|---|---|");
         for &callers in levels {
             transports(callers, time).await;
+        }
+        if let Some(baseline) = std::env::var_os(BASELINE_VAR) {
+            println!();
+            println!(
+                "| path (this build vs `{}`) | connections | rounds | baseline calls/s | this build calls/s | throughput ratio | baseline CPU per call | this build CPU per call | CPU ratio |",
+                Path::new(&baseline).display()
+            );
+            println!("|---|---|---|---|---|---|---|---|---|");
+            let rounds = if smoke { 1 } else { 3 };
+            versus_baseline(Path::new(&baseline), 32, time, rounds).await;
         }
     });
 }

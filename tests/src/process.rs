@@ -52,6 +52,18 @@ impl HostProcess {
         rest: &str,
         env: &[(String, String)],
     ) -> HostProcess {
+        Self::start_binary(&release_binary(), plugins, limits, rest, env).await
+    }
+
+    /// [`HostProcess::start`] with the host binary `bin` (another build, to
+    /// compare with).
+    pub async fn start_binary(
+        bin: &Path,
+        plugins: &[&str],
+        limits: &str,
+        rest: &str,
+        env: &[(String, String)],
+    ) -> HostProcess {
         let plugins = plugin_dir(plugins);
         let dir = tempfile::tempdir().expect("temp dir");
         let port = {
@@ -67,7 +79,7 @@ impl HostProcess {
         let config = dir.path().join("resilience.toml");
         std::fs::write(&config, text).expect("config file");
         let log = std::fs::File::create(dir.path().join("host.log")).expect("log file");
-        let child = Command::new(release_binary())
+        let child = Command::new(bin)
             .args(["serve", "--config"])
             .arg(&config)
             .envs(env.iter().map(|(k, v)| (k, v)))

@@ -14,6 +14,7 @@
 //! Mutating calls are booked the same way but never rerun here: whether an
 //! order may be sent again is the journal's decision ([`super::orders`]).
 
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::VenueRuntime;
@@ -26,6 +27,37 @@ use crate::resilience::deadline::Deadline;
 /// How long past the call's deadline a guest may run before its instance is
 /// discarded: room for a send cut at the deadline to return its `timeout`.
 const WALL_CLOCK_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// A plugin's result: the plugin's own text, checked to be exactly one JSON
+/// value. The API answers it as it is, so a read-only call's result is
+/// parsed once (to check it) and never built into a tree and written again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output(String);
+
+impl Output {
+    /// Check `text`: one JSON value, nothing after it but whitespace.
+    pub fn check(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<IgnoredAny>(&text)?;
+        Ok(Self(text))
+    }
+
+    /// The result of a call whose value the host built (a journaled order).
+    pub fn from_value(value: &Value) -> Self {
+        Self(value.to_string())
+    }
+
+    /// The result as a JSON tree.
+    pub fn into_value(self) -> Value {
+        // Checked by the same parser with the same limits, so this cannot
+        // fail; `null` keeps it total.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+
+    /// The JSON text.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
 
 /// Map a plugin's venue error to the API error.
 pub fn venue_error(e: VenueError) -> CallError {
@@ -62,7 +94,7 @@ pub(super) async fn read(
     operation: &str,
     params: &str,
     deadline: Deadline,
-) -> Result<Value, CallError> {
+) -> Result<Output, CallError> {
     let mut scope = v.scope(deadline);
     let mut run = 1;
     loop {
@@ -97,6 +129,7 @@ pub(super) async fn invoke_json(
 ) -> Result<Value, CallError> {
     invoke_once(v, scope, operation, params)
         .await?
+        .map(Output::into_value)
         .map_err(|err| {
             scope.reported_rate_limit(&err);
             venue_error(err)
@@ -112,7 +145,7 @@ async fn invoke_once(
     scope: &CallScope,
     operation: &str,
     params: &str,
-) -> Result<Result<Value, VenueError>, CallError> {
+) -> Result<Result<Output, VenueError>, CallError> {
     // The guest's wall-clock limit ends a little after the call's deadline: a
     // send cut at the deadline must get back to the plugin (a `timeout`), not
     // race the limit and be blamed on the plugin.
@@ -138,7 +171,25 @@ async fn invoke_once(
             text.len()
         )));
     }
-    serde_json::from_str::<Value>(&text)
+    Output::check(text)
         .map(Ok)
         .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn output_is_exactly_one_json_value_kept_as_written() {
+        let ok = Output::check(r#"{"b":1,"a":[true,null]} "#.to_string()).unwrap();
+        assert_eq!(ok.clone().into_string(), r#"{"b":1,"a":[true,null]} "#);
+        assert_eq!(ok.into_value(), json!({"a": [true, null], "b": 1}));
+        for bad in ["", "{", r#"{"a":1} x"#, "[1,]", "{} {}", "nan"] {
+            assert!(Output::check(bad.to_string()).is_err(), "{bad:?}");
+        }
+        let value = json!({"price": "3520.98"});
+        assert_eq!(Output::from_value(&value).into_value(), value);
+    }
 }
