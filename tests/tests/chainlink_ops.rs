@@ -109,14 +109,24 @@ async fn start_many(providers: Vec<Provider>, settings: &str) -> (Vec<MockServer
             .await;
         servers.push(server);
     }
-    let endpoints: Vec<String> = servers.iter().map(|s| format!("{:?}", s.uri())).collect();
+    let uris: Vec<String> = servers.iter().map(MockServer::uri).collect();
+    (servers, host_for(&uris, settings).await)
+}
+
+/// A host whose chainlink venue has `uris` as its endpoints, one attempt each.
+async fn host_for(uris: &[String], settings: &str) -> TestHost {
+    let endpoints: Vec<String> = uris.iter().map(|u| format!("{u:?}")).collect();
     let venue = format!(
         "[venues.chainlink]\nplugin = \"chainlink\"\nendpoints = [{}]\n\
          timeout_ms = 2000\ndeadline_ms = 5000\nretry = {{ max_attempts = 1 }}\nsettings = {{ {settings} }}\n",
         endpoints.join(", ")
     );
-    let host = TestHost::start(&["chainlink"], "", &venue).await;
-    (servers, host)
+    TestHost::start(&["chainlink"], "", &venue).await
+}
+
+async fn get_price(host: &TestHost, pair: &str) -> (u16, Value) {
+    host.post("/v1/venues/chainlink/get_price", &json!({ "pair": pair }))
+        .await
 }
 
 async fn bodies(server: &MockServer) -> Vec<Value> {
@@ -133,12 +143,7 @@ async fn bodies(server: &MockServer) -> Vec<Value> {
 async fn price_carries_at_bound_and_the_chain_is_checked_once() {
     let (server, host) = start(Provider::default(), "").await;
     for _ in 0..2 {
-        let (status, body) = host
-            .post(
-                "/v1/venues/chainlink/get_price",
-                &json!({"pair": "ETH/USD"}),
-            )
-            .await;
+        let (status, body) = get_price(&host, "ETH/USD").await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["price"], "3520.98");
         assert_eq!(body["at_bound"], false);
@@ -161,12 +166,7 @@ async fn answer_pinned_at_max_answer_is_flagged() {
         ..Provider::default()
     };
     let (_server, host) = start(p, "").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["at_bound"], true);
 }
@@ -178,12 +178,7 @@ async fn provider_on_the_wrong_chain_is_refused_by_name() {
         ..Provider::default()
     };
     let (_server, host) = start(p, "").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["kind"], "upstream");
     assert_eq!(body["error"]["code"], "wrong_chain");
@@ -200,12 +195,7 @@ async fn l2_price_reads_the_arbitrum_book_after_the_sequencer_check() {
         ..Provider::default()
     };
     let (server, host) = start(p, "chain = \"arbitrum\"").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["chain"], "arbitrum");
     let sent = bodies(&server).await;
@@ -243,12 +233,7 @@ async fn sequencer_back_within_the_grace_period_is_refused() {
         ..Provider::default()
     };
     let (_server, host) = start(p, "chain = \"arbitrum\", sequencer_grace_s = \"600\"").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "grace_period");
 }
@@ -260,12 +245,7 @@ async fn old_answered_in_round_is_not_stale_but_old_updated_at_is() {
         ..Provider::default()
     };
     let (_server, host) = start(p, "").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 200, "{body}");
 
     let p = Provider {
@@ -273,12 +253,7 @@ async fn old_answered_in_round_is_not_stale_but_old_updated_at_is() {
         ..Provider::default()
     };
     let (_server, host) = start(p, "").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["kind"], "stale_data");
 }
@@ -315,12 +290,7 @@ async fn bad_round_id_and_unknown_chain_send_nothing() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["kind"], "invalid_params");
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["kind"], "unsupported");
     assert!(server.received_requests().await.unwrap().is_empty());
@@ -333,12 +303,7 @@ async fn each_endpoint_is_checked_and_the_one_on_the_wrong_chain_is_named() {
         ..Provider::default()
     };
     let (servers, host) = start_many(vec![Provider::default(), wrong], "").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["error"]["code"], "wrong_chain");
     let message = body["error"]["message"].as_str().unwrap();
@@ -366,12 +331,7 @@ async fn quorum_2_reads_two_providers_and_refuses_when_they_disagree() {
         "quorum = \"2\"",
     )
     .await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (&body["price"], &body["quorum"]),
@@ -411,13 +371,36 @@ async fn quorum_2_reads_two_providers_and_refuses_when_they_disagree() {
 #[tokio::test]
 async fn quorum_2_with_one_endpoint_is_refused_before_any_request() {
     let (server, host) = start(Provider::default(), "quorum = \"2\"").await;
-    let (status, body) = host
-        .post(
-            "/v1/venues/chainlink/get_price",
-            &json!({"pair": "ETH/USD"}),
-        )
-        .await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
     assert_eq!(body["error"]["kind"], "unsupported", "{body}");
     assert_eq!(status, 400, "{body}");
     assert!(bodies(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn quorum_2_asks_the_third_provider_when_the_second_is_down() {
+    let (first, third) = (MockServer::start().await, MockServer::start().await);
+    for server in [&first, &third] {
+        Mock::given(method("POST"))
+            .respond_with(Provider::default())
+            .mount(server)
+            .await;
+    }
+    let dead = resilience_tests::faults::refused_addr().await;
+    let uris = [first.uri(), format!("http://{dead}"), third.uri()];
+    let host = host_for(&uris, "quorum = \"2\"").await;
+    let (status, body) = get_price(&host, "ETH/USD").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quorum"], json!([0, 2]), "{body}");
+    // The third provider was asked its chain in round trip 1 and its round in
+    // the replacement round trip.
+    let asked: Vec<Value> = bodies(&third).await;
+    assert!(
+        asked.iter().any(|b| b["method"] == "eth_chainId"),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|b| b["params"][0]["data"] == "0xfeaf968c"),
+        "{asked:?}"
+    );
 }
