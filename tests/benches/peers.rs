@@ -521,6 +521,9 @@ async fn transports(callers: usize, time: Duration) {
     }
 }
 
+/// The request of one bench path, aimed at a host's address.
+type TargetAt = fn(SocketAddr) -> Target;
+
 /// Set to another build of the host: the last table sets this build beside it.
 const BASELINE_VAR: &str = "RESILIENCE_BENCH_BASELINE_HOST";
 
@@ -542,7 +545,7 @@ async fn versus_baseline(baseline: &Path, connections: usize, time: Duration, ro
         HostProcess::start_binary(baseline, &plugins, limits, &venues, &[]).await,
         HostProcess::start(&plugins, limits, &venues, &[]).await,
     ];
-    let paths: [(&str, fn(SocketAddr) -> Target); 2] = [
+    let paths: [(&str, TargetAt); 2] = [
         ("TON `get_balance` (loopback upstream)", |addr| Target {
             method: http::Method::POST,
             url: format!("http://{addr}/v1/venues/ton/get_balance"),
