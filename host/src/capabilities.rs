@@ -541,6 +541,27 @@ mod tests {
     }
 
     #[test]
+    fn a_pin_names_an_existing_endpoint_the_request_secrets_may_go_to() {
+        // The test venue has one endpoint, 0.
+        let c = scope(&[]);
+        assert_eq!(c.pinned(0, None).unwrap(), vec![0]);
+        match c.pinned(1, None) {
+            Err(SendError::Denied(m)) => assert!(m.contains("endpoint 1 does not exist"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match c.pinned(u32::MAX, None) {
+            Err(SendError::Denied(m)) => assert!(m.contains("does not exist"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        // A header secret bound to other endpoints only: the pin cannot widen it.
+        assert_eq!(c.pinned(0, Some(&[0])).unwrap(), vec![0]);
+        match c.pinned(0, Some(&[1, 2])) {
+            Err(SendError::Denied(m)) => assert!(m.contains("bound to"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn hmac_matches_rfc4231_case_2() {
         let c = scope(&[("k", "Jefe", SecretUse::HmacKey)]);
         let mac = c.hmac_sha256("k", b"what do ya want for nothing?").unwrap();
