@@ -212,7 +212,7 @@ impl CallScope {
     ) -> Vec<Result<Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
             let msg = format!(
-                "send-all takes at most {MAX_SEND_ALL} requests, got {}",
+                "send-all and send-all-to take at most {MAX_SEND_ALL} requests, got {}",
                 reqs.len()
             );
             return reqs

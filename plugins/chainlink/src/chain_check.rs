@@ -16,7 +16,9 @@
 //! | unreachable (the question failed in transport) | asks again once [`RETRY_UNREACHABLE_S`] have passed, so a dead endpoint does not slow every call |
 //!
 //! A wrong chain id fails the call (naming the endpoint) and is never
-//! cached. Every endpoint goes back to unchecked whenever a feed read comes
+//! cached. No price is returned before at least one endpoint has answered
+//! the right chain: while none has, a check that failed in transport fails
+//! the call. Every endpoint goes back to unchecked whenever a feed read comes
 //! back empty (`0x`), the symptom a wrong-chain provider shows.
 
 use resilience_guest::VenueError;
@@ -85,6 +87,11 @@ impl ChainCheck {
     /// Whether every endpoint is verified.
     pub fn all_verified(&self) -> bool {
         !self.states.is_empty() && self.states.iter().all(|s| *s == State::Verified)
+    }
+
+    /// Whether some endpoint is verified.
+    pub fn any_verified(&self) -> bool {
+        self.states.contains(&State::Verified)
     }
 
     fn set(&mut self, i: u32, state: State) {
@@ -177,6 +184,7 @@ mod tests {
         assert_eq!(check.due(3, 1_000), [1]);
         assert_eq!(check.due(3, 1_000 + RETRY_UNREACHABLE_S - 1), [1]);
         assert_eq!(check.due(3, 1_000 + RETRY_UNREACHABLE_S), [1, 2]);
+        assert!(check.any_verified() && !check.all_verified());
         check.verified(1);
         check.verified(2);
         assert!(check.all_verified());

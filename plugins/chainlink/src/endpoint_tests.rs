@@ -268,3 +268,23 @@ fn a_quorum_batch_over_the_host_bound_goes_out_in_chunks() {
     assert_eq!(sent.len(), 83, "{}", sent.len());
     assert_eq!(mock.unmatched().len(), 83);
 }
+
+#[test]
+fn no_price_before_some_endpoint_has_shown_the_right_chain() {
+    // The only endpoint's chain check fails in transport while its reads
+    // answer: the call fails rather than return a price from an unchecked
+    // provider.
+    let mock = host()
+        .fail(
+            Method::Post,
+            "/",
+            SendError::Timeout("attempt timed out".into()),
+        )
+        .on_endpoint(0);
+    let mock = rest_of_first_call(mock.respond(Method::Post, "/", 200, fresh(1)));
+    let err = testing::call::<Chainlink>(&mock, "get_price", price("ETH/USD")).unwrap_err();
+    assert!(
+        matches!(err, VenueError::Transport(SendError::Timeout(_))),
+        "{err:?}"
+    );
+}

@@ -90,16 +90,26 @@ pub fn check_preamble(
     answers: &mut Answers,
     now_s: u64,
 ) -> Result<(), VenueError> {
+    let mut unasked = None;
     for &(endpoint, i) in &preamble.chain_ids {
         match answers.result(i, &format!("eth_chainId at endpoint {endpoint}")) {
             Ok(id) => {
                 chain_check::verify(endpoint, &id, chain)?;
                 cache.chain.verified(endpoint);
             }
-            // The reads went elsewhere, or fail on their own.
-            Err(VenueError::Transport(_)) => cache.chain.unreachable(endpoint, now_s),
+            Err(e @ VenueError::Transport(_)) => {
+                cache.chain.unreachable(endpoint, now_s);
+                unasked.get_or_insert(e);
+            }
             Err(e) => return Err(e),
         }
+    }
+    // No price before some endpoint has shown the right chain; after that, a
+    // read an unchecked endpoint served is caught by its empty answer.
+    if let Some(e) = unasked
+        && !cache.chain.any_verified()
+    {
+        return Err(e);
     }
     if let Some(i) = preamble.sequencer {
         let what = "eth_call latestRoundData() on the sequencer uptime feed";
