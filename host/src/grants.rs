@@ -7,7 +7,7 @@
 //!
 //! | use             | where its bytes go                                              |
 //! |-----------------|-----------------------------------------------------------------|
-//! | `header`        | the whole value of a request header (`header-value.secret`), only to endpoints the secret is bound to (`secrets.NAME.endpoints`) |
+//! | `header`        | the whole value of a request header (`header-value.secret`), only to endpoints the secret is bound to (`secrets.NAME.endpoints`); a request pinned to an endpoint (`endpoints.send-all-to`) can narrow that set, never widen it |
 //! | `hmac-key`      | keys `hmac-sha256` and signing recipes; only the MAC leaves     |
 //! | `secp256k1-key` | keys `sign-secp256k1`; only the signature leaves                |
 //!
