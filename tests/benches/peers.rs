@@ -137,19 +137,44 @@ struct Load {
     seconds: f64,
 }
 
+/// The answers a load's callers count, shared between them.
+#[derive(Clone, Default)]
+struct Tally {
+    calls: Arc<AtomicU64>,
+    ok: Arc<AtomicU64>,
+}
+
+impl Tally {
+    /// Count an answer, and a success when `status` is one.
+    fn record(&self, status: http::StatusCode) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if status.is_success() {
+            self.ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The load, for a run that started at `started` and has ended.
+    fn load(&self, started: Instant) -> Load {
+        Load {
+            calls: self.calls.load(Ordering::Relaxed),
+            ok: self.ok.load(Ordering::Relaxed),
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// `connections` loops, each sending its next request when the last is
 /// answered, for `time`.
 async fn load(target: &Target, connections: usize, time: Duration) -> Load {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(connections)
         .build_http();
-    let (calls, ok) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let tally = Tally::default();
     let started = Instant::now();
     let until = started + time;
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (client, target) = (client.clone(), target.clone());
-        let (calls, ok) = (calls.clone(), ok.clone());
+        let (client, target, tally) = (client.clone(), target.clone(), tally.clone());
         tasks.push(tokio::spawn(async move {
             while Instant::now() < until {
                 let req = http::Request::builder()
@@ -164,21 +189,14 @@ async fn load(target: &Target, connections: usize, time: Duration) -> Load {
                     .expect("every request is answered");
                 let status = resp.status();
                 resp.into_body().collect().await.expect("body");
-                calls.fetch_add(1, Ordering::Relaxed);
-                if status.is_success() {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                }
+                tally.record(status);
             }
         }));
     }
     for t in tasks {
         t.await.expect("load task");
     }
-    Load {
-        calls: calls.load(Ordering::Relaxed),
-        ok: ok.load(Ordering::Relaxed),
-        seconds: started.elapsed().as_secs_f64(),
-    }
+    tally.load(started)
 }
 
 /// Calls per second and CPU microseconds per call of the process `pid`.
@@ -346,8 +364,7 @@ fn ping_request() -> http::Request<Full<Bytes>> {
 async fn load_via(via: &Via, http2: bool, callers: usize, time: Duration) -> Load {
     use hyper::client::conn::{http1, http2 as h2};
     use hyper_util::rt::TokioIo;
-    let calls = Arc::new(AtomicU64::new(0));
-    let ok = Arc::new(AtomicU64::new(0));
+    let tally = Tally::default();
     let shared = if http2 {
         let (send, conn) = h2::handshake::<_, _, Full<Bytes>>(
             TokioExecutor::new(),
@@ -364,7 +381,7 @@ async fn load_via(via: &Via, http2: bool, callers: usize, time: Duration) -> Loa
     let until = started + time;
     let mut tasks = Vec::new();
     for _ in 0..callers {
-        let (calls, ok, via, shared) = (calls.clone(), ok.clone(), via.clone(), shared.clone());
+        let (tally, via, shared) = (tally.clone(), via.clone(), shared.clone());
         tasks.push(tokio::spawn(async move {
             let mut own = None;
             if shared.is_none() {
@@ -385,21 +402,14 @@ async fn load_via(via: &Via, http2: bool, callers: usize, time: Duration) -> Loa
                 .expect("every request is answered");
                 let status = resp.status();
                 resp.into_body().collect().await.expect("body");
-                calls.fetch_add(1, Ordering::Relaxed);
-                if status.is_success() {
-                    ok.fetch_add(1, Ordering::Relaxed);
-                }
+                tally.record(status);
             }
         }));
     }
     for t in tasks {
         t.await.expect("load task");
     }
-    Load {
-        calls: calls.load(Ordering::Relaxed),
-        ok: ok.load(Ordering::Relaxed),
-        seconds: started.elapsed().as_secs_f64(),
-    }
+    tally.load(started)
 }
 
 /// The release host serving the template plugin on a Unix socket.
