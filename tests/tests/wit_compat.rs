@@ -28,6 +28,19 @@ async fn provider(name: &str) -> MockServer {
     server
 }
 
+/// An echo `send_all` of `GET /who` once per entry of `pins`, each pinned
+/// to that endpoint (or not, for `None`).
+async fn send_pinned(host: &TestHost, pins: &[Option<u32>]) -> Value {
+    let requests: Vec<Value> = pins
+        .iter()
+        .map(|e| json!({"path": "/who", "endpoint": e}))
+        .collect();
+    host.app
+        .call("v", "send_all", &json!({ "requests": requests }))
+        .await
+        .expect("send_all answers every request, failed or not")
+}
+
 /// The bodies (or errors) of an echo `send_all`, in order.
 fn bodies(out: &Value) -> Vec<String> {
     out.as_array()
@@ -75,16 +88,7 @@ async fn pinned_requests_reach_only_their_endpoint() {
         host.app.call("v", "endpoints", &json!({})).await.unwrap(),
         json!({"count": 2})
     );
-    let pinned = |e: Option<u32>| json!({"path": "/who", "endpoint": e});
-    let out = host
-        .app
-        .call(
-            "v",
-            "send_all",
-            &json!({"requests": [pinned(Some(1)), pinned(Some(0)), pinned(Some(1)), pinned(None)]}),
-        )
-        .await
-        .unwrap();
+    let out = send_pinned(&host, &[Some(1), Some(0), Some(1), None]).await;
     assert_eq!(bodies(&out), ["b", "a", "b", "a"]);
     assert_eq!(a.received_requests().await.unwrap().len(), 2);
     assert_eq!(b.received_requests().await.unwrap().len(), 2);
@@ -100,16 +104,7 @@ async fn a_pinned_request_never_fails_over_and_an_unknown_endpoint_is_denied() {
         &venue("echo", &[format!("http://{dead}"), b.uri()]),
     )
     .await;
-    let pinned = |e: Option<u32>| json!({"path": "/who", "endpoint": e});
-    let out = host
-        .app
-        .call(
-            "v",
-            "send_all",
-            &json!({"requests": [pinned(Some(0)), pinned(None), pinned(Some(2))]}),
-        )
-        .await
-        .unwrap();
+    let out = send_pinned(&host, &[Some(0), None, Some(2)]).await;
     let got = bodies(&out);
     assert!(
         got[0].starts_with("SendError::Connection("),
@@ -134,8 +129,7 @@ async fn a_pinned_request_meeting_an_open_circuit_is_circuit_open_naming_its_one
     let host = TestHost::start(&["echo"], "", &config).await;
     // The first attempt fails and opens the breaker; the retry stays on the
     // pinned endpoint, finds it open and never tries `b`.
-    let pinned = json!({"requests": [{"path": "/who", "endpoint": 0}]});
-    let out = host.app.call("v", "send_all", &pinned).await.unwrap();
+    let out = send_pinned(&host, &[Some(0)]).await;
     let got = bodies(&out);
     assert!(
         got[0].starts_with("SendError::CircuitOpen(")

@@ -608,17 +608,9 @@ impl State {
         &mut self,
         reqs: &[types::Request],
     ) -> Vec<Result<types::Response, SendError>> {
-        if reqs.len() > MAX_SEND_ALL {
-            let msg = format!(
-                "send-all takes at most {MAX_SEND_ALL} requests, got {}",
-                reqs.len()
-            );
-            return reqs
-                .iter()
-                .map(|_| Err(SendError::Denied(msg.clone())))
-                .collect();
-        }
-        reqs.iter().map(|r| self.send(r)).collect()
+        let unpinned: Vec<(Option<u32>, types::Request)> =
+            reqs.iter().map(|r| (None, r.clone())).collect();
+        self.send_all_to(&unpinned)
     }
 
     pub(super) fn send_all_to(
@@ -627,7 +619,7 @@ impl State {
     ) -> Vec<Result<types::Response, SendError>> {
         if reqs.len() > MAX_SEND_ALL {
             let msg = format!(
-                "send-all-to takes at most {MAX_SEND_ALL} requests, got {}",
+                "send-all and send-all-to take at most {MAX_SEND_ALL} requests, got {}",
                 reqs.len()
             );
             return reqs

@@ -32,6 +32,15 @@ fn round_answer(round_id: u128, answer: i128, age_s: u64) -> Value {
     ))
 }
 
+/// `mock` with the next two pinned rounds scripted: endpoint 0 the usual
+/// fresh answer, endpoint 1 `second`.
+fn rounds_then(mock: MockHost, second: Value) -> MockHost {
+    mock.respond(Method::Post, "/", 200, fresh(60))
+        .on_endpoint(0)
+        .respond(Method::Post, "/", 200, second)
+        .on_endpoint(1)
+}
+
 /// The answers after round trip 1's `latestRoundData()` reads: decimals,
 /// aggregator, then the bounds.
 fn rest_of_first_call(mock: MockHost) -> MockHost {
@@ -150,16 +159,7 @@ fn quorum_2_refuses_answers_that_differ_and_takes_a_close_newer_round() {
 
     // Endpoint 1 has seen the next round, 0.4% higher: within 50 bps.
     let next = ROUND + 1;
-    let mock2 = mock
-        .respond(Method::Post, "/", 200, fresh(60))
-        .on_endpoint(0)
-        .respond(
-            Method::Post,
-            "/",
-            200,
-            round_answer(next, 353_506_392_000, 5),
-        )
-        .on_endpoint(1)
+    let mock2 = rounds_then(mock, round_answer(next, 353_506_392_000, 5))
         .respond(Method::Post, "/", 200, agg_word())
         .respond(Method::Post, "/", 200, ok(&word(MIN)))
         .respond(Method::Post, "/", 200, ok(&word(MAX)));
@@ -171,16 +171,7 @@ fn quorum_2_refuses_answers_that_differ_and_takes_a_close_newer_round() {
         (&json!("3535.06392"), &json!(next.to_string()), &json!(5))
     );
     // 0.6% higher: beyond 50 bps.
-    let mock3 = mock2
-        .respond(Method::Post, "/", 200, fresh(60))
-        .on_endpoint(0)
-        .respond(
-            Method::Post,
-            "/",
-            200,
-            round_answer(next, 354_210_588_000, 5),
-        )
-        .on_endpoint(1);
+    let mock3 = rounds_then(mock2, round_answer(next, 354_210_588_000, 5));
     let err = instance
         .call(&mock3, "get_price", price("ETH/USD"))
         .unwrap_err();
