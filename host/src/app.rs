@@ -590,7 +590,9 @@ impl App {
 
     /// Drop every venue's idle plugin instances unused for their
     /// `idle_instance_ms`, every [`IDLE_TRIM_INTERVAL`], so a burst's
-    /// instances are freed even when no call comes after it.
+    /// instances are freed even when no call comes after it; when any were
+    /// dropped since the last tick, give the freed heap back to the
+    /// operating system ([`crate::heap`]).
     pub fn spawn_idle_trimmer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let app = Arc::downgrade(self);
         tokio::spawn(async move {
@@ -599,8 +601,19 @@ impl App {
             loop {
                 tick.tick().await;
                 let Some(app) = app.upgrade() else { break };
+                let mut dropped = 0;
                 for venue in app.loaded().venues.values() {
                     venue.pool.trim_idle();
+                    dropped += venue.pool.take_trimmed();
+                }
+                drop(app);
+                if dropped > 0 {
+                    let released = tokio::task::spawn_blocking(crate::heap::release).await;
+                    tracing::debug!(
+                        dropped,
+                        released = released.unwrap_or(false),
+                        "heap released after trimming idle instances"
+                    );
                 }
             }
         })

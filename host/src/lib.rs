@@ -14,6 +14,7 @@
 //! - [`outbound`]: a plugin's request checked and resolved for the upstream;
 //! - [`signing`]: per-attempt signing recipes;
 //! - [`journal`]: at most one order per idempotency key (protocol and stores);
+//! - [`heap`]: a burst's freed memory given back to the operating system;
 //! - [`resilience`]: retry, backoff, budget, breaker, failover, rate limit, deadline;
 //! - [`upstream`]: the pooled HTTP client and the pipeline composing them;
 //! - [`app`]: venues assembled, the call entry point;
@@ -31,6 +32,7 @@ pub mod connector;
 pub mod endpoint_secrets;
 pub mod error;
 pub mod grants;
+pub mod heap;
 pub mod journal;
 pub mod listen;
 pub mod metrics;

@@ -31,17 +31,19 @@
 //! saw at least one request per success; timings are reported, not checked.
 //! `RESILIENCE_BENCH_SMOKE=1`: 1 s per cell at 32 connections.
 //!
-//! `RESILIENCE_BENCH_BASELINE_HOST=/path/to/resilience-host` adds a last
-//! table: this build beside that one (an earlier build, to measure a change)
-//! on the TON call and `ping`, in interleaved rounds that alternate which
-//! build goes first, so the drift of a shared machine falls on both alike.
-//! The baseline must load the same plugin files (the same WIT version).
+//! `RESILIENCE_BENCH_BASELINE_HOST=/path/to/resilience-host` and/or
+//! `RESILIENCE_BENCH_BASELINE_PLUGINS=/folder/of/plugin/files` add a last
+//! table: this build beside that one (an earlier host binary, or the TON and
+//! template plugins built another way, to measure a change) on the TON call
+//! and `ping`, in interleaved rounds that alternate which build goes first,
+//! so the drift of a shared machine falls on both alike. What is not set is
+//! this build's.
 
 #[path = "../../host/benches/support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,8 +53,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use resilience_tests::process::{HostProcess, cpu_time, release_binary};
-use resilience_tests::{config_text, plugin_dir};
+use resilience_tests::process::{Build, HostProcess, cpu_time, release_binary};
+use resilience_tests::{built_plugins, config_text, plugin_dir};
 use support::{Answer, MockVenue, coin};
 
 const ADDRESS: &str = "EQDfvVvoSX_cDJ_L38Z2hkhA3fitZCPW1WV9mw6CcNbIrH-Q";
@@ -536,11 +538,26 @@ type TargetAt = fn(SocketAddr) -> Target;
 
 /// Set to another build of the host: the last table sets this build beside it.
 const BASELINE_VAR: &str = "RESILIENCE_BENCH_BASELINE_HOST";
+/// Set to a folder of other builds of the plugin files, for the same table.
+const BASELINE_PLUGINS_VAR: &str = "RESILIENCE_BENCH_BASELINE_PLUGINS";
+
+/// The baseline build the environment names, if it names one.
+fn baseline_build() -> Option<Build> {
+    let binary = std::env::var_os(BASELINE_VAR).map(PathBuf::from);
+    let plugins = std::env::var_os(BASELINE_PLUGINS_VAR).map(PathBuf::from);
+    if binary.is_none() && plugins.is_none() {
+        return None;
+    }
+    Some(Build {
+        binary: binary.unwrap_or_else(release_binary),
+        plugins: plugins.unwrap_or_else(|| built_plugins().to_path_buf()),
+    })
+}
 
 /// This build beside the `baseline` build on the TON call and the template's
 /// `ping`, `rounds` interleaved rounds each (which build goes first
 /// alternates); each cell is the mean over its rounds.
-async fn versus_baseline(baseline: &Path, connections: usize, time: Duration, rounds: usize) {
+async fn versus_baseline(baseline: &Build, connections: usize, time: Duration, rounds: usize) {
     let upstream = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
     let venues = format!(
         "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{}/api/v2\"]\n\
@@ -552,7 +569,7 @@ async fn versus_baseline(baseline: &Path, connections: usize, time: Duration, ro
     let limits = "max_instances = 256";
     let plugins = ["ton", "template"];
     let hosts = [
-        HostProcess::start_binary(baseline, &plugins, limits, &venues, &[]).await,
+        HostProcess::start_build(baseline, &plugins, limits, &venues, &[]).await,
         HostProcess::start(&plugins, limits, &venues, &[]).await,
     ];
     let paths: [(&str, TargetAt); 2] = [
@@ -679,15 +696,16 @@ fn main() {
         for &callers in levels {
             transports(callers, time).await;
         }
-        if let Some(baseline) = std::env::var_os(BASELINE_VAR) {
+        if let Some(baseline) = baseline_build() {
             println!();
             println!(
-                "| path (this build vs `{}`) | connections | rounds | baseline calls/s | this build calls/s | throughput ratio | baseline CPU per call | this build CPU per call | CPU ratio |",
-                Path::new(&baseline).display()
+                "| path (this build vs `{}` with the plugins of `{}`) | connections | rounds | baseline calls/s | this build calls/s | throughput ratio | baseline CPU per call | this build CPU per call | CPU ratio |",
+                baseline.binary.display(),
+                baseline.plugins.display()
             );
             println!("|---|---|---|---|---|---|---|---|---|");
             let rounds = if smoke { 1 } else { 3 };
-            versus_baseline(Path::new(&baseline), 32, time, rounds).await;
+            versus_baseline(&baseline, 32, time, rounds).await;
         }
     });
 }

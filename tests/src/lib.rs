@@ -128,7 +128,11 @@ pub fn host_binary() -> &'static Path {
 
 /// A temporary plugins folder holding copies of the named plugins (by `.wasm` stem).
 pub fn plugin_dir(names: &[&str]) -> TempDir {
-    let src = built_plugins();
+    plugin_dir_from(built_plugins(), names)
+}
+
+/// [`plugin_dir`] with the plugin files of the folder `src`.
+pub fn plugin_dir_from(src: &Path, names: &[&str]) -> TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for name in names {
         let from = src.join(format!("{name}.wasm"));

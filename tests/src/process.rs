@@ -15,7 +15,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tempfile::TempDir;
 
-use crate::{config_text, plugin_dir, target_dir};
+use crate::{built_plugins, config_text, plugin_dir_from, target_dir};
 
 /// The release host binary: `$RESILIENCE_HOST_BIN`, else
 /// `<target>/release/resilience-host` (`cargo xtask bench` and `cargo xtask
@@ -30,6 +30,14 @@ pub fn release_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// A build to run: the host binary and the folder its plugin files are
+/// copied from.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub binary: PathBuf,
+    pub plugins: PathBuf,
 }
 
 /// A running host process.
@@ -52,19 +60,23 @@ impl HostProcess {
         rest: &str,
         env: &[(String, String)],
     ) -> HostProcess {
-        Self::start_binary(&release_binary(), plugins, limits, rest, env).await
+        let build = Build {
+            binary: release_binary(),
+            plugins: built_plugins().to_path_buf(),
+        };
+        Self::start_build(&build, plugins, limits, rest, env).await
     }
 
-    /// [`HostProcess::start`] with the host binary `bin` (another build, to
-    /// compare with).
-    pub async fn start_binary(
-        bin: &Path,
+    /// [`HostProcess::start`] with another `build` of the host or the
+    /// plugins, to compare with.
+    pub async fn start_build(
+        build: &Build,
         plugins: &[&str],
         limits: &str,
         rest: &str,
         env: &[(String, String)],
     ) -> HostProcess {
-        let plugins = plugin_dir(plugins);
+        let plugins = plugin_dir_from(&build.plugins, plugins);
         let dir = tempfile::tempdir().expect("temp dir");
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
@@ -79,7 +91,7 @@ impl HostProcess {
         let config = dir.path().join("resilience.toml");
         std::fs::write(&config, text).expect("config file");
         let log = std::fs::File::create(dir.path().join("host.log")).expect("log file");
-        let child = Command::new(bin)
+        let child = Command::new(&build.binary)
             .args(["serve", "--config"])
             .arg(&config)
             .envs(env.iter().map(|(k, v)| (k, v)))

@@ -276,7 +276,8 @@ async fn compiled_components_are_cached_by_content_hash() {
 
 /// After a burst, the instances it needed are dropped once unused for
 /// `idle_instance_ms`: by the periodic trim, and when an instance is given
-/// back; the one in use stays warm.
+/// back; the one in use stays warm. Both ways are counted for the trimmer,
+/// which gives the heap back when any were dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_instances_are_trimmed_after_a_burst() {
     let host = TestHost::start(
@@ -308,7 +309,11 @@ async fn idle_instances_are_trimmed_after_a_burst() {
         .await
         .unwrap();
     assert_eq!(pool(), 1, "the five unused instances were dropped");
+    let trimmed = || host.app.loaded().venues["sleepy"].pool.take_trimmed();
+    assert_eq!(trimmed(), 5, "dropped when an instance was given back");
+    assert_eq!(trimmed(), 0, "counted once");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(host.app.loaded().venues["sleepy"].pool.trim_idle(), 1);
     assert_eq!(pool(), 0);
+    assert_eq!(trimmed(), 1, "dropped by the periodic trim");
 }

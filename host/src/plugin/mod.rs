@@ -207,6 +207,12 @@ impl PluginEngine {
         cfg.epoch_interruption(true);
         cfg.wasm_component_model(true);
         cfg.max_wasm_stack(1 << 20);
+        // A store keeps its fiber stack until it is dropped; the stack goes
+        // back to the pool then. Zeroing it there (an madvise, nothing per
+        // call) gives the pages a burst touched back to the system when the
+        // pool trims its instances, and leaves nothing the host computed on
+        // that stack (a signature's key pads, say) for the next store.
+        cfg.async_stack_zeroing(true);
 
         let slots = instance_slots.max(4);
         let mut pooling = PoolingAllocationConfig::default();

@@ -118,6 +118,8 @@ pub struct InstancePool {
     invocations: AtomicU64,
     deadline_hits: AtomicU64,
     wall_hits: AtomicU64,
+    /// Idle instances dropped since [`InstancePool::take_trimmed`] last ran.
+    trimmed: AtomicU64,
     ticker: EpochTicker,
 }
 
@@ -150,6 +152,7 @@ impl InstancePool {
             invocations: AtomicU64::new(0),
             deadline_hits: AtomicU64::new(0),
             wall_hits: AtomicU64::new(0),
+            trimmed: AtomicU64::new(0),
             ticker,
         }
     }
@@ -337,6 +340,13 @@ impl InstancePool {
         drop(stale);
     }
 
+    /// Idle instances dropped (here or when an instance was given back) since
+    /// the last time this was asked; the host's trimmer then gives the freed
+    /// memory back ([`crate::heap::release`]).
+    pub fn take_trimmed(&self) -> u64 {
+        self.trimmed.swap(0, Ordering::Relaxed)
+    }
+
     /// Drop the idle instances unused for `idle_instance_ms`; returns how
     /// many. The host calls it periodically, so a pool nobody calls after a
     /// burst shrinks too.
@@ -363,6 +373,7 @@ impl InstancePool {
             .iter()
             .position(|w| now.saturating_duration_since(w.idle_since) < ttl)
             .unwrap_or(idle.len());
+        self.trimmed.fetch_add(fresh_from as u64, Ordering::Relaxed);
         idle.drain(..fresh_from).collect()
     }
 
