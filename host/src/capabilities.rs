@@ -561,6 +561,60 @@ mod tests {
         }
     }
 
+    /// Whether `r` is the refusal of an import made outside a call.
+    fn refused<T>(r: &Result<T, SendError>) -> bool {
+        matches!(r, Err(SendError::Denied(m)) if m.starts_with("no venue"))
+    }
+
+    /// The invariant of the module doc: before a call begins and after it
+    /// ends (instantiation, `describe`, an instance waiting in the pool),
+    /// no import reaches a venue, its secrets or its settings.
+    #[tokio::test]
+    async fn every_venue_scoped_import_is_refused_outside_a_call() {
+        use bindings::resilience::venue::endpoints::Host as _;
+        use bindings::resilience::venue::host::Host as _;
+        let request = || Request {
+            method: bindings::Method::Get,
+            path: "/x".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            idempotent: true,
+            weight: 1,
+            signing: None,
+        };
+        let mut state = StoreState::new(&PluginLimits::default());
+        for phase in ["before the call", "after the call"] {
+            assert!(refused(&state.send(request()).await), "send {phase}");
+            let all = state.send_all(vec![request(), request()]).await;
+            assert!(
+                all.len() == 2 && all.iter().all(refused),
+                "send-all {phase}"
+            );
+            let pinned = state
+                .send_all_to(vec![(Some(0), request()), (None, request())])
+                .await;
+            assert!(
+                pinned.len() == 2 && pinned.iter().all(refused),
+                "send-all-to {phase}"
+            );
+            assert_eq!(state.count(), 0, "endpoint count {phase}");
+            assert!(
+                refused(&state.hmac_sha256("k".into(), b"m".to_vec())),
+                "hmac {phase}"
+            );
+            assert!(
+                refused(&state.sign_secp256k1("k".into(), vec![0; 32])),
+                "sign {phase}"
+            );
+            assert_eq!(state.config("chain".into()), None, "config {phase}");
+            // Inside the call the same imports reach the venue's scope.
+            state.begin_call(Some(scope(&[("k", "Jefe", SecretUse::HmacKey)])));
+            assert_eq!(state.count(), 1);
+            assert!(state.hmac_sha256("k".into(), b"m".to_vec()).is_ok());
+            state.end_call();
+        }
+    }
+
     #[test]
     fn hmac_matches_rfc4231_case_2() {
         let c = scope(&[("k", "Jefe", SecretUse::HmacKey)]);
