@@ -21,10 +21,7 @@ pub fn refusal(path: &str) -> Option<&'static str> {
         return Some("contains whitespace or control characters");
     }
     let segments = path.split_once('?').map_or(path, |(p, _)| p);
-    if segments.split('/').any(|seg| {
-        let d = seg.to_ascii_lowercase().replace("%2e", ".");
-        d == "." || d == ".."
-    }) {
+    if segments.split('/').any(is_dot_segment) {
         return Some("has a '.' or '..' segment");
     }
     if !uri_chars(path) {
@@ -33,6 +30,28 @@ pub fn refusal(path: &str) -> Option<&'static str> {
         );
     }
     None
+}
+
+/// Whether `seg` is `.` or `..`, each dot written as itself or as `%2e`
+/// (either case): a segment a server may resolve upwards. Checked without
+/// allocating, since every request a plugin sends passes here.
+fn is_dot_segment(seg: &str) -> bool {
+    let b = seg.as_bytes();
+    let (mut dots, mut i) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'.' {
+            i += 1;
+        } else if b[i..].len() >= 3 && b[i] == b'%' && b[i + 1] == b'2' && b[i + 2] | 0x20 == b'e' {
+            i += 3;
+        } else {
+            return false;
+        }
+        dots += 1;
+        if dots > 2 {
+            return false;
+        }
+    }
+    dots > 0
 }
 
 /// Only what RFC 3986 allows in a path and query: unreserved, sub-delims,
@@ -97,6 +116,27 @@ mod tests {
             "/x?b=%24%7Bsecret%3Aapi_key%7D",
         ] {
             assert_eq!(refusal(p), None, "{p}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_are_recognised_in_every_spelling() {
+        for seg in [".", "..", "%2e", "%2E", "%2e%2E", ".%2e", "%2E."] {
+            assert!(is_dot_segment(seg), "{seg}");
+        }
+        for seg in [
+            "",
+            "...",
+            "%2e%2e%2e",
+            "a",
+            ".a",
+            "%2",
+            "%2f",
+            "%3e",
+            "..x",
+            "%2ex",
+        ] {
+            assert!(!is_dot_segment(seg), "{seg}");
         }
     }
 }
