@@ -11,7 +11,9 @@
 //!   flight (250 per venue): with the default limits (16 instances and 10
 //!   connections per venue, venues answering after 200 ms, the rest waiting
 //!   in the host), and with both raised to 250 per venue (venues answering
-//!   after 2 s, all 1,000 at the venues at once).
+//!   after 2 s, all 1,000 at the venues at once); then after the burst, and
+//!   once the host's periodic trim has dropped the idle instances and handed
+//!   their memory back.
 //!
 //! Every call must be answered (an HTTP status), and the host's counters must
 //! add up to the calls made; the bench stops if not.

@@ -65,7 +65,9 @@ const BENCHES: &[Bench] = &[
                 at the failing venue and an answer in about a millisecond instead of after the backoffs. \
                 Memory: TON, Binance, Polymarket, Chainlink and template loaded, 1,000 concurrent API calls to \
                 simulated venues, with the default limits and with instances and connections raised to 250 \
-                per venue.",
+                per venue; then again once the host's periodic trim (every 10 s, `idle_instance_ms` 1 s here) \
+                has dropped the instances the burst left idle, decommitted their memories and fiber stacks and \
+                handed the allocator's free pages back.",
     },
     Bench {
         name: "peers",
