@@ -211,7 +211,8 @@ impl PluginEngine {
         // back to the pool then. Zeroing it there (an madvise, nothing per
         // call) gives the pages a burst touched back to the system when the
         // pool trims its instances, and leaves nothing the host computed on
-        // that stack (a signature's key pads, say) for the next store.
+        // that stack (a signature's key pads, say) in memory once the
+        // instance is gone.
         cfg.async_stack_zeroing(true);
 
         let slots = instance_slots.max(4);
