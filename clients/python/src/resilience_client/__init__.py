@@ -13,33 +13,9 @@
 See ``README.md`` beside this package.
 """
 
+from . import errors
 from .client import JOURNAL_STATES, Client, Health, JournalEntry, JournalPage
-from .errors import (
-    KINDS,
-    CircuitOpen,
-    Conflict,
-    Connection,
-    Forbidden,
-    HostError,
-    InvalidParams,
-    InvalidResponse,
-    MethodNotAllowed,
-    NotFound,
-    Parse,
-    PayloadTooLarge,
-    Plugin,
-    RateLimited,
-    StaleData,
-    Timeout,
-    TransportError,
-    Unauthorized,
-    Unavailable,
-    UnknownOperation,
-    UnknownVenue,
-    Unsupported,
-    Upstream,
-    error_class,
-)
+from .errors import *  # noqa: F401,F403  (every error class, listed once in errors.__all__)
 
 __version__ = "0.1.0"
 
@@ -49,28 +25,5 @@ __all__ = [
     "JournalEntry",
     "JournalPage",
     "JOURNAL_STATES",
-    "HostError",
-    "InvalidParams",
-    "Unsupported",
-    "Unauthorized",
-    "Forbidden",
-    "UnknownVenue",
-    "UnknownOperation",
-    "NotFound",
-    "MethodNotAllowed",
-    "Conflict",
-    "PayloadTooLarge",
-    "RateLimited",
-    "Plugin",
-    "Upstream",
-    "Connection",
-    "Parse",
-    "StaleData",
-    "CircuitOpen",
-    "Unavailable",
-    "Timeout",
-    "TransportError",
-    "InvalidResponse",
-    "KINDS",
-    "error_class",
+    *errors.__all__,
 ]
