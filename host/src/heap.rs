@@ -8,9 +8,13 @@
 //! hands whole free pages back (`malloc_trim(0)`: `MADV_DONTNEED` on free
 //! chunks in every arena, and the top of the heap shortened).
 //!
-//! It only runs after instances were dropped (at most once per
-//! [`crate::app::IDLE_TRIM_INTERVAL`]), off the runtime's workers, so calls
-//! never wait on it. On other C libraries it does nothing.
+//! It runs on a blocking thread, only after instances were dropped, and at
+//! most once per [`crate::app::IDLE_TRIM_INTERVAL`]. It holds each arena's
+//! lock while it walks that arena: a call allocating from the same arena
+//! at that moment waits, for about 1 ms per 32 MiB of fragmented heap
+//! (measured here: 9 ms for 256 MiB with every other small chunk free,
+//! 20 us when the freed memory is contiguous). On other C libraries it
+//! does nothing.
 
 /// Hand the allocator's free pages back to the operating system; returns
 /// whether any were (always `false` where glibc is not the allocator).
