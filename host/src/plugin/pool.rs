@@ -373,6 +373,11 @@ impl InstancePool {
             .iter()
             .position(|w| now.saturating_duration_since(w.idle_since) < ttl)
             .unwrap_or(idle.len());
+        if fresh_from == 0 {
+            // Every give-back comes here: no write to the shared counter
+            // when nothing is stale.
+            return Vec::new();
+        }
         self.trimmed.fetch_add(fresh_from as u64, Ordering::Relaxed);
         idle.drain(..fresh_from).collect()
     }
