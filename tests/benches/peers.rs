@@ -25,11 +25,14 @@
 //! HTTP/1.1 in the same run.
 //!
 //! Each row gives calls per second and the CPU each process spent per call
-//! (utime + stime from `/proc`, over the calls it served). Scenarios: a
+//! (utime + stime from `/proc`, over the calls it served), with the kernel's
+//! part of it (stime) in brackets. Scenarios: a
 //! healthy primary, and a primary answering 503 to half its requests. The
 //! bench asserts only that every request was answered and that the upstream
 //! saw at least one request per success; timings are reported, not checked.
 //! `RESILIENCE_BENCH_SMOKE=1`: 1 s per cell at 32 connections.
+//! `RESILIENCE_BENCH_CELL_SECONDS=N`: N s per cell instead of 5, long enough
+//! to attach `perf record -p` to the host during one.
 //!
 //! `RESILIENCE_BENCH_BASELINE_HOST=/path/to/resilience-host` and/or
 //! `RESILIENCE_BENCH_BASELINE_PLUGINS=/folder/of/plugin/files` add a last
@@ -53,7 +56,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use resilience_tests::process::{Build, HostProcess, cpu_time, release_binary};
+use resilience_tests::process::{Build, HostProcess, cpu_split, cpu_time, release_binary};
 use resilience_tests::{built_plugins, config_text, plugin_dir};
 use support::{Answer, MockVenue, coin};
 
@@ -201,17 +204,41 @@ async fn load(target: &Target, connections: usize, time: Duration) -> Load {
     tally.load(started)
 }
 
-/// Calls per second and CPU microseconds per call of the process `pid`.
-async fn measure(target: &Target, pid: u32, connections: usize, time: Duration) -> (f64, f64, f64) {
+/// What one process did under one load.
+struct Measured {
+    /// Calls answered per second.
+    rate: f64,
+    /// utime + stime per call, in microseconds.
+    cpu: f64,
+    /// The part of `cpu` spent in the kernel.
+    kernel: f64,
+    /// The share of calls answered with a success.
+    ok: f64,
+}
+
+impl Measured {
+    /// CPU per call, with the kernel's part of it.
+    fn cpu_cell(&self) -> String {
+        format!("{:.1} us ({:.1} kernel)", self.cpu, self.kernel)
+    }
+}
+
+/// Calls per second and CPU per call of the process `pid` under `connections`
+/// callers for `time`.
+async fn measure(target: &Target, pid: u32, connections: usize, time: Duration) -> Measured {
     // Warm the connections and the target's pools first.
     load(target, connections, Duration::from_millis(300)).await;
-    let cpu0 = cpu_time(pid);
+    let (user0, kernel0) = cpu_split(pid);
     let l = load(target, connections, time).await;
-    let cpu = cpu_time(pid) - cpu0;
+    let (user1, kernel1) = cpu_split(pid);
     assert!(l.calls > 0, "no call was answered");
-    let rate = l.calls as f64 / l.seconds;
-    let cpu_per_call = cpu.as_secs_f64() * 1e6 / l.calls as f64;
-    (rate, cpu_per_call, l.ok as f64 / l.calls as f64)
+    let per_call = |d: Duration| d.as_secs_f64() * 1e6 / l.calls as f64;
+    Measured {
+        rate: l.calls as f64 / l.seconds,
+        cpu: per_call((user1 + kernel1) - (user0 + kernel0)),
+        kernel: per_call(kernel1 - kernel0),
+        ok: l.ok as f64 / l.calls as f64,
+    }
 }
 
 /// Set to an address: this process is the bare hyper server.
@@ -298,7 +325,7 @@ async fn floor(connections: usize, time: Duration) {
         url,
         body: Bytes::new(),
     };
-    let (b_rate, b_cpu, _) = measure(
+    let bare_load = measure(
         &get(format!("http://{}/nope", bare.addr)),
         bare.child.id(),
         connections,
@@ -319,10 +346,14 @@ async fn floor(connections: usize, time: Duration) {
             },
         ),
     ] {
-        let (rate, cpu, _) = measure(&target, host.pid(), connections, time).await;
+        let host_load = measure(&target, host.pid(), connections, time).await;
         println!(
-            "| {path} | {connections} | {b_rate:.0} | {rate:.0} | {b_cpu:.1} us | {cpu:.1} us | {:.2}x |",
-            cpu / b_cpu
+            "| {path} | {connections} | {:.0} | {:.0} | {} | {} | {:.2}x |",
+            bare_load.rate,
+            host_load.rate,
+            bare_load.cpu_cell(),
+            host_load.cpu_cell(),
+            host_load.cpu / bare_load.cpu
         );
     }
 }
@@ -591,11 +622,10 @@ async fn versus_baseline(baseline: &Build, connections: usize, time: Duration, r
             let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
             for i in order {
                 let host = &hosts[i];
-                let (rate, cpu, ok) =
-                    measure(&target(host.addr), host.pid(), connections, time).await;
-                assert!(ok == 1.0, "every call succeeds ({path}, build {i})");
-                sums[i].0 += rate;
-                sums[i].1 += cpu;
+                let m = measure(&target(host.addr), host.pid(), connections, time).await;
+                assert!(m.ok == 1.0, "every call succeeds ({path}, build {i})");
+                sums[i].0 += m.rate;
+                sums[i].1 += m.cpu;
             }
         }
         let n = rounds as f64;
@@ -614,11 +644,17 @@ fn main() {
         return;
     }
     let smoke = std::env::var_os("RESILIENCE_BENCH_SMOKE").is_some();
-    let (time, levels): (Duration, &[usize]) = if smoke {
+    let (mut time, levels): (Duration, &[usize]) = if smoke {
         (Duration::from_secs(1), &[32])
     } else {
         (Duration::from_secs(5), &[32, 256])
     };
+    if let Some(seconds) = std::env::var("RESILIENCE_BENCH_CELL_SECONDS").ok() {
+        let seconds: u64 = seconds
+            .parse()
+            .expect("RESILIENCE_BENCH_CELL_SECONDS is a whole number of seconds");
+        time = Duration::from_secs(seconds);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -665,15 +701,18 @@ fn main() {
                 body: Bytes::from(format!(r#"{{"address":"{ADDRESS}"}}"#)),
             };
             for &connections in levels {
-                let (h_rate, h_cpu, h_ok) =
-                    measure(&via_haproxy, haproxy.child.id(), connections, time).await;
-                let (r_rate, r_cpu, r_ok) = measure(&via_host, host.pid(), connections, time).await;
+                let h = measure(&via_haproxy, haproxy.child.id(), connections, time).await;
+                let r = measure(&via_host, host.pid(), connections, time).await;
                 println!(
-                    "| {scenario} | {connections} | {h_rate:.0} | {r_rate:.0} | {:.2}x | {h_cpu:.1} us | {r_cpu:.1} us | {:.2}x | {:.1}% / {:.1}% |",
-                    r_rate / h_rate,
-                    r_cpu / h_cpu,
-                    h_ok * 100.0,
-                    r_ok * 100.0
+                    "| {scenario} | {connections} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {:.1}% / {:.1}% |",
+                    h.rate,
+                    r.rate,
+                    r.rate / h.rate,
+                    h.cpu_cell(),
+                    r.cpu_cell(),
+                    r.cpu / h.cpu,
+                    h.ok * 100.0,
+                    r.ok * 100.0
                 );
             }
             let upstream = primary.requests.load(Ordering::Relaxed)

@@ -210,6 +210,13 @@ fn status_kib(pid: u32, key: &str) -> u64 {
 
 /// utime + stime of a process from `/proc/PID/stat`.
 pub fn cpu_time(pid: u32) -> Duration {
+    let (user, kernel) = cpu_split(pid);
+    user + kernel
+}
+
+/// utime and stime of a process from `/proc/PID/stat`: the CPU it spent in
+/// its own code and in the kernel on its behalf.
+pub fn cpu_split(pid: u32) -> (Duration, Duration) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at field 3.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -218,8 +225,11 @@ pub fn cpu_time(pid: u32) -> Duration {
         .skip(1)
         .map(|f| f.parse().unwrap_or(0))
         .collect();
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64)
+    let ticks = |i: usize| {
+        let t = fields.get(i).copied().unwrap_or(0);
+        Duration::from_secs_f64(t as f64 / clock_ticks_per_second() as f64)
+    };
+    (ticks(10), ticks(11))
 }
 
 fn clock_ticks_per_second() -> u64 {
