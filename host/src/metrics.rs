@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -29,6 +29,7 @@ use crate::app::{Live, VenueRuntime};
 use crate::journal::Journal;
 use crate::resilience::breaker::State;
 use crate::resilience::classify::Outcome;
+use crate::upstream::UpstreamStats;
 
 /// Latency buckets, seconds: 1 ms .. 30 s.
 pub const LATENCY_BUCKETS: [f64; 15] = [
@@ -197,246 +198,250 @@ fn gauge(
 impl prometheus_client::collector::Collector for HostCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let loaded = Arc::clone(&self.live.read().unwrap_or_else(|e| e.into_inner()));
-        let venues: Vec<&Arc<VenueRuntime>> = loaded.venues.values().collect();
-        let v = &venues;
-        let ve = |venue: &VenueRuntime, ep: &str| -> Labels {
-            vec![("venue", venue.name.clone()), ("endpoint", ep.to_string())]
-        };
-        let endpoints = || {
-            v.iter().flat_map(|venue| {
-                venue
-                    .ctx
-                    .upstream
-                    .endpoints()
-                    .iter()
-                    .map(move |e| (venue, e))
-            })
-        };
-        counter(
-            &mut enc,
-            "resilience_upstream_attempts",
-            "Attempts at venue endpoints by outcome",
-            endpoints().flat_map(|(venue, e)| {
-                Outcome::ALL.into_iter().map(move |o| {
-                    let mut l = ve(venue, &e.display);
-                    l.push(("outcome", o.as_str().to_string()));
-                    (l, e.attempts(o))
-                })
-            }),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_retries",
-            "Retries made (attempts after the first)",
-            v.iter().map(|x| {
-                (
-                    vec![("venue", x.name.clone())],
-                    x.ctx.upstream.stats.retries.load(Ordering::Relaxed),
-                )
-            }),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_failovers",
-            "Retries that moved to another endpoint",
-            v.iter().map(|x| {
-                (
-                    vec![("venue", x.name.clone())],
-                    x.ctx.upstream.stats.failovers.load(Ordering::Relaxed),
-                )
-            }),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_retry_budget_exhausted",
-            "Retries refused by the retry budget",
-            v.iter().map(|x| {
-                (
-                    vec![("venue", x.name.clone())],
-                    x.ctx
-                        .upstream
-                        .stats
-                        .budget_exhausted
-                        .load(Ordering::Relaxed),
-                )
-            }),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_circuit_state",
-            "Breaker state per endpoint: 0 closed, 1 half-open, 2 open",
-            endpoints().map(|(venue, e)| (ve(venue, &e.display), e.breaker.state() as i64)),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_circuit_transitions",
-            "Breaker transitions per endpoint by target state",
-            endpoints().flat_map(|(venue, e)| {
-                [State::Open, State::HalfOpen, State::Closed]
-                    .into_iter()
-                    .map(move |s| {
-                        let mut l = ve(venue, &e.display);
-                        l.push(("to", s.as_str().to_string()));
-                        (l, e.breaker.transitions_to(s))
-                    })
-            }),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_pool_connections",
-            "Connections per endpoint: active (a request in flight) and idle (open, unused)",
-            endpoints().flat_map(|(venue, e)| {
-                let active = e.active() as i64;
-                let idle = (e.open_connections() - active).max(0);
-                [("active", active), ("idle", idle)]
-                    .into_iter()
-                    .map(move |(state, n)| {
-                        let mut l = ve(venue, &e.display);
-                        l.push(("state", state.to_string()));
-                        (l, n)
-                    })
-            }),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_pool_waiting",
-            "Callers waiting for a connection slot per endpoint",
-            endpoints().map(|(venue, e)| (ve(venue, &e.display), e.waiting() as i64)),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_rate_limited",
-            "Requests refused or delayed past the deadline by the venue's rate limits, and rate limits plugins read in the venue's answers",
-            v.iter().map(|x| {
-                (
-                    vec![("venue", x.name.clone())],
-                    x.ctx.upstream.stats.rate_limited.load(Ordering::Relaxed),
-                )
-            }),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_rate_limit_blocked_seconds",
-            "Seconds until a venue block (429 Retry-After, 418 ban) lifts",
-            v.iter().map(|x| {
-                (
-                    vec![("venue", x.name.clone())],
-                    x.ctx.upstream.limiter.blocked_for().as_secs() as i64,
-                )
-            }),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_rate_limit_weight_used",
-            "Weight used in the current minute (venues with a weight budget)",
-            v.iter().filter_map(|x| {
-                x.ctx
-                    .upstream
-                    .limiter
-                    .weight_used()
-                    .map(|w| (vec![("venue", x.name.clone())], w as i64))
-            }),
-        )?;
-
-        counter(
-            &mut enc,
-            "resilience_health_probes",
-            "Active health probes by result",
-            v.iter().flat_map(|x| {
-                [
-                    ("ok", x.probes_ok.load(Ordering::Relaxed)),
-                    ("failed", x.probes_failed.load(Ordering::Relaxed)),
-                ]
-                .into_iter()
-                .map(|(r, n)| {
-                    (
-                        vec![("venue", x.name.clone()), ("result", r.to_string())],
-                        n,
-                    )
-                })
-            }),
-        )?;
-
-        let db = self.journal.stats();
-        gauge(
-            &mut enc,
-            "resilience_db_pool_connections",
-            "Journal database connections: active (in use) and idle",
-            [
-                (
-                    vec![("state", "active".to_string())],
-                    (db.size - db.idle.min(db.size)) as i64,
-                ),
-                (vec![("state", "idle".to_string())], db.idle as i64),
-            ],
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_db_pool_waiting",
-            "Callers waiting for a journal database connection",
-            [(Vec::new(), db.waiting as i64)],
-        )?;
-        counter(
-            &mut enc,
-            "resilience_db_failures",
-            "Journal database failures (acquire or query)",
-            [(Vec::new(), db.failures)],
-        )?;
-
-        // Plugin series, summed over the venues that share a plugin.
-        let mut by_plugin: std::collections::BTreeMap<&str, [u64; 6]> = Default::default();
-        for x in v {
-            let p = &x.pool;
-            let row = by_plugin.entry(x.plugin.name.as_str()).or_default();
-            row[0] += p.invocations();
-            row[1] += p.traps();
-            row[2] += p.deadline_hits();
-            row[3] += p.idle() as u64;
-            row[4] += p.instances_created();
-            row[5] = u64::from(x.plugin.quarantine.is_active());
-        }
-        let plugin_rows = |i: usize| {
-            by_plugin
-                .iter()
-                .map(move |(name, r)| (vec![("plugin", name.to_string())], r[i]))
-                .collect::<Vec<_>>()
-        };
-        counter(
-            &mut enc,
-            "resilience_plugin_invocations",
-            "Plugin export calls",
-            plugin_rows(0),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_plugin_traps",
-            "Plugin calls that trapped (the instance was discarded)",
-            plugin_rows(1),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_plugin_deadline_hits",
-            "Plugin calls stopped at their CPU deadline",
-            plugin_rows(2),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_plugin_instances_idle",
-            "Warm plugin instances waiting for a call",
-            plugin_rows(3).into_iter().map(|(l, n)| (l, n as i64)),
-        )?;
-        counter(
-            &mut enc,
-            "resilience_plugin_instances_created",
-            "Plugin instances created (a trap or retirement makes a new one)",
-            plugin_rows(4),
-        )?;
-        gauge(
-            &mut enc,
-            "resilience_plugin_quarantined",
-            "1 while the plugin is quarantined after repeated traps",
-            plugin_rows(5).into_iter().map(|(l, n)| (l, n as i64)),
-        )?;
-        Ok(())
+        let venues: Vec<&VenueRuntime> = loaded.venues.values().map(Arc::as_ref).collect();
+        encode_endpoints(&mut enc, &venues)?;
+        encode_venues(&mut enc, &venues)?;
+        encode_journal(&mut enc, &self.journal)?;
+        encode_plugins(&mut enc, &venues)
     }
+}
+
+/// `venue` and `endpoint` labels.
+fn endpoint_labels(venue: &VenueRuntime, endpoint: &str) -> Labels {
+    vec![
+        ("venue", venue.name.clone()),
+        ("endpoint", endpoint.to_string()),
+    ]
+}
+
+/// One row per venue: its `venue` label and `value(venue)`.
+fn per_venue<'a, T>(
+    venues: &'a [&'a VenueRuntime],
+    value: impl Fn(&VenueRuntime) -> T + 'a,
+) -> impl Iterator<Item = (Labels, T)> + 'a {
+    venues
+        .iter()
+        .map(move |x| (vec![("venue", x.name.clone())], value(x)))
+}
+
+/// Per endpoint: attempts by outcome, breaker state and transitions,
+/// connections and waiters.
+fn encode_endpoints(enc: &mut DescriptorEncoder, venues: &[&VenueRuntime]) -> std::fmt::Result {
+    let endpoints = || {
+        venues.iter().flat_map(|venue| {
+            venue
+                .ctx
+                .upstream
+                .endpoints()
+                .iter()
+                .map(move |e| (*venue, e))
+        })
+    };
+    counter(
+        enc,
+        "resilience_upstream_attempts",
+        "Attempts at venue endpoints by outcome",
+        endpoints().flat_map(|(venue, e)| {
+            Outcome::ALL.into_iter().map(move |o| {
+                let mut l = endpoint_labels(venue, &e.display);
+                l.push(("outcome", o.as_str().to_string()));
+                (l, e.attempts(o))
+            })
+        }),
+    )?;
+    gauge(
+        enc,
+        "resilience_circuit_state",
+        "Breaker state per endpoint: 0 closed, 1 half-open, 2 open",
+        endpoints()
+            .map(|(venue, e)| (endpoint_labels(venue, &e.display), e.breaker.state() as i64)),
+    )?;
+    counter(
+        enc,
+        "resilience_circuit_transitions",
+        "Breaker transitions per endpoint by target state",
+        endpoints().flat_map(|(venue, e)| {
+            [State::Open, State::HalfOpen, State::Closed]
+                .into_iter()
+                .map(move |s| {
+                    let mut l = endpoint_labels(venue, &e.display);
+                    l.push(("to", s.as_str().to_string()));
+                    (l, e.breaker.transitions_to(s))
+                })
+        }),
+    )?;
+    gauge(
+        enc,
+        "resilience_pool_connections",
+        "Connections per endpoint: active (a request in flight) and idle (open, unused)",
+        endpoints().flat_map(|(venue, e)| {
+            let active = e.active() as i64;
+            let idle = (e.open_connections() - active).max(0);
+            [("active", active), ("idle", idle)]
+                .into_iter()
+                .map(move |(state, n)| {
+                    let mut l = endpoint_labels(venue, &e.display);
+                    l.push(("state", state.to_string()));
+                    (l, n)
+                })
+        }),
+    )?;
+    gauge(
+        enc,
+        "resilience_pool_waiting",
+        "Callers waiting for a connection slot per endpoint",
+        endpoints().map(|(venue, e)| (endpoint_labels(venue, &e.display), e.waiting() as i64)),
+    )
+}
+
+/// Per venue: retries, failovers, the retry budget, rate limits and
+/// health probes.
+fn encode_venues(enc: &mut DescriptorEncoder, venues: &[&VenueRuntime]) -> std::fmt::Result {
+    let stat = |x: &VenueRuntime, f: fn(&UpstreamStats) -> &AtomicU64| {
+        f(&x.ctx.upstream.stats).load(Ordering::Relaxed)
+    };
+    counter(
+        enc,
+        "resilience_retries",
+        "Retries made (attempts after the first)",
+        per_venue(venues, move |x| stat(x, |s| &s.retries)),
+    )?;
+    counter(
+        enc,
+        "resilience_failovers",
+        "Retries that moved to another endpoint",
+        per_venue(venues, move |x| stat(x, |s| &s.failovers)),
+    )?;
+    counter(
+        enc,
+        "resilience_retry_budget_exhausted",
+        "Retries refused by the retry budget",
+        per_venue(venues, move |x| stat(x, |s| &s.budget_exhausted)),
+    )?;
+    counter(
+        enc,
+        "resilience_rate_limited",
+        "Requests refused or delayed past the deadline by the venue's rate limits, and rate limits plugins read in the venue's answers",
+        per_venue(venues, move |x| stat(x, |s| &s.rate_limited)),
+    )?;
+    gauge(
+        enc,
+        "resilience_rate_limit_blocked_seconds",
+        "Seconds until a venue block (429 Retry-After, 418 ban) lifts",
+        per_venue(venues, |x| {
+            x.ctx.upstream.limiter.blocked_for().as_secs() as i64
+        }),
+    )?;
+    gauge(
+        enc,
+        "resilience_rate_limit_weight_used",
+        "Weight used in the current minute (venues with a weight budget)",
+        per_venue(venues, |x| x.ctx.upstream.limiter.weight_used())
+            .filter_map(|(l, w)| Some((l, w? as i64))),
+    )?;
+    counter(
+        enc,
+        "resilience_health_probes",
+        "Active health probes by result",
+        venues.iter().flat_map(|x| {
+            [
+                ("ok", x.probes_ok.load(Ordering::Relaxed)),
+                ("failed", x.probes_failed.load(Ordering::Relaxed)),
+            ]
+            .into_iter()
+            .map(|(r, n)| {
+                (
+                    vec![("venue", x.name.clone()), ("result", r.to_string())],
+                    n,
+                )
+            })
+        }),
+    )
+}
+
+/// The journal's database pool.
+fn encode_journal(enc: &mut DescriptorEncoder, journal: &Journal) -> std::fmt::Result {
+    let db = journal.stats();
+    gauge(
+        enc,
+        "resilience_db_pool_connections",
+        "Journal database connections: active (in use) and idle",
+        [
+            (
+                vec![("state", "active".to_string())],
+                (db.size - db.idle.min(db.size)) as i64,
+            ),
+            (vec![("state", "idle".to_string())], db.idle as i64),
+        ],
+    )?;
+    gauge(
+        enc,
+        "resilience_db_pool_waiting",
+        "Callers waiting for a journal database connection",
+        [(Vec::new(), db.waiting as i64)],
+    )?;
+    counter(
+        enc,
+        "resilience_db_failures",
+        "Journal database failures (acquire or query)",
+        [(Vec::new(), db.failures)],
+    )
+}
+
+/// Per plugin, summed over the venues that share it: calls, traps,
+/// deadline hits, instances, quarantine.
+fn encode_plugins(enc: &mut DescriptorEncoder, venues: &[&VenueRuntime]) -> std::fmt::Result {
+    let mut by_plugin: std::collections::BTreeMap<&str, [u64; 6]> = Default::default();
+    for x in venues {
+        let p = &x.pool;
+        let row = by_plugin.entry(x.plugin.name.as_str()).or_default();
+        row[0] += p.invocations();
+        row[1] += p.traps();
+        row[2] += p.deadline_hits();
+        row[3] += p.idle() as u64;
+        row[4] += p.instances_created();
+        row[5] = u64::from(x.plugin.quarantine.is_active());
+    }
+    let plugin_rows = |i: usize| {
+        by_plugin
+            .iter()
+            .map(move |(name, r)| (vec![("plugin", name.to_string())], r[i]))
+            .collect::<Vec<_>>()
+    };
+    counter(
+        enc,
+        "resilience_plugin_invocations",
+        "Plugin export calls",
+        plugin_rows(0),
+    )?;
+    counter(
+        enc,
+        "resilience_plugin_traps",
+        "Plugin calls that trapped (the instance was discarded)",
+        plugin_rows(1),
+    )?;
+    counter(
+        enc,
+        "resilience_plugin_deadline_hits",
+        "Plugin calls stopped at their CPU deadline",
+        plugin_rows(2),
+    )?;
+    gauge(
+        enc,
+        "resilience_plugin_instances_idle",
+        "Warm plugin instances waiting for a call",
+        plugin_rows(3).into_iter().map(|(l, n)| (l, n as i64)),
+    )?;
+    counter(
+        enc,
+        "resilience_plugin_instances_created",
+        "Plugin instances created (a trap or retirement makes a new one)",
+        plugin_rows(4),
+    )?;
+    gauge(
+        enc,
+        "resilience_plugin_quarantined",
+        "1 while the plugin is quarantined after repeated traps",
+        plugin_rows(5).into_iter().map(|(l, n)| (l, n as i64)),
+    )
 }
