@@ -649,7 +649,7 @@ fn main() {
     } else {
         (Duration::from_secs(5), &[32, 256])
     };
-    if let Some(seconds) = std::env::var("RESILIENCE_BENCH_CELL_SECONDS").ok() {
+    if let Ok(seconds) = std::env::var("RESILIENCE_BENCH_CELL_SECONDS") {
         let seconds: u64 = seconds
             .parse()
             .expect("RESILIENCE_BENCH_CELL_SECONDS is a whole number of seconds");

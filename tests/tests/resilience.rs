@@ -148,6 +148,47 @@ async fn requests_beyond_the_pool_limit_wait_and_are_counted_as_waiting() {
     assert!(max_waiting >= 1, "callers beyond the limit waited");
 }
 
+/// A caller that hangs up while it waits for a connection slot is no longer
+/// counted as waiting (`resilience_pool_waiting`, `/v1/venues`), and its
+/// request never leaves.
+#[tokio::test]
+async fn callers_that_hang_up_while_waiting_for_a_slot_are_no_longer_counted() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    let h = host(&[server.uri()], "pool = { max_connections_per_host = 1 }").await;
+    let call = || {
+        let app = h.app.clone();
+        tokio::spawn(async move { app.call("v", "send", &json!({"path": "/x"})).await })
+    };
+    let holder = call();
+    let ep = h.app.loaded().venues["v"].ctx.upstream.endpoints()[0].clone();
+    while ep.active() < 1 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let waiters = [call(), call()];
+    let started = Instant::now();
+    while ep.waiting() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "two callers wait for the one slot"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for w in &waiters {
+        w.abort();
+    }
+    for w in waiters {
+        assert!(w.await.unwrap_err().is_cancelled());
+    }
+    assert_eq!(ep.waiting(), 0, "no caller is left counted as waiting");
+    assert_eq!(holder.await.unwrap().unwrap()["status"], 200);
+    assert_eq!(ep.active(), 0);
+    assert_eq!(received(&server).await, 1, "only the holder's request left");
+}
+
 #[tokio::test]
 async fn timeout_is_retried_and_succeeds() {
     let server = MockServer::start().await;
