@@ -5,6 +5,7 @@ mod background;
 mod invoke;
 mod loading;
 mod orders;
+mod record;
 mod startup;
 mod views;
 
@@ -12,6 +13,9 @@ pub use background::IDLE_TRIM_INTERVAL;
 pub use invoke::Output;
 pub use loading::{RELOAD_LIMIT, ReloadReport};
 pub use orders::{MAX_IDEMPOTENCY_KEY, check_idempotency_key};
+pub use record::CANCELLED;
+
+use record::CallRecord;
 pub use startup::StartupError;
 pub use views::Health;
 
@@ -192,7 +196,7 @@ impl App {
         }
 
         let span = tracing::info_span!("call", venue = %venue, operation = %operation);
-        let started = tokio::time::Instant::now();
+        let record = CallRecord::start(v, operation, span.clone(), self.config.server.access_log);
         let deadline = Deadline::after(v.deadline);
         let work = async {
             // The declared schema first: malformed params never reach a plugin.
@@ -210,28 +214,14 @@ impl App {
         };
         // A journaled call runs on in its own task past this timeout, and
         // records its outcome; only the caller stops waiting.
-        let result = match tokio::time::timeout(v.deadline, work.instrument(span.clone())).await {
+        let result = match tokio::time::timeout(v.deadline, work.instrument(span)).await {
             Ok(r) => r,
             Err(_) => Err(CallError::Timeout(format!(
                 "call did not finish within the venue deadline of {} ms",
                 v.deadline.as_millis()
             ))),
         };
-        let took = started.elapsed();
-        let outcome = match &result {
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.kind()),
-        };
-        if let Some(m) = v.ops.get(operation) {
-            m.record(outcome.err().unwrap_or("success"), took.as_secs_f64());
-        }
-        v.stats.record(outcome, took);
-        let ms = took.as_secs_f64() * 1000.0;
-        span.in_scope(|| match &result {
-            Ok(_) if self.config.server.access_log => tracing::info!(ms, "call ok"),
-            Ok(_) => tracing::debug!(ms, "call ok"),
-            Err(e) => tracing::warn!(ms, kind = e.kind(), error = %e, "call failed"),
-        });
+        record.finish(&result);
         result
     }
 }

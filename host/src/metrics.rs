@@ -36,9 +36,11 @@ pub const LATENCY_BUCKETS: [f64; 15] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
 ];
 
-/// Outcomes of `resilience_requests_total`: `success` or an API error kind.
+/// Outcomes of `resilience_requests_total`: `success`, an API error kind,
+/// or `cancelled` (the caller hung up before the answer).
 pub const CALL_OUTCOMES: &[&str] = &[
     "success",
+    crate::app::CANCELLED,
     "unknown_venue",
     "invalid_params",
     "unsupported",

@@ -1,7 +1,7 @@
 //! The HTTP API's contract: error bodies and statuses for bad input, auth,
 //! and the host capabilities a plugin reaches through it.
 
-use resilience_tests::TestHost;
+use resilience_tests::{TestHost, parse_prometheus, series, sum_series};
 use serde_json::json;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -358,4 +358,76 @@ async fn the_journal_is_paged_and_filtered() {
             "{bad}: {v}"
         );
     }
+}
+
+/// A caller that hangs up while its read is at the venue: the call is
+/// counted once, as `cancelled`, in `resilience_requests_total` and
+/// `/v1/stats`, though no answer was ever written.
+#[tokio::test]
+async fn a_caller_that_hangs_up_mid_call_is_counted_as_cancelled() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .mount(&server)
+        .await;
+    let host = TestHost::start(&["echo"], "", &echo_venue(&server.uri(), "")).await;
+    let mut caller = tokio::net::TcpStream::connect(host.addr).await.unwrap();
+    let body = r#"{"path":"/slow"}"#;
+    let request = format!(
+        "POST /v1/venues/echo/send HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    caller.write_all(request.as_bytes()).await.unwrap();
+    while server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(caller);
+
+    let cancelled = series(
+        "resilience_requests_total",
+        &[
+            ("venue", "echo"),
+            ("operation", "send"),
+            ("outcome", "cancelled"),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let metrics = loop {
+        let (_, _, text) = host
+            .request(http::Method::GET, "/metrics", bytes::Bytes::new(), &[])
+            .await;
+        let metrics = parse_prometheus(text.as_str().unwrap_or_default());
+        if metrics.get(&cancelled) == Some(&1.0) {
+            break metrics;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the hung-up call is counted as cancelled: {:?}",
+            metrics.get(&cancelled)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // Once, and under no other outcome, even after the venue's answer came.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, stats) = host.get("/v1/stats").await;
+    let echo = &stats["venues"]["echo"];
+    assert_eq!(
+        (&echo["total"], &echo["succeeded"], &echo["failed"]),
+        (&json!(1), &json!(0), &json!({"cancelled": 1})),
+        "{stats}"
+    );
+    let sends = sum_series(
+        &metrics,
+        "resilience_requests_total",
+        &[("venue", "echo"), ("operation", "send")],
+    );
+    assert_eq!(sends, 1.0);
 }
