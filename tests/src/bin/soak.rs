@@ -82,6 +82,11 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// The workload: per call, the venue, its operation and params.
+type Workload = Vec<sim::Call>;
+/// Per venue, what the callers saw.
+type Tallies = BTreeMap<&'static str, Tally>;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let o = options()?;
@@ -92,8 +97,8 @@ async fn main() -> Result<()> {
     );
     let sim = Sim::start(Faults::Random { seed: o.seed }, "").await;
     let host = Arc::new(HostProcess::start(&sim::PLUGINS, "", &sim.config, &sim::env()).await);
-    let workload = Arc::new(sim::workload());
-    let tallies: Arc<BTreeMap<&'static str, Tally>> = Arc::new(
+    let workload: Arc<Workload> = Arc::new(sim::workload());
+    let tallies: Arc<Tallies> = Arc::new(
         workload
             .iter()
             .map(|(v, _, _)| (*v, Tally::default()))
@@ -101,32 +106,65 @@ async fn main() -> Result<()> {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let callers: Vec<_> = (0..o.callers)
-        .map(|c| {
-            let (host, workload, tallies, stop) = (
-                host.clone(),
-                workload.clone(),
-                tallies.clone(),
-                stop.clone(),
-            );
-            tokio::spawn(async move {
-                let mut i = c;
-                while !stop.load(Ordering::Relaxed) {
-                    let (venue, op, params) = &workload[i % workload.len()];
-                    let t = &tallies[venue];
-                    t.sent.fetch_add(1, Ordering::Relaxed);
-                    match host.call(venue, op, params).await {
-                        Some(200) => t.ok.fetch_add(1, Ordering::Relaxed),
-                        Some(_) => t.other.fetch_add(1, Ordering::Relaxed),
-                        None => t.lost.fetch_add(1, Ordering::Relaxed),
-                    };
-                    i += 1;
-                    // A daemon's pace, not a flood: a short pause between calls.
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            })
-        })
+        .map(|c| spawn_caller(c, &host, &workload, &tallies, &stop))
         .collect();
+    let samples = sample_rss(&host, &tallies, duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for c in callers {
+        c.await.context("caller task")?;
+    }
 
+    let mut failures = check_counters(&host, &workload, &tallies).await?;
+    failures.extend(check_memory(&host, &samples, duration, o.max_growth_mib));
+    if failures.is_empty() {
+        println!("\nsoak passed: every call answered, counters add up, memory bounded");
+        Ok(())
+    } else {
+        eprintln!("host log (tail):\n{}", host.log_tail());
+        bail!("soak failed:\n  {}", failures.join("\n  "))
+    }
+}
+
+/// Caller `c`: goes through the workload from its own offset at a daemon's
+/// pace until `stop`, tallying every answer.
+fn spawn_caller(
+    c: usize,
+    host: &Arc<HostProcess>,
+    workload: &Arc<Workload>,
+    tallies: &Arc<Tallies>,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (host, workload, tallies, stop) = (
+        Arc::clone(host),
+        Arc::clone(workload),
+        Arc::clone(tallies),
+        Arc::clone(stop),
+    );
+    tokio::spawn(async move {
+        let mut i = c;
+        while !stop.load(Ordering::Relaxed) {
+            let (venue, op, params) = &workload[i % workload.len()];
+            let t = &tallies[venue];
+            t.sent.fetch_add(1, Ordering::Relaxed);
+            match host.call(venue, op, params).await {
+                Some(200) => t.ok.fetch_add(1, Ordering::Relaxed),
+                Some(_) => t.other.fetch_add(1, Ordering::Relaxed),
+                None => t.lost.fetch_add(1, Ordering::Relaxed),
+            };
+            i += 1;
+            // A daemon's pace, not a flood: a short pause between calls.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+}
+
+/// The host's resident memory every second for `duration`, with a
+/// progress line every 10 s.
+async fn sample_rss(
+    host: &HostProcess,
+    tallies: &Tallies,
+    duration: Duration,
+) -> Vec<(Duration, u64)> {
     let started = Instant::now();
     let mut samples: Vec<(Duration, u64)> = Vec::new();
     let mut last_report = Instant::now();
@@ -150,12 +188,16 @@ async fn main() -> Result<()> {
             );
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    for c in callers {
-        c.await.context("caller task")?;
-    }
+    samples
+}
 
-    // The checks.
+/// Per venue, the callers' tallies against `resilience_requests_total` and
+/// `/v1/stats` (printed as a table); what does not add up.
+async fn check_counters(
+    host: &HostProcess,
+    workload: &Workload,
+    tallies: &Tallies,
+) -> Result<Vec<String>> {
     let mut failures = Vec::new();
     let (_, metrics) = host.get("/metrics").await.context("GET /metrics")?;
     let m = parse_prometheus(&metrics);
@@ -216,6 +258,17 @@ async fn main() -> Result<()> {
             failures.push(format!("{venue}: no call succeeded"));
         }
     }
+    Ok(failures)
+}
+
+/// Resident memory in the last quarter against its level after the first
+/// quarter (printed as a table); a failure when it grew past the bound.
+fn check_memory(
+    host: &HostProcess,
+    samples: &[(Duration, u64)],
+    duration: Duration,
+    max_growth_mib: f64,
+) -> Option<String> {
     let warm_at = duration / 4;
     let warm = samples
         .iter()
@@ -238,23 +291,11 @@ async fn main() -> Result<()> {
     );
     println!("|---|---|---|---|---|---|");
     println!(
-        "| host RSS | {:.1} MiB | {:.1} MiB | {growth:+.1} MiB | {:.0} MiB | {:.1} MiB |",
+        "| host RSS | {:.1} MiB | {:.1} MiB | {growth:+.1} MiB | {max_growth_mib:.0} MiB | {:.1} MiB |",
         mib(warm),
         mib(end),
-        o.max_growth_mib,
         mib(peak)
     );
-    if growth > o.max_growth_mib {
-        failures.push(format!(
-            "resident memory grew {growth:.1} MiB (bound {:.0} MiB)",
-            o.max_growth_mib
-        ));
-    }
-    if failures.is_empty() {
-        println!("\nsoak passed: every call answered, counters add up, memory bounded");
-        Ok(())
-    } else {
-        eprintln!("host log (tail):\n{}", host.log_tail());
-        bail!("soak failed:\n  {}", failures.join("\n  "))
-    }
+    (growth > max_growth_mib)
+        .then(|| format!("resident memory grew {growth:.1} MiB (bound {max_growth_mib:.0} MiB)"))
 }
