@@ -229,7 +229,10 @@ impl CallScope {
         for (i, (pin, req)) in reqs.into_iter().enumerate() {
             let scope = self.clone();
             let budget = Arc::clone(&budget);
-            set.spawn(async move { (i, scope.send_within(req, pin, Some(budget)).await) });
+            set.spawn(
+                async move { (i, scope.send_within(req, pin, Some(budget)).await) }
+                    .in_current_span(),
+            );
         }
         let mut out: Vec<Option<Result<Response, SendError>>> = (0..n).map(|_| None).collect();
         while let Some(joined) = set.join_next().await {
