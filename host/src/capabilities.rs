@@ -387,30 +387,6 @@ fn to_send_error(f: SendFailure) -> SendError {
     }
 }
 
-/// Run `work` as its own task and wait for it; `None` when the task
-/// panicked.
-///
-/// A host import's future is polled on the calling instance's fiber stack,
-/// and an instance keeps the stack pages it has touched for as long as it
-/// lives. The upstream pipeline and hyper's client poll deep, so `send` runs
-/// here, on a worker's own stack: measured with 1,000 calls in flight on
-/// 1,000 instances (`host_process` bench), 17 MiB less peak memory, at the
-/// same CPU per call (`peers`, 0.99x). The task is aborted when the call is
-/// dropped (the caller hung up, the instance is discarded), as the future
-/// itself would have been, and it runs in the call's span.
-async fn off_fiber<T: Send + 'static>(
-    work: impl std::future::Future<Output = T> + Send + 'static,
-) -> Option<T> {
-    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-    impl<T> Drop for AbortOnDrop<T> {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    let mut task = AbortOnDrop(tokio::spawn(work.in_current_span()));
-    (&mut task.0).await.ok()
-}
-
 fn no_venue() -> SendError {
     SendError::Denied("no venue: host calls are only available inside invoke".into())
 }
@@ -423,9 +399,7 @@ impl bindings::resilience::venue::host::Host for StoreState {
             return Err(no_venue());
         };
         let started = tokio::time::Instant::now();
-        let result = off_fiber(async move { scope.send(req).await })
-            .await
-            .unwrap_or_else(|| Err(SendError::Connection("request task failed".into())));
+        let result = scope.send(req).await;
         self.resumed_after(started.elapsed());
         result
     }
