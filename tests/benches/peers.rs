@@ -38,9 +38,9 @@
 //! `RESILIENCE_BENCH_BASELINE_PLUGINS=/folder/of/plugin/files` add a last
 //! table: this build beside that one (an earlier host binary, or the TON and
 //! template plugins built another way, to measure a change) on the TON call
-//! and `ping`, in interleaved rounds that alternate which build goes first,
-//! so the drift of a shared machine falls on both alike. What is not set is
-//! this build's.
+//! and `ping`, at 1 connection (latency) and 32 (CPU under load), in
+//! interleaved rounds that alternate which build goes first, so the drift
+//! of a shared machine falls on both alike. What is not set is this build's.
 
 #[path = "../../host/benches/support/mod.rs"]
 mod support;
@@ -744,7 +744,11 @@ fn main() {
             );
             println!("|---|---|---|---|---|---|---|---|---|");
             let rounds = if smoke { 1 } else { 3 };
-            versus_baseline(&baseline, 32, time, rounds).await;
+            // One connection: calls/s is the inverse of a call's latency, which a
+            // change can worsen while CPU per call under load stays the same.
+            for connections in [1, 32] {
+                versus_baseline(&baseline, connections, time, rounds).await;
+            }
         }
     });
 }
