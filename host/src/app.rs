@@ -14,8 +14,6 @@ pub use invoke::Output;
 pub use loading::{RELOAD_LIMIT, ReloadReport};
 pub use orders::{MAX_IDEMPOTENCY_KEY, check_idempotency_key};
 pub use record::CANCELLED;
-
-use record::CallRecord;
 pub use startup::StartupError;
 pub use views::Health;
 
@@ -38,6 +36,7 @@ use crate::plugin::pool::InstancePool;
 use crate::plugin::{LoadError, LoadedPlugin, PluginEngine};
 use crate::resilience::deadline::Deadline;
 use crate::stats::CallStats;
+use record::CallRecord;
 
 /// What a venue keeps across plugin reloads: its upstream (pools, breakers,
 /// rate limits), its call statistics and probe counters.

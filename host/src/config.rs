@@ -798,6 +798,29 @@ retry = { max_attempts = 5 }
     }
 
     #[test]
+    fn bad_plugin_limits_are_named_in_the_base_and_in_an_override() {
+        let e = err_key(&format!("[plugins.limits]\nmax_instances = 0\n{BASE}"));
+        assert_eq!(e.key, "plugins.limits.max_instances");
+        for (key, value) in [
+            ("memory_mib", "0"),
+            ("memory_mib", "5000"),
+            ("max_instances", "2000"),
+            ("cpu_ms", "0"),
+            ("max_calls_per_instance", "0"),
+        ] {
+            let e = err_key(&format!("[plugins.overrides.ton]\n{key} = {value}\n{BASE}"));
+            assert_eq!(
+                e.key,
+                format!("plugins.overrides.ton.{key}"),
+                "{key} = {value}"
+            );
+        }
+        let ok = format!("[plugins.overrides.ton]\nmemory_mib = 256\nmax_instances = 64\n{BASE}");
+        let c = Config::parse(&ok, false, &env(&[])).unwrap();
+        assert_eq!(c.plugins.limits_for("ton").max_instances, 64);
+    }
+
+    #[test]
     fn zero_attempts_is_named() {
         let e = err_key(&BASE.replace("max_attempts = 5", "max_attempts = 0"));
         assert_eq!(e.key, "venues.ton.retry.max_attempts");

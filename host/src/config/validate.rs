@@ -2,35 +2,19 @@
 //! between keys (a deadline no shorter than a timeout), endpoint URLs. Each
 //! error names the key at fault.
 
-use super::{Config, ConfigError, VenueConfig};
+use super::{Config, ConfigError, PluginLimits, VenueConfig};
 
 impl Config {
-    /// Plugin limits, the journal and the server, then each venue.
+    /// Plugin limits (each plugin's overrides too), the journal and the
+    /// server, then each venue.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        let l = &self.plugins.limits;
-        if l.memory_mib == 0 || l.memory_mib > 4096 {
-            return Err(ConfigError::new(
-                "plugins.limits.memory_mib",
-                "must be between 1 and 4096",
-            ));
-        }
-        if l.max_instances == 0 || l.max_instances > 1024 {
-            return Err(ConfigError::new(
-                "plugins.limits.max_instances",
-                "must be between 1 and 1024",
-            ));
-        }
-        if l.cpu_ms == 0 {
-            return Err(ConfigError::new(
-                "plugins.limits.cpu_ms",
-                "must be positive",
-            ));
-        }
-        if l.max_calls_per_instance == 0 {
-            return Err(ConfigError::new(
-                "plugins.limits.max_calls_per_instance",
-                "must be positive",
-            ));
+        validate_limits(&self.plugins.limits, "plugins.limits")?;
+        // The base limits are valid here, so a bad value comes from the override.
+        for name in self.plugins.overrides.keys() {
+            validate_limits(
+                &self.plugins.limits_for(name),
+                &format!("plugins.overrides.{name}"),
+            )?;
         }
         if self.journal.sweep_interval_ms == 0 || self.journal.sweep_batch == 0 {
             return Err(ConfigError::new(
@@ -235,6 +219,32 @@ impl VenueConfig {
         }
         Ok(())
     }
+}
+
+/// Sandbox limits, under config key `at`.
+fn validate_limits(l: &PluginLimits, at: &str) -> Result<(), ConfigError> {
+    if l.memory_mib == 0 || l.memory_mib > 4096 {
+        return Err(ConfigError::new(
+            format!("{at}.memory_mib"),
+            "must be between 1 and 4096",
+        ));
+    }
+    if l.max_instances == 0 || l.max_instances > 1024 {
+        return Err(ConfigError::new(
+            format!("{at}.max_instances"),
+            "must be between 1 and 1024",
+        ));
+    }
+    if l.cpu_ms == 0 {
+        return Err(ConfigError::new(format!("{at}.cpu_ms"), "must be positive"));
+    }
+    if l.max_calls_per_instance == 0 {
+        return Err(ConfigError::new(
+            format!("{at}.max_calls_per_instance"),
+            "must be positive",
+        ));
+    }
+    Ok(())
 }
 
 fn valid_name(name: &str) -> bool {
