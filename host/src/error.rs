@@ -71,6 +71,24 @@ pub enum CallError {
     Unavailable(String),
 }
 
+/// An error with its sources, `a: b: c`, each said once, for messages (a
+/// source whose text the message already holds is not repeated). Callers
+/// pass errors whose texts carry no secret: a redacted endpoint, a
+/// connection error without its URL.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        src = s.source();
+    }
+    out
+}
+
 impl CallError {
     /// Every kind with its HTTP status, as [`CallError::kind`] and
     /// [`CallError::status`] give them (a test keeps the three in step). The

@@ -30,6 +30,7 @@ use tokio_postgres::NoTls;
 
 use super::{Claim, Entry, Intent, JournalError, ListQuery, Outcome, PoolStats, State};
 use crate::config::DbPoolConfig;
+use crate::error::error_chain;
 
 const MIGRATIONS: &[&str] = &[
     // v1
@@ -174,9 +175,10 @@ impl PgJournal {
                 Err(e) => {
                     self.failures.fetch_add(1, Ordering::Relaxed);
                     if tries >= self.cfg.acquire_retries {
+                        // tokio-postgres errors never carry the URL (nor its password).
                         let why = match &e {
-                            deadpool_postgres::PoolError::Backend(inner) => chain(inner),
-                            other => chain(other),
+                            deadpool_postgres::PoolError::Backend(inner) => error_chain(inner),
+                            other => error_chain(other),
                         };
                         return Err(err(format!(
                             "no database connection after {} tries: {why}",
@@ -473,21 +475,6 @@ impl PgJournal {
             failures: self.failures.load(Ordering::Relaxed),
         }
     }
-}
-
-/// An error with its sources (`a: b: c`); the URL is never part of them.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }
 
 /// rustls with the Mozilla roots plus `ca_file`.

@@ -10,6 +10,7 @@ use http::Uri;
 use http_body_util::{BodyExt, Full};
 
 use super::{Endpoint, OutboundRequest, Upstream, UpstreamResponse};
+use crate::error::error_chain;
 use crate::resilience::classify::AttemptError;
 
 impl Upstream {
@@ -260,19 +261,4 @@ async fn read_body(
         out.extend_from_slice(&data);
     }
     Ok(out.freeze())
-}
-
-/// An error with its sources, `a: b: c`, for messages.
-pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        src = s.source();
-    }
-    out
 }
