@@ -31,6 +31,7 @@ use std::time::Duration;
 use crate::app::{App, Health};
 use crate::error::CallError;
 use crate::listen::Listener;
+use crate::repoll::RepollSelfWakes;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
@@ -83,11 +84,13 @@ pub async fn serve(
             }),
         );
         let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
+        // hyper wakes a connection's task from inside its own poll when it
+        // hands a request body to the handler; see `repoll`.
+        tokio::spawn(RepollSelfWakes::new(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
-        });
+        }));
     }
     graceful.shutdown().await;
     Ok(())

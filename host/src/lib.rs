@@ -40,6 +40,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod plugin;
 pub mod redact;
+pub mod repoll;
 pub mod resilience;
 pub mod signing;
 pub mod stats;

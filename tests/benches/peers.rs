@@ -30,9 +30,13 @@
 //! healthy primary, and a primary answering 503 to half its requests. The
 //! bench asserts only that every request was answered and that the upstream
 //! saw at least one request per success; timings are reported, not checked.
+//! Connections: 1 (a call's latency: calls/s is its inverse), 32 and 256.
 //! `RESILIENCE_BENCH_SMOKE=1`: 1 s per cell at 32 connections.
 //! `RESILIENCE_BENCH_CELL_SECONDS=N`: N s per cell instead of 5, long enough
 //! to attach `perf record -p` to the host during one.
+//! `RESILIENCE_BENCH_CONNECTIONS=1,32`: these connection counts instead.
+//! `RESILIENCE_BENCH_ONLY=haproxy|floor|transports`: that table only (any
+//! other value: none of the three, for the baseline table alone).
 //!
 //! `RESILIENCE_BENCH_BASELINE_HOST=/path/to/resilience-host` and/or
 //! `RESILIENCE_BENCH_BASELINE_PLUGINS=/folder/of/plugin/files` add a last
@@ -644,11 +648,23 @@ fn main() {
         return;
     }
     let smoke = std::env::var_os("RESILIENCE_BENCH_SMOKE").is_some();
-    let (mut time, levels): (Duration, &[usize]) = if smoke {
+    let (mut time, mut levels): (Duration, &[usize]) = if smoke {
         (Duration::from_secs(1), &[32])
     } else {
-        (Duration::from_secs(5), &[32, 256])
+        (Duration::from_secs(5), &[1, 32, 256])
     };
+    let chosen: Vec<usize>;
+    if let Ok(list) = std::env::var("RESILIENCE_BENCH_CONNECTIONS") {
+        chosen = list
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("RESILIENCE_BENCH_CONNECTIONS is a comma-separated list of counts")
+            })
+            .collect();
+        levels = &chosen;
+    }
     if let Ok(seconds) = std::env::var("RESILIENCE_BENCH_CELL_SECONDS") {
         let seconds: u64 = seconds
             .parse()
@@ -661,6 +677,9 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
+        let only = std::env::var("RESILIENCE_BENCH_ONLY").ok();
+        let runs = |table: &str| only.as_deref().is_none_or(|o| o == table);
+        if runs("haproxy") {
         println!(
             "| scenario | connections | HAProxy calls/s | host calls/s | host / HAProxy throughput | HAProxy CPU per call | host CPU per call | host / HAProxy CPU | success (HAProxy / host) |"
         );
@@ -719,6 +738,8 @@ fn main() {
                 + secondary.requests.load(Ordering::Relaxed);
             assert!(upstream > 0, "the upstream saw the calls");
         }
+        }
+        if runs("floor") {
         println!();
         println!(
             "| path | connections | bare hyper calls/s | host calls/s | bare hyper CPU per call | host CPU per call | host / bare CPU |"
@@ -727,6 +748,8 @@ fn main() {
         for &connections in levels {
             floor(connections, time).await;
         }
+        }
+        if runs("transports") {
         println!();
         println!(
             "| transport (template `ping`) | callers | calls/s | host CPU per call | throughput vs TCP HTTP/1.1 | CPU vs TCP HTTP/1.1 |"
@@ -734,6 +757,7 @@ fn main() {
         println!("|---|---|---|---|---|---|");
         for &callers in levels {
             transports(callers, time).await;
+        }
         }
         if let Some(baseline) = baseline_build() {
             println!();
