@@ -78,8 +78,10 @@ const BENCHES: &[Bench] = &[
                 `option redispatch`, `retry-on 503 conn-failure empty-response`) and behind the host's API \
                 (release binary, `RUST_LOG=warn`, the TON plugin's `get_balance`, 3 attempts, failover, no \
                 backoff). Load: N keep-alive connections from the bench process, each sending its next \
-                request when the last is answered, 5 s per cell. CPU per call is the process's utime + \
-                stime over the calls it served, from `/proc`. HAProxy forwards bytes; the host also runs the \
+                request when the last is answered, 5 s per cell; at one connection calls/s is the inverse of \
+                a call's latency. CPU per call is the process's utime + \
+                stime over the calls it served, from `/proc`, with the kernel's part of it (stime) in \
+                brackets. HAProxy forwards bytes; the host also runs the \
                 plugin (request built, answer parsed and checked), the breaker, rate limit and metrics. \
                 The second table sets the host's cheapest paths beside a bare hyper server (a 404 for \
                 everything); the third compares transports for the template plugin's `ping`: TCP or a \
