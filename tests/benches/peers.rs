@@ -642,6 +642,97 @@ async fn versus_baseline(baseline: &Build, connections: usize, time: Duration, r
     }
 }
 
+/// HAProxy and the host in front of the same upstream, healthy and with
+/// half the primary's answers 503.
+async fn haproxy_table(levels: &[usize], time: Duration) {
+    println!(
+        "| scenario | connections | HAProxy calls/s | host calls/s | host / HAProxy throughput | HAProxy CPU per call | host CPU per call | host / HAProxy CPU | success (HAProxy / host) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (scenario, half_503) in [
+        ("healthy primary", false),
+        ("primary answers 503 to half", true),
+    ] {
+        let primary = MockVenue::start(Arc::new(move |n| {
+            if half_503 && coin(7, n) < 0.5 {
+                Answer::ServiceUnavailable
+            } else {
+                Answer::Json(BALANCE)
+            }
+        }))
+        .await;
+        let secondary = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
+        let haproxy = Haproxy::start(primary.addr, secondary.addr);
+        let host = HostProcess::start(
+            &["ton"],
+            "max_instances = 256",
+            &format!(
+                "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{}/api/v2\", \"{}/api/v2\"]\n\
+                 timeout_ms = 5000\ndeadline_ms = 20000\n\
+                 retry = {{ max_attempts = 3, base_delay_ms = 0, jitter = 0.0 }}\n\
+                 pool = {{ max_connections_per_host = 256 }}\n",
+                primary.url(),
+                secondary.url()
+            ),
+            &[],
+        )
+        .await;
+        let via_haproxy = Target {
+            method: http::Method::GET,
+            url: format!(
+                "http://{}/api/v2/getAddressBalance?address={ADDRESS}",
+                haproxy.addr
+            ),
+            body: Bytes::new(),
+        };
+        let via_host = Target {
+            method: http::Method::POST,
+            url: format!("http://{}/v1/venues/ton/get_balance", host.addr),
+            body: Bytes::from(format!(r#"{{"address":"{ADDRESS}"}}"#)),
+        };
+        for &connections in levels {
+            let h = measure(&via_haproxy, haproxy.child.id(), connections, time).await;
+            let r = measure(&via_host, host.pid(), connections, time).await;
+            println!(
+                "| {scenario} | {connections} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {:.1}% / {:.1}% |",
+                h.rate,
+                r.rate,
+                r.rate / h.rate,
+                h.cpu_cell(),
+                r.cpu_cell(),
+                r.cpu / h.cpu,
+                h.ok * 100.0,
+                r.ok * 100.0
+            );
+        }
+        let upstream =
+            primary.requests.load(Ordering::Relaxed) + secondary.requests.load(Ordering::Relaxed);
+        assert!(upstream > 0, "the upstream saw the calls");
+    }
+}
+
+/// The host's 404 and `ping` beside a bare hyper server.
+async fn floor_table(levels: &[usize], time: Duration) {
+    println!(
+        "| path | connections | bare hyper calls/s | host calls/s | bare hyper CPU per call | host CPU per call | host / bare CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for &connections in levels {
+        floor(connections, time).await;
+    }
+}
+
+/// `ping` over each transport a daemon on the same machine can use.
+async fn transports_table(levels: &[usize], time: Duration) {
+    println!(
+        "| transport (template `ping`) | callers | calls/s | host CPU per call | throughput vs TCP HTTP/1.1 | CPU vs TCP HTTP/1.1 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for &callers in levels {
+        transports(callers, time).await;
+    }
+}
+
 fn main() {
     if let Some(addr) = std::env::var_os(BARE_SERVER_VAR) {
         bare_server(&addr.to_string_lossy());
@@ -680,84 +771,15 @@ fn main() {
         let only = std::env::var("RESILIENCE_BENCH_ONLY").ok();
         let runs = |table: &str| only.as_deref().is_none_or(|o| o == table);
         if runs("haproxy") {
-        println!(
-            "| scenario | connections | HAProxy calls/s | host calls/s | host / HAProxy throughput | HAProxy CPU per call | host CPU per call | host / HAProxy CPU | success (HAProxy / host) |"
-        );
-        println!("|---|---|---|---|---|---|---|---|---|");
-        for (scenario, half_503) in [("healthy primary", false), ("primary answers 503 to half", true)] {
-            let primary = MockVenue::start(Arc::new(move |n| {
-                if half_503 && coin(7, n) < 0.5 {
-                    Answer::ServiceUnavailable
-                } else {
-                    Answer::Json(BALANCE)
-                }
-            }))
-            .await;
-            let secondary = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
-            let haproxy = Haproxy::start(primary.addr, secondary.addr);
-            let host = HostProcess::start(
-                &["ton"],
-                "max_instances = 256",
-                &format!(
-                    "[venues.ton]\nplugin = \"ton\"\nendpoints = [\"{}/api/v2\", \"{}/api/v2\"]\n\
-                     timeout_ms = 5000\ndeadline_ms = 20000\n\
-                     retry = {{ max_attempts = 3, base_delay_ms = 0, jitter = 0.0 }}\n\
-                     pool = {{ max_connections_per_host = 256 }}\n",
-                    primary.url(),
-                    secondary.url()
-                ),
-                &[],
-            )
-            .await;
-            let via_haproxy = Target {
-                method: http::Method::GET,
-                url: format!("http://{}/api/v2/getAddressBalance?address={ADDRESS}", haproxy.addr),
-                body: Bytes::new(),
-            };
-            let via_host = Target {
-                method: http::Method::POST,
-                url: format!("http://{}/v1/venues/ton/get_balance", host.addr),
-                body: Bytes::from(format!(r#"{{"address":"{ADDRESS}"}}"#)),
-            };
-            for &connections in levels {
-                let h = measure(&via_haproxy, haproxy.child.id(), connections, time).await;
-                let r = measure(&via_host, host.pid(), connections, time).await;
-                println!(
-                    "| {scenario} | {connections} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {:.1}% / {:.1}% |",
-                    h.rate,
-                    r.rate,
-                    r.rate / h.rate,
-                    h.cpu_cell(),
-                    r.cpu_cell(),
-                    r.cpu / h.cpu,
-                    h.ok * 100.0,
-                    r.ok * 100.0
-                );
-            }
-            let upstream = primary.requests.load(Ordering::Relaxed)
-                + secondary.requests.load(Ordering::Relaxed);
-            assert!(upstream > 0, "the upstream saw the calls");
-        }
+            haproxy_table(levels, time).await;
         }
         if runs("floor") {
-        println!();
-        println!(
-            "| path | connections | bare hyper calls/s | host calls/s | bare hyper CPU per call | host CPU per call | host / bare CPU |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-        for &connections in levels {
-            floor(connections, time).await;
-        }
+            println!();
+            floor_table(levels, time).await;
         }
         if runs("transports") {
-        println!();
-        println!(
-            "| transport (template `ping`) | callers | calls/s | host CPU per call | throughput vs TCP HTTP/1.1 | CPU vs TCP HTTP/1.1 |"
-        );
-        println!("|---|---|---|---|---|---|");
-        for &callers in levels {
-            transports(callers, time).await;
-        }
+            println!();
+            transports_table(levels, time).await;
         }
         if let Some(baseline) = baseline_build() {
             println!();
