@@ -118,14 +118,20 @@ pub struct Prepared {
     pub params: Value,
 }
 
-type Handler<P> = Box<dyn Fn(&mut P, Value) -> Result<Value, VenueError>>;
+/// A handler over JSON trees, for [`Operations::call`] in native tests.
+type TreeHandler<P> = Box<dyn Fn(&mut P, Value) -> Result<Value, VenueError>>;
+/// The same handler over JSON text, for the host's calls: the params text is
+/// decoded straight into the handler's type and the result encoded straight
+/// to text, with no tree in between (a call's guest time is mostly JSON).
+type TextHandler<P> = Box<dyn Fn(&mut P, &str) -> Result<String, VenueError>>;
 
 struct Entry<P> {
     name: &'static str,
     summary: &'static str,
     mutating: bool,
     params_schema: Option<Value>,
-    handler: Handler<P>,
+    tree: TreeHandler<P>,
+    text: TextHandler<P>,
 }
 
 /// The table of a plugin's operations.
@@ -237,18 +243,23 @@ impl<P: 'static> Operations<P> {
         R: Serialize + 'static,
         F: Fn(&mut P, A) -> Result<R, VenueError> + 'static,
     {
-        let handler: Handler<P> = Box::new(move |plugin: &mut P, params: Value| {
-            let args: A = parse_params(params)?;
-            let out = handler(plugin, args)?;
-            serde_json::to_value(out)
-                .map_err(|e| VenueError::parse(format!("result could not be encoded: {e}")))
+        let handler = std::rc::Rc::new(handler);
+        let typed = handler.clone();
+        let tree: TreeHandler<P> = Box::new(move |plugin: &mut P, params: Value| {
+            let out = typed(plugin, parse_params(params)?)?;
+            serde_json::to_value(out).map_err(unencodable)
+        });
+        let text: TextHandler<P> = Box::new(move |plugin: &mut P, params: &str| {
+            let out = handler(plugin, parse_params_text(params)?)?;
+            serde_json::to_string(&out).map_err(unencodable)
         });
         self.entries.push(Entry {
             name,
             summary,
             mutating,
             params_schema: None,
-            handler,
+            tree,
+            text,
         });
         self
     }
@@ -292,13 +303,42 @@ impl<P: 'static> Operations<P> {
     /// assert!(err.to_string().contains("n:"));
     /// ```
     pub fn call(&self, plugin: &mut P, name: &str, params: Value) -> Result<Value, VenueError> {
-        let entry = self
-            .entries
+        (self.entry(name)?.tree)(plugin, params)
+    }
+
+    /// Run operation `name` with params and result as JSON text: what the
+    /// host's `invoke` does.
+    ///
+    /// ```
+    /// use resilience_guest::prelude::*;
+    /// #[derive(Default)] struct V;
+    /// #[derive(serde::Deserialize)] struct P { n: u32 }
+    /// let ops = Operations::<V>::new().op("double", "2n", |_: &mut V, p: P| Ok(p.n * 2));
+    /// assert_eq!(ops.call_text(&mut V, "double", r#"{"n": 21}"#).unwrap(), "42");
+    /// match ops.call_text(&mut V, "double", r#"{"n": "x"}"#) {
+    ///     Err(VenueError::InvalidParams(m)) => assert_eq!(m, r#"n: invalid type: string "x", expected u32"#),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn call_text(
+        &self,
+        plugin: &mut P,
+        name: &str,
+        params: &str,
+    ) -> Result<String, VenueError> {
+        (self.entry(name)?.text)(plugin, params)
+    }
+
+    fn entry(&self, name: &str) -> Result<&Entry<P>, VenueError> {
+        self.entries
             .iter()
             .find(|e| e.name == name)
-            .ok_or_else(|| VenueError::Unsupported(format!("unknown operation {name:?}")))?;
-        (entry.handler)(plugin, params)
+            .ok_or_else(|| VenueError::Unsupported(format!("unknown operation {name:?}")))
     }
+}
+
+fn unencodable(e: serde_json::Error) -> VenueError {
+    VenueError::parse(format!("result could not be encoded: {e}"))
 }
 
 /// Decode params into `A`; a mismatch names the field (`symbol: invalid type ...`).
@@ -318,6 +358,22 @@ pub fn parse_params<A: DeserializeOwned>(params: Value) -> Result<A, VenueError>
             VenueError::invalid(format!("{path}: {inner}"))
         }
     })
+}
+
+/// [`parse_params`] from JSON text, decoded straight into `A`. Only success
+/// takes this way: text that does not decode (not JSON, not an object, a
+/// field that does not fit, a duplicate key) goes through the tree, so every
+/// refusal reads exactly as [`parse_params`] words it.
+fn parse_params_text<A: DeserializeOwned>(text: &str) -> Result<A, VenueError> {
+    if text.trim_start().starts_with('{') {
+        let mut de = serde_json::Deserializer::from_str(text);
+        if let Ok(args) = A::deserialize(&mut de)
+            && de.end().is_ok()
+        {
+            return Ok(args);
+        }
+    }
+    parse_params(parse_object(text)?)
 }
 
 /// The state behind [`export_plugin!`](crate::export_plugin): one plugin value
@@ -394,10 +450,7 @@ impl<P: Plugin> Runtime<P> {
     }
 
     pub fn invoke(&mut self, operation: &str, params: &str) -> Result<String, VenueError> {
-        let params = parse_object(params)?;
-        self.ops
-            .call(&mut self.plugin, operation, params)
-            .map(|v| v.to_string())
+        self.ops.call_text(&mut self.plugin, operation, params)
     }
 
     pub fn reconcile(
@@ -429,6 +482,7 @@ fn parse_object(params: &str) -> Result<Value, VenueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[derive(Default)]
     struct Counter {
@@ -485,6 +539,160 @@ mod tests {
             rt.invoke("add", "[1]"),
             Err(VenueError::InvalidParams(_))
         ));
+    }
+
+    /// Params of several shapes, for the text/tree equivalence below.
+    #[derive(serde::Deserialize, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Shaped {
+        n: u32,
+        #[serde(default)]
+        tag: Option<String>,
+        #[serde(default)]
+        inner: Option<Inner>,
+        #[serde(default)]
+        list: Vec<i64>,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Inner {
+        x: f64,
+        side: Side,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize)]
+    enum Side {
+        Buy,
+        Sell,
+    }
+
+    fn shaped_ops() -> Operations<Counter> {
+        Operations::new()
+            .op("shaped", "S", |_: &mut Counter, p: Shaped| Ok(p))
+            .op("tree", "T", |_: &mut Counter, p: Value| Ok(p))
+    }
+
+    /// splitmix64: a seeded, dependency-free source for the cases below.
+    fn next(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A value that fits `Shaped`, or misses by one field, type or variant.
+    fn random_value(state: &mut u64, depth: u32) -> Value {
+        let pick = |state: &mut u64, n: u64| next(state) % n;
+        match pick(state, if depth > 1 { 7 } else { 9 }) {
+            0 => Value::Null,
+            1 => json!(pick(state, 2) == 0),
+            2 => json!(pick(state, 1 << 33)),
+            3 => json!(-(pick(state, 1000) as i64)),
+            4 => json!(pick(state, 10_000) as f64 / 8.0),
+            5 => json!(["Buy", "Sell", "Hold", "", "a\"b\u{1}"][pick(state, 5) as usize]),
+            6 => Value::Array(
+                (0..pick(state, 3))
+                    .map(|_| random_value(state, depth + 1))
+                    .collect(),
+            ),
+            _ => {
+                let keys = ["n", "tag", "inner", "list", "x", "side", "extra"];
+                let mut map = serde_json::Map::new();
+                for key in keys {
+                    if pick(state, 3) != 0 {
+                        map.insert(key.to_string(), random_value(state, depth + 1));
+                    }
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// A value that fits `Shaped`, then, half the time, one field replaced
+    /// by anything at all.
+    fn near_fit(state: &mut u64) -> Value {
+        let mut v = json!({"n": next(state) % 100});
+        let n = next(state);
+        if n & 1 != 0 {
+            v["tag"] = json!(["", "x", "\u{e9}\\"][(n >> 8) as usize % 3]);
+        }
+        if n & 2 != 0 {
+            let side = if n & 4 != 0 { "Buy" } else { "Sell" };
+            v["inner"] = json!({"x": (n >> 16) as f64 / 1024.0, "side": side});
+        }
+        if n & 8 != 0 {
+            v["list"] = json!([-(((n >> 24) % 9) as i64), (n >> 40) as i64]);
+        }
+        if n & 16 != 0 {
+            let wild = random_value(state, 1);
+            match (n >> 5) % 5 {
+                0 => v["n"] = wild,
+                1 => v["tag"] = wild,
+                2 => v["inner"] = json!({"x": wild, "side": "Buy"}),
+                3 => v["inner"] = json!({"x": 1.0, "side": wild}),
+                _ => v["list"] = json!([1, wild]),
+            }
+        }
+        v
+    }
+
+    /// The host's `invoke` (params and result as text) answers exactly what
+    /// the tree path answers, for the text the host sends (a serialized JSON
+    /// object: no duplicate keys) and for text that is not an object.
+    #[test]
+    fn text_params_answer_as_the_tree_path_does() {
+        let seed = std::env::var("SDK_EQUIV_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5EED_0001_u64);
+        let ops = shaped_ops();
+        let mut state = seed;
+        let mut fits = 0;
+        let fixed = [
+            "",
+            "  ",
+            "{}",
+            "[1]",
+            "null",
+            "3",
+            "\"s\"",
+            "{",
+            "{\"n\": }",
+            "{\"n\":1} x",
+            "{\"n\":1}  ",
+            " {\"n\":7,\"inner\":{\"x\":1.5,\"side\":\"Sell\"}}",
+            "{\"n\":1,\"inner\":{\"x\":\"1\",\"side\":\"Buy\"}}",
+            "{\"n\":1,\"list\":[1,\"2\"]}",
+        ];
+        let mut cases: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
+        for _ in 0..3000 {
+            let v = if next(&mut state).is_multiple_of(3) {
+                random_value(&mut state, 0)
+            } else {
+                near_fit(&mut state)
+            };
+            cases.push(v.to_string());
+        }
+        for (i, text) in cases.iter().enumerate() {
+            for op in ["shaped", "tree"] {
+                let by_text = ops.call_text(&mut Counter::default(), op, text);
+                let by_tree = parse_object(text)
+                    .and_then(|params| ops.call(&mut Counter::default(), op, params));
+                let same = match (&by_text, &by_tree) {
+                    (Ok(t), Ok(v)) => serde_json::from_str::<Value>(t).ok().as_ref() == Some(v),
+                    (Err(a), Err(b)) => a.to_string() == b.to_string(),
+                    _ => false,
+                };
+                assert!(
+                    same,
+                    "seed {seed}, case {i} ({op}) {text:?}: text {by_text:?}, tree {by_tree:?}"
+                );
+                fits += usize::from(op == "shaped" && by_text.is_ok());
+            }
+        }
+        // The cases must reach the handler, not only the refusals.
+        assert!(fits > 1000, "seed {seed}: only {fits} cases fit `Shaped`");
     }
 
     #[test]
