@@ -85,6 +85,8 @@ pub mod hash;
 pub mod host;
 pub mod plugin;
 pub mod query;
+#[cfg(test)]
+mod random_json;
 pub mod request;
 pub mod signing;
 mod sys;

@@ -482,6 +482,7 @@ fn parse_object(params: &str) -> Result<Value, VenueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random_json::{self, next};
     use serde_json::json;
 
     #[derive(Default)]
@@ -572,42 +573,7 @@ mod tests {
             .op("tree", "T", |_: &mut Counter, p: Value| Ok(p))
     }
 
-    /// splitmix64: a seeded, dependency-free source for the cases below.
-    fn next(state: &mut u64) -> u64 {
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value that fits `Shaped`, or misses by one field, type or variant.
-    fn random_value(state: &mut u64, depth: u32) -> Value {
-        let pick = |state: &mut u64, n: u64| next(state) % n;
-        match pick(state, if depth > 1 { 7 } else { 9 }) {
-            0 => Value::Null,
-            1 => json!(pick(state, 2) == 0),
-            2 => json!(pick(state, 1 << 33)),
-            3 => json!(-(pick(state, 1000) as i64)),
-            4 => json!(pick(state, 10_000) as f64 / 8.0),
-            5 => json!(["Buy", "Sell", "Hold", "", "a\"b\u{1}"][pick(state, 5) as usize]),
-            6 => Value::Array(
-                (0..pick(state, 3))
-                    .map(|_| random_value(state, depth + 1))
-                    .collect(),
-            ),
-            _ => {
-                let keys = ["n", "tag", "inner", "list", "x", "side", "extra"];
-                let mut map = serde_json::Map::new();
-                for key in keys {
-                    if pick(state, 3) != 0 {
-                        map.insert(key.to_string(), random_value(state, depth + 1));
-                    }
-                }
-                Value::Object(map)
-            }
-        }
-    }
+    const SHAPED_KEYS: &[&str] = &["n", "tag", "inner", "list", "x", "side", "extra"];
 
     /// A value that fits `Shaped`, then, half the time, one field replaced
     /// by anything at all.
@@ -625,7 +591,7 @@ mod tests {
             v["list"] = json!([-(((n >> 24) % 9) as i64), (n >> 40) as i64]);
         }
         if n & 16 != 0 {
-            let wild = random_value(state, 1);
+            let wild = random_json::value(state, SHAPED_KEYS, 1);
             match (n >> 5) % 5 {
                 0 => v["n"] = wild,
                 1 => v["tag"] = wild,
@@ -642,10 +608,7 @@ mod tests {
     /// object: no duplicate keys) and for text that is not an object.
     #[test]
     fn text_params_answer_as_the_tree_path_does() {
-        let seed = std::env::var("SDK_EQUIV_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5EED_0001_u64);
+        let seed = random_json::seed("SDK_EQUIV_SEED", 0x5EED_0001);
         let ops = shaped_ops();
         let mut state = seed;
         let mut fits = 0;
@@ -668,7 +631,7 @@ mod tests {
         let mut cases: Vec<String> = fixed.iter().map(|s| s.to_string()).collect();
         for _ in 0..3000 {
             let v = if next(&mut state).is_multiple_of(3) {
-                random_value(&mut state, 0)
+                random_json::value(&mut state, SHAPED_KEYS, 0)
             } else {
                 near_fit(&mut state)
             };

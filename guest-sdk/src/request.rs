@@ -395,6 +395,18 @@ impl Response {
     /// assert!(err.to_string().contains("n:"));
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, VenueError> {
+        // Most answers decode, and tracking the path costs an allocation per
+        // field; only an answer that does not decode is read again, tracking
+        // it, for the message. The second read accepts whatever the first
+        // did (it does not check for trailing text), so the answer is the one
+        // the path-tracking read alone would give.
+        match serde_json::from_slice(&self.body) {
+            Ok(value) => Ok(value),
+            Err(_) => self.json_with_path(),
+        }
+    }
+
+    fn json_with_path<T: DeserializeOwned>(&self) -> Result<T, VenueError> {
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
         serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -461,6 +473,78 @@ fn body_snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random_json::{self, next};
+    use serde_json::{Value, json};
+
+    #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+    struct Answer {
+        code: i64,
+        #[serde(default)]
+        msg: Option<String>,
+        #[serde(default)]
+        data: Vec<Fill>,
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize, Debug, PartialEq)]
+    struct Fill {
+        price: f64,
+        side: String,
+    }
+
+    /// `json` answers exactly what the path-tracking read alone answers, for
+    /// answers that fit, that miss by a field, and that are not JSON at all.
+    #[test]
+    fn json_answers_as_the_path_tracking_read_does() {
+        const KEYS: &[&str] = &["code", "msg", "data", "price", "side"];
+        let seed = random_json::seed("SDK_EQUIV_SEED", 0x5EED_0002);
+        let mut state = seed;
+        let mut bodies: Vec<Vec<u8>> = [
+            &b""[..],
+            b"<html>busy</html>",
+            b"{\"code\":1} trailing",
+            b"{\"code\":1,\"code\":2}",
+            b"{\"code\": }",
+            b"[]",
+        ]
+        .iter()
+        .map(|b| b.to_vec())
+        .collect();
+        for _ in 0..3000 {
+            let body = if next(&mut state).is_multiple_of(3) {
+                random_json::value(&mut state, KEYS, 0)
+            } else {
+                let mut fit = json!({"code": next(&mut state) % 50});
+                if next(&mut state).is_multiple_of(2) {
+                    fit["data"] = json!([{"price": 1.5, "side": "Buy"}]);
+                }
+                if next(&mut state).is_multiple_of(3) {
+                    fit["data"] =
+                        json!([{"price": random_json::value(&mut state, KEYS, 2), "side": "Sell"}]);
+                }
+                fit
+            };
+            bodies.push(body.to_string().into_bytes());
+        }
+        let mut fits = 0;
+        for (i, body) in bodies.iter().enumerate() {
+            let r = Response::new(200, vec![], body.clone());
+            let (fast, slow) = (r.json::<Answer>(), r.json_with_path::<Answer>());
+            let same = match (&fast, &slow) {
+                (Ok(a), Ok(b)) => a == b,
+                (Err(a), Err(b)) => a.to_string() == b.to_string(),
+                _ => false,
+            };
+            assert!(
+                same,
+                "seed {seed}, case {i} {:?}: {fast:?} vs {slow:?}",
+                r.text()
+            );
+            let tree = (r.json::<Value>(), r.json_with_path::<Value>());
+            assert_eq!(tree.0.ok(), tree.1.ok(), "seed {seed}, case {i}");
+            fits += usize::from(fast.is_ok());
+        }
+        assert!(fits > 1000, "seed {seed}: only {fits} answers fit `Answer`");
+    }
 
     #[test]
     fn malformed_json_is_a_parse_error_with_status() {
