@@ -16,7 +16,9 @@
 //! A second table puts the host's cheapest paths, an unknown route (404) and
 //! the template plugin's `ping` (no I/O), beside a bare hyper server (this
 //! binary re-run as one) answering every request with a small 404: the floor
-//! for an HTTP/1.1 server written with the same libraries.
+//! for an HTTP/1.1 server written with the same libraries. The three are
+//! measured in three interleaved rounds (one in a smoke run), each round
+//! starting with the next of them; each cell is the mean over the rounds.
 //!
 //! A third table compares the transports a daemon on the same machine can
 //! use for the template plugin's `ping`: TCP with HTTP/1.1 (a connection
@@ -221,6 +223,18 @@ struct Measured {
 }
 
 impl Measured {
+    /// The mean of `runs` (each figure averaged over the runs).
+    fn mean(runs: &[Measured]) -> Measured {
+        let n = runs.len().max(1) as f64;
+        let mean_of = |f: fn(&Measured) -> f64| runs.iter().map(f).sum::<f64>() / n;
+        Measured {
+            rate: mean_of(|m| m.rate),
+            cpu: mean_of(|m| m.cpu),
+            kernel: mean_of(|m| m.kernel),
+            ok: mean_of(|m| m.ok),
+        }
+    }
+
     /// CPU per call, with the kernel's part of it.
     fn cpu_cell(&self) -> String {
         format!("{:.1} us ({:.1} kernel)", self.cpu, self.kernel)
@@ -314,8 +328,10 @@ impl Drop for Bare {
     }
 }
 
-/// The host's 404 and `ping` beside the bare server.
-async fn floor(connections: usize, time: Duration) {
+/// The host's 404 and `ping` beside the bare server, in `rounds` interleaved
+/// rounds (each starting with the next of the three), so the machine's drift
+/// falls on all three alike; each cell is the mean over the rounds.
+async fn floor(connections: usize, time: Duration, rounds: usize) {
     let bare = Bare::start();
     let host = HostProcess::start(
         &["template"],
@@ -329,28 +345,30 @@ async fn floor(connections: usize, time: Duration) {
         url,
         body: Bytes::new(),
     };
-    let bare_load = measure(
-        &get(format!("http://{}/nope", bare.addr)),
-        bare.child.id(),
-        connections,
-        time,
-    )
-    .await;
-    for (path, target) in [
+    let cells = [
+        (get(format!("http://{}/nope", bare.addr)), bare.child.id()),
+        (get(format!("http://{}/nope", host.addr)), host.pid()),
         (
-            "unknown route (404)",
-            get(format!("http://{}/nope", host.addr)),
-        ),
-        (
-            "template `ping` (a plugin call, no I/O)",
             Target {
                 method: http::Method::POST,
                 url: format!("http://{}/v1/venues/tpl/ping", host.addr),
                 body: Bytes::from_static(b"{}"),
             },
+            host.pid(),
         ),
+    ];
+    let mut runs: [Vec<Measured>; 3] = Default::default();
+    for round in 0..rounds {
+        for i in (0..cells.len()).map(|k| (round + k) % cells.len()) {
+            let (target, pid) = &cells[i];
+            runs[i].push(measure(target, *pid, connections, time).await);
+        }
+    }
+    let [bare_load, not_found, ping] = runs.map(|r| Measured::mean(&r));
+    for (path, host_load) in [
+        ("unknown route (404)", not_found),
+        ("template `ping` (a plugin call, no I/O)", ping),
     ] {
-        let host_load = measure(&target, host.pid(), connections, time).await;
         println!(
             "| {path} | {connections} | {:.0} | {:.0} | {} | {} | {:.2}x |",
             bare_load.rate,
@@ -712,13 +730,13 @@ async fn haproxy_table(levels: &[usize], time: Duration) {
 }
 
 /// The host's 404 and `ping` beside a bare hyper server.
-async fn floor_table(levels: &[usize], time: Duration) {
+async fn floor_table(levels: &[usize], time: Duration, rounds: usize) {
     println!(
         "| path | connections | bare hyper calls/s | host calls/s | bare hyper CPU per call | host CPU per call | host / bare CPU |"
     );
     println!("|---|---|---|---|---|---|---|");
     for &connections in levels {
-        floor(connections, time).await;
+        floor(connections, time, rounds).await;
     }
 }
 
@@ -767,6 +785,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // Interleaved rounds for the tables that set two builds or two servers
+    // side by side; one in a smoke run.
+    let rounds = if smoke { 1 } else { 3 };
     rt.block_on(async {
         let only = std::env::var("RESILIENCE_BENCH_ONLY").ok();
         let runs = |table: &str| only.as_deref().is_none_or(|o| o == table);
@@ -775,7 +796,7 @@ fn main() {
         }
         if runs("floor") {
             println!();
-            floor_table(levels, time).await;
+            floor_table(levels, time, rounds).await;
         }
         if runs("transports") {
             println!();
@@ -789,7 +810,6 @@ fn main() {
                 baseline.plugins.display()
             );
             println!("|---|---|---|---|---|---|---|---|---|");
-            let rounds = if smoke { 1 } else { 3 };
             // One connection: calls/s is the inverse of a call's latency, which a
             // change can worsen while CPU per call under load stays the same.
             for connections in [1, 32] {
