@@ -259,6 +259,25 @@ async fn measure(target: &Target, pid: u32, connections: usize, time: Duration) 
     }
 }
 
+/// Each `(target, pid)` cell measured in `rounds` interleaved rounds, each
+/// round starting with the next cell, so the machine's drift falls on all
+/// alike; the mean per cell, in the cells' order.
+async fn interleaved(
+    cells: &[(Target, u32)],
+    connections: usize,
+    time: Duration,
+    rounds: usize,
+) -> Vec<Measured> {
+    let mut runs: Vec<Vec<Measured>> = cells.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for i in (0..cells.len()).map(|k| (round + k) % cells.len()) {
+            let (target, pid) = &cells[i];
+            runs[i].push(measure(target, *pid, connections, time).await);
+        }
+    }
+    runs.iter().map(|r| Measured::mean(r)).collect()
+}
+
 /// Set to an address: this process is the bare hyper server.
 const BARE_SERVER_VAR: &str = "PEERS_BARE_SERVER";
 
@@ -328,9 +347,8 @@ impl Drop for Bare {
     }
 }
 
-/// The host's 404 and `ping` beside the bare server, in `rounds` interleaved
-/// rounds (each starting with the next of the three), so the machine's drift
-/// falls on all three alike; each cell is the mean over the rounds.
+/// The host's 404 and `ping` beside the bare server, the three measured in
+/// `rounds` [`interleaved`] rounds.
 async fn floor(connections: usize, time: Duration, rounds: usize) {
     let bare = Bare::start();
     let host = HostProcess::start(
@@ -357,14 +375,11 @@ async fn floor(connections: usize, time: Duration, rounds: usize) {
             host.pid(),
         ),
     ];
-    let mut runs: [Vec<Measured>; 3] = Default::default();
-    for round in 0..rounds {
-        for i in (0..cells.len()).map(|k| (round + k) % cells.len()) {
-            let (target, pid) = &cells[i];
-            runs[i].push(measure(target, *pid, connections, time).await);
-        }
-    }
-    let [bare_load, not_found, ping] = runs.map(|r| Measured::mean(&r));
+    let [bare_load, not_found, ping]: [Measured; 3] =
+        interleaved(&cells, connections, time, rounds)
+            .await
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one result per cell"));
     for (path, host_load) in [
         ("unknown route (404)", not_found),
         ("template `ping` (a plugin call, no I/O)", ping),
@@ -608,8 +623,8 @@ fn baseline_build() -> Option<Build> {
 }
 
 /// This build beside the `baseline` build on the TON call and the template's
-/// `ping`, `rounds` interleaved rounds each (which build goes first
-/// alternates); each cell is the mean over its rounds.
+/// `ping`, in `rounds` [`interleaved`] rounds each (which build goes first
+/// alternates).
 async fn versus_baseline(baseline: &Build, connections: usize, time: Duration, rounds: usize) {
     let upstream = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
     let venues = format!(
@@ -638,20 +653,14 @@ async fn versus_baseline(baseline: &Build, connections: usize, time: Duration, r
         }),
     ];
     for (path, target) in paths {
-        // (calls/s, CPU per call) summed over rounds, baseline then this build.
-        let mut sums = [(0.0, 0.0); 2];
-        for round in 0..rounds {
-            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let host = &hosts[i];
-                let m = measure(&target(host.addr), host.pid(), connections, time).await;
-                assert!(m.ok == 1.0, "every call succeeds ({path}, build {i})");
-                sums[i].0 += m.rate;
-                sums[i].1 += m.cpu;
-            }
+        // Baseline, then this build.
+        let cells = hosts.each_ref().map(|h| (target(h.addr), h.pid()));
+        let means = interleaved(&cells, connections, time, rounds).await;
+        for (i, m) in means.iter().enumerate() {
+            // A mean of 1.0 means every round had every call succeed.
+            assert!(m.ok == 1.0, "every call succeeds ({path}, build {i})");
         }
-        let n = rounds as f64;
-        let [(b_rate, b_cpu), (t_rate, t_cpu)] = sums.map(|(r, c)| (r / n, c / n));
+        let [(b_rate, b_cpu), (t_rate, t_cpu)] = [0, 1].map(|i| (means[i].rate, means[i].cpu));
         println!(
             "| {path} | {connections} | {rounds} | {b_rate:.0} | {t_rate:.0} | {:.2}x | {b_cpu:.1} us | {t_cpu:.1} us | {:.2}x |",
             t_rate / b_rate,
