@@ -84,7 +84,8 @@ const BENCHES: &[Bench] = &[
                 brackets. HAProxy forwards bytes; the host also runs the \
                 plugin (request built, answer parsed and checked), the breaker, rate limit and metrics. \
                 The second table sets the host's cheapest paths beside a bare hyper server (a 404 for \
-                everything); the third compares transports for the template plugin's `ping`: TCP or a \
+                everything), in three interleaved rounds, each starting with the next of the three \
+                servers, each cell the mean over the rounds; the third compares transports for the template plugin's `ping`: TCP or a \
                 Unix-domain socket, HTTP/1.1 (a connection per caller) or HTTP/2 (one connection, a \
                 stream per call), against TCP HTTP/1.1 in the same run.",
     },
