@@ -30,6 +30,7 @@ use crate::outbound::{self, RequestLimits, SecretStore};
 use crate::plugin::bindings::{
     self, LogLevel, RateLimited, Request, Response, SendError, UsageReport, VenueError,
 };
+use crate::plugin::resume::{self, Answer, Batch, Run, Wait};
 use crate::plugin::state::StoreState;
 use crate::resilience::deadline::Deadline;
 use crate::resilience::ratelimit::WEIGHT_WINDOW;
@@ -199,6 +200,17 @@ impl CallScope {
         Ok(vec![index])
     }
 
+    /// Send one venue wait's requests: one as `send` does (pinned if named),
+    /// several as `send-all-to` does.
+    pub async fn send_batch(&self, mut batch: Batch) -> Vec<Answer> {
+        if batch.len() == 1
+            && let Some((pin, req)) = batch.pop()
+        {
+            return vec![self.send_within(req, pin, None).await];
+        }
+        self.send_all_to(batch).await
+    }
+
     /// Send several requests concurrently; results keep request order.
     pub async fn send_all(&self, reqs: Vec<Request>) -> Vec<Result<Response, SendError>> {
         self.send_all_to(reqs.into_iter().map(|r| (None, r)).collect())
@@ -244,7 +256,7 @@ impl CallScope {
             }
         }
         out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(SendError::Connection("request task failed".into()))))
+            .map(|r| r.unwrap_or_else(|| Err(lost_request())))
             .collect()
     }
 
@@ -398,8 +410,14 @@ impl bindings::resilience::venue::host::Host for StoreState {
         let Some(scope) = self.call.clone() else {
             return Err(no_venue());
         };
+        if self.resume.is_some() {
+            let mut answers = self.resumable_wait(&scope, vec![(None, req)]).await;
+            return answers.pop().unwrap_or_else(|| Err(lost_request()));
+        }
         let started = tokio::time::Instant::now();
+        let waiting = self.wait_on_venue();
         let result = scope.send(req).await;
+        drop(waiting);
         self.resumed_after(started.elapsed());
         result
     }
@@ -408,17 +426,19 @@ impl bindings::resilience::venue::host::Host for StoreState {
         let Some(scope) = self.call.clone() else {
             return reqs.iter().map(|_| Err(no_venue())).collect();
         };
-        let started = tokio::time::Instant::now();
-        let result = scope.send_all(reqs).await;
-        self.resumed_after(started.elapsed());
-        result
+        let batch = reqs.into_iter().map(|r| (None, r)).collect();
+        self.venue_wait(&scope, batch).await
     }
 
     fn now_ms(&mut self) -> u64 {
-        std::time::SystemTime::now()
+        let live = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
+            .unwrap_or(0);
+        match self.resume.as_mut() {
+            Some(run) => run.now_ms(live),
+            None => live,
+        }
     }
 
     fn config(&mut self, key: String) -> Option<String> {
@@ -444,6 +464,9 @@ impl bindings::resilience::venue::host::Host for StoreState {
     }
 
     fn log(&mut self, level: LogLevel, message: String) {
+        if self.resume.as_ref().is_some_and(Run::quiet) {
+            return;
+        }
         let (venue, plugin) = match &self.call {
             Some(c) => (c.venue.venue.as_str(), c.venue.plugin.as_str()),
             None => ("-", "-"),
@@ -467,6 +490,9 @@ impl bindings::resilience::venue::host::Host for StoreState {
     }
 
     fn report_usage(&mut self, report: UsageReport) {
+        if self.resume.as_ref().is_some_and(Run::quiet) {
+            return;
+        }
         if let Some(c) = &self.call {
             c.report_usage(report);
         }
@@ -487,11 +513,62 @@ impl bindings::resilience::venue::endpoints::Host for StoreState {
         let Some(scope) = self.call.clone() else {
             return reqs.iter().map(|_| Err(no_venue())).collect();
         };
+        self.venue_wait(&scope, reqs).await
+    }
+}
+
+impl StoreState {
+    /// A `send-all` or `send-all-to`: sent with the instance counted as
+    /// waiting, or, in a resumable read, see [`StoreState::resumable_wait`].
+    async fn venue_wait(&mut self, scope: &CallScope, batch: Batch) -> Vec<Answer> {
+        if self.resume.is_some() {
+            return self.resumable_wait(scope, batch).await;
+        }
         let started = tokio::time::Instant::now();
-        let result = scope.send_all_to(reqs).await;
+        let waiting = self.wait_on_venue();
+        let result = scope.send_all_to(batch).await;
+        drop(waiting);
         self.resumed_after(started.elapsed());
         result
     }
+
+    /// A venue wait of a resumable read ([`crate::plugin::resume`]): the
+    /// recorded answers, and either a park or the rest sent now with the
+    /// instance held.
+    async fn resumable_wait(&mut self, scope: &CallScope, batch: Batch) -> Vec<Answer> {
+        let waiting = self.waiting_instances();
+        let n = batch.len();
+        let Some(run) = self.resume.as_mut() else {
+            return (0..n).map(|_| Err(lost_request())).collect();
+        };
+        let (mut answers, live) = match run.wait(batch, waiting) {
+            Wait::Parked => return (0..n).map(|_| Err(resume::parked_error())).collect(),
+            Wait::Go { answers, live } => (answers, live),
+        };
+        if !live.is_empty() {
+            let (slots, live): (Vec<usize>, Batch) = live
+                .into_iter()
+                .map(|(i, pin, req)| (i, (pin, req)))
+                .unzip();
+            let started = tokio::time::Instant::now();
+            let waiting = self.wait_on_venue();
+            let results = scope.send_batch(live).await;
+            drop(waiting);
+            self.resumed_after(started.elapsed());
+            for (slot, result) in slots.into_iter().zip(results) {
+                answers[slot] = Some(result);
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| a.unwrap_or_else(|| Err(lost_request())))
+            .collect()
+    }
+}
+
+/// The answer to a request whose result went missing (a task that failed).
+fn lost_request() -> SendError {
+    SendError::Connection("request task failed".into())
 }
 
 #[cfg(test)]

@@ -186,6 +186,7 @@ pub struct PluginLimitsOverride {
     pub quarantine_after_traps: Option<u32>,
     pub quarantine_window_ms: Option<u64>,
     pub idle_instance_ms: Option<u64>,
+    pub max_waiting_instances: Option<u32>,
 }
 
 impl PluginLimitsOverride {
@@ -222,6 +223,9 @@ impl PluginLimitsOverride {
         }
         if let Some(v) = self.idle_instance_ms {
             l.idle_instance_ms = v;
+        }
+        if let Some(v) = self.max_waiting_instances {
+            l.max_waiting_instances = v;
         }
     }
 }
@@ -262,6 +266,11 @@ pub struct PluginLimits {
     /// A warm instance unused this long is dropped, so the memory a burst
     /// needed is given back when the burst is over. 0 keeps them.
     pub idle_instance_ms: u64,
+    /// Instances of a venue that may wait on the venue in the middle of a
+    /// call. A read-only call that would be one more gives its instance back
+    /// while the venue answers and is resumed by replay (`plugin::resume`);
+    /// 0: reads never hold an instance across a venue wait.
+    pub max_waiting_instances: u32,
 }
 
 impl Default for PluginLimits {
@@ -279,6 +288,7 @@ impl Default for PluginLimits {
             quarantine_after_traps: 5,
             quarantine_window_ms: 60_000,
             idle_instance_ms: 60_000,
+            max_waiting_instances: 16,
         }
     }
 }

@@ -393,7 +393,7 @@ fn encode_journal(enc: &mut DescriptorEncoder, journal: &Journal) -> std::fmt::R
 /// Per plugin, summed over the venues that share it: calls, traps,
 /// deadline hits, instances, quarantine.
 fn encode_plugins(enc: &mut DescriptorEncoder, venues: &[&VenueRuntime]) -> std::fmt::Result {
-    let mut by_plugin: std::collections::BTreeMap<&str, [u64; 6]> = Default::default();
+    let mut by_plugin: std::collections::BTreeMap<&str, [u64; 7]> = Default::default();
     for x in venues {
         let p = &x.pool;
         let row = by_plugin.entry(x.plugin.name.as_str()).or_default();
@@ -403,6 +403,7 @@ fn encode_plugins(enc: &mut DescriptorEncoder, venues: &[&VenueRuntime]) -> std:
         row[3] += p.idle() as u64;
         row[4] += p.instances_created();
         row[5] = u64::from(x.plugin.quarantine.is_active());
+        row[6] += p.parks();
     }
     let plugin_rows = |i: usize| {
         by_plugin
@@ -413,8 +414,14 @@ fn encode_plugins(enc: &mut DescriptorEncoder, venues: &[&VenueRuntime]) -> std:
     counter(
         enc,
         "resilience_plugin_invocations",
-        "Plugin export calls",
+        "Plugin export calls (a resumed read is one per run)",
         plugin_rows(0),
+    )?;
+    counter(
+        enc,
+        "resilience_plugin_parks",
+        "Runs of read-only calls that gave their instance back while the venue answered",
+        plugin_rows(6),
     )?;
     counter(
         enc,

@@ -36,7 +36,8 @@
 //! `RESILIENCE_BENCH_SMOKE=1`: 1 s per cell at 32 connections.
 //! `RESILIENCE_BENCH_CELL_SECONDS=N`: N s per cell instead of 5, long enough
 //! to attach `perf record -p` to the host during one.
-//! `RESILIENCE_BENCH_CONNECTIONS=1,32`: these connection counts instead.
+//! `RESILIENCE_BENCH_CONNECTIONS=1,32`: these connection counts instead (in
+//! every table, the baseline table too).
 //! `RESILIENCE_BENCH_ONLY=haproxy|floor|transports`: that table only (any
 //! other value: none of the three, for the baseline table alone).
 //!
@@ -821,7 +822,11 @@ fn main() {
             println!("|---|---|---|---|---|---|---|---|---|");
             // One connection: calls/s is the inverse of a call's latency, which a
             // change can worsen while CPU per call under load stays the same.
-            for connections in [1, 32] {
+            let baseline_levels = match std::env::var_os("RESILIENCE_BENCH_CONNECTIONS") {
+                Some(_) => levels,
+                None => &[1, 32],
+            };
+            for &connections in baseline_levels {
                 versus_baseline(&baseline, connections, time, rounds).await;
             }
         }

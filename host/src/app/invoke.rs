@@ -22,6 +22,7 @@ use crate::capabilities::CallScope;
 use crate::error::CallError;
 use crate::plugin::bindings::{SendError, VenueError};
 use crate::plugin::pool::{Call, Reply};
+use crate::plugin::resume;
 use crate::resilience::deadline::Deadline;
 
 /// How long past the call's deadline a guest may run before its instance is
@@ -98,7 +99,7 @@ pub(super) async fn read(
     let mut scope = v.scope(deadline);
     let mut run = 1;
     loop {
-        let err = match invoke_once(v, &scope, operation, params).await? {
+        let err = match invoke_once(v, &scope, operation, params, Resumable::Yes).await? {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
@@ -127,13 +128,21 @@ pub(super) async fn invoke_json(
     operation: &str,
     params: &str,
 ) -> Result<Value, CallError> {
-    invoke_once(v, scope, operation, params)
+    invoke_once(v, scope, operation, params, Resumable::No)
         .await?
         .map(Output::into_value)
         .map_err(|err| {
             scope.reported_rate_limit(&err);
             venue_error(err)
         })
+}
+
+/// Whether a call may give its instance back while the venue answers
+/// ([`crate::plugin::resume`]): a read-only call may, a journaled one never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resumable {
+    Yes,
+    No,
 }
 
 /// Run `invoke` on an instance and check its output: at most
@@ -145,18 +154,25 @@ async fn invoke_once(
     scope: &CallScope,
     operation: &str,
     params: &str,
+    resumable: Resumable,
 ) -> Result<Result<Output, VenueError>, CallError> {
     // The guest's wall-clock limit ends a little after the call's deadline: a
     // send cut at the deadline must get back to the plugin (a `timeout`), not
     // race the limit and be blamed on the plugin.
-    let reply = v
-        .pool
-        .run(
-            Some(scope.clone()),
-            Call::Invoke { operation, params },
-            scope.deadline.remaining() + WALL_CLOCK_GRACE,
-        )
-        .await?;
+    let reply = match resumable {
+        Resumable::Yes => {
+            resume::invoke(&v.pool, scope, operation, params, WALL_CLOCK_GRACE).await?
+        }
+        Resumable::No => {
+            v.pool
+                .run(
+                    Some(scope.clone()),
+                    Call::Invoke { operation, params },
+                    scope.deadline.remaining() + WALL_CLOCK_GRACE,
+                )
+                .await?
+        }
+    };
     let Reply::Json(result) = reply else {
         return Err(CallError::Plugin("invoke returned the wrong reply".into()));
     };

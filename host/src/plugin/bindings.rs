@@ -13,6 +13,8 @@ wasmtime::component::bindgen!({
         "resilience:venue/endpoints.send-all-to": async,
     },
     exports: { default: async },
+    // Requests are compared when a resumed read is replayed (`resume`).
+    additional_derives: [PartialEq],
 });
 
 pub use exports::resilience::venue::adapter::{Info, Operation, SecretDecl, SecretUse};

@@ -23,6 +23,7 @@ pub mod defaults;
 pub mod params;
 pub mod pool;
 pub mod quarantine;
+pub mod resume;
 pub mod state;
 pub mod ticker;
 pub mod version;

@@ -33,7 +33,7 @@
 //! The instance is dropped with the call's future, never reused: its state
 //! is unknown once a call is cut short.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ use wasmtime::Store;
 
 use super::bindings::{Info, Venue, VenueError, VenuePre};
 use super::quarantine::Quarantine;
+use super::resume::Run;
 use super::state::StoreState;
 use super::ticker::EpochTicker;
 use crate::capabilities::CallScope;
@@ -120,6 +121,11 @@ pub struct InstancePool {
     wall_hits: AtomicU64,
     /// Idle instances dropped since [`InstancePool::take_trimmed`] last ran.
     trimmed: AtomicU64,
+    /// Instances waiting on the venue right now (shared with their stores).
+    waiting: Arc<AtomicUsize>,
+    /// Runs of read-only calls that gave their instance back while the
+    /// venue answered ([`super::resume`]).
+    parks: AtomicU64,
     ticker: EpochTicker,
 }
 
@@ -153,6 +159,8 @@ impl InstancePool {
             deadline_hits: AtomicU64::new(0),
             wall_hits: AtomicU64::new(0),
             trimmed: AtomicU64::new(0),
+            waiting: Arc::default(),
+            parks: AtomicU64::new(0),
             ticker,
         }
     }
@@ -183,6 +191,28 @@ impl InstancePool {
         self.wall_hits.load(Ordering::Relaxed)
     }
 
+    /// Runs that parked: read-only calls that gave their instance back
+    /// while the venue answered, each resumed by another run.
+    pub fn parks(&self) -> u64 {
+        self.parks.load(Ordering::Relaxed)
+    }
+
+    /// Count one park.
+    pub(super) fn count_park(&self) {
+        self.parks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Instances waiting on the venue right now.
+    pub fn waiting_on_venue(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// How many instances may wait on the venue before a read parks
+    /// (`max_waiting_instances`).
+    pub fn hold_limit(&self) -> usize {
+        self.limits.max_waiting_instances as usize
+    }
+
     /// Idle warm instances right now.
     pub fn idle(&self) -> usize {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
@@ -197,6 +227,20 @@ impl InstancePool {
         call: Call<'_>,
         wait: Duration,
     ) -> Result<Reply, CallError> {
+        self.run_with(scope, call, wait, None)
+            .await
+            .map(|(reply, _)| reply)
+    }
+
+    /// [`InstancePool::run`] with `resume` installed in the store for the
+    /// run and handed back after it (see [`super::resume`]).
+    pub(super) async fn run_with(
+        &self,
+        scope: Option<CallScope>,
+        call: Call<'_>,
+        wait: Duration,
+        resume: Option<Run>,
+    ) -> Result<(Reply, Option<Run>), CallError> {
         if self.quarantine.is_active() {
             return Err(CallError::Plugin(self.quarantine.message()));
         }
@@ -226,6 +270,7 @@ impl InstancePool {
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let state = warm.store.data_mut();
         state.begin_call(scope);
+        state.resume = resume;
         warm.store.set_epoch_deadline(1);
         let result = match tokio::time::timeout_at(until, call_export(&mut warm, call)).await {
             Ok(r) => r,
@@ -239,13 +284,14 @@ impl InstancePool {
                 return Err(self.wall_limit_hit(&call, limit, on_venue));
             }
         };
+        let resume = warm.store.data_mut().resume.take();
         warm.store.data_mut().end_call();
         warm.calls += 1;
         self.log_output(&warm);
         match result {
             Ok(reply) => {
                 self.give_back(warm, permit);
-                Ok(reply)
+                Ok((reply, resume))
             }
             Err(e) => {
                 // A trapped instance is dead: drop it, the next call gets a fresh one.
@@ -413,7 +459,9 @@ impl InstancePool {
     }
 
     async fn instantiate(&self) -> Result<Warm, CallError> {
-        let mut store = Store::new(self.pre.engine(), StoreState::new(&self.limits));
+        let mut state = StoreState::new(&self.limits);
+        state.count_waits_in(Arc::clone(&self.waiting));
+        let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
         // Engines that meter fuel (`plugins check`) start each store with
         // plenty; on the serving engine this is a no-op error we ignore.

@@ -19,7 +19,7 @@
 //! replaced instead of growing host memory.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -75,6 +75,22 @@ pub struct StoreState {
     /// Guest time at which the epoch callback stopped the guest for running
     /// too long, if it did.
     pub(crate) cpu_exceeded: Option<Duration>,
+    /// The current run of a read-only call that may give its instance back
+    /// while the venue answers (see [`super::resume`]).
+    pub(crate) resume: Option<super::resume::Run>,
+    /// Instances of the venue's pool waiting on the venue right now, shared
+    /// by its instances.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Counts an instance as waiting on the venue while it lives (also when the
+/// wait is cut short with the call).
+pub(crate) struct WaitingOnVenue(Arc<AtomicUsize>);
+
+impl Drop for WaitingOnVenue {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for StoreState {
@@ -130,7 +146,25 @@ impl StoreState {
             yielded_ns: Arc::new(AtomicU64::new(0)),
             cpu_budget: Duration::from_millis(limits.cpu_ms),
             cpu_exceeded: None,
+            resume: None,
+            waiting: Arc::default(),
         }
+    }
+
+    /// Count this instance's venue waits in `gauge`, its pool's.
+    pub(crate) fn count_waits_in(&mut self, gauge: Arc<AtomicUsize>) {
+        self.waiting = gauge;
+    }
+
+    /// Instances of the pool waiting on the venue right now.
+    pub(crate) fn waiting_instances(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Count this instance as waiting on the venue until the guard drops.
+    pub(crate) fn wait_on_venue(&self) -> WaitingOnVenue {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        WaitingOnVenue(Arc::clone(&self.waiting))
     }
 
     /// Start a call on behalf of `scope`'s venue. What the guest wrote
@@ -147,6 +181,7 @@ impl StoreState {
         self.host_wait = Duration::ZERO;
         self.yielded_ns.store(0, Ordering::Relaxed);
         self.cpu_exceeded = None;
+        self.resume = None;
     }
 
     /// The guest is back from a host call that waited `waited` (network):

@@ -15,6 +15,7 @@
 //! | `usage` | `{used, window_ms}` | `null`, after `report-usage("weight", used, window_ms)` |
 //! | `checked` | as `send` | the body's `result`, read with `envelope::json_checked` the Kraken way: a non-empty `error` list in any answer is the venue's error, and one starting `EAPI:Rate limit` is reported as `rate_limited` (waiting the body's `retry_after_ms`, when given) |
 //! | `place` | as `send` | as `send`; **mutating**, with the SDK's default `prepare` (journaled under the caller's `Idempotency-Key`, refused without one) |
+//! | `sequence` | `{steps: [{"send": send params} / {"send_unique": send params} / {"send_all": send_all params} / {"now": {}} / {"log": message} / {"usage": usage params}…]}` | one outcome per step, in order: as `send` (an error as `{"error"}`), `{"sent": path, "status", "body"}` (the path with a fresh number appended at each run), as `send_all`, `{"now_ms"}`, `null` |
 //!
 //! `method` is `GET` (default), `POST`, `PUT`, `DELETE` or `PATCH`, any case;
 //! `body` is text; `headers` is a list of `[name, value]` pairs, a value being
@@ -67,6 +68,26 @@ enum HeaderArg {
 #[derive(Debug, Deserialize)]
 struct SendAllParams {
     requests: Vec<SendParams>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SequenceParams {
+    steps: Vec<Step>,
+}
+
+/// One step of `sequence`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum Step {
+    Send(SendParams),
+    /// A send to `path` plus `/` and a number drawn afresh at each run, so
+    /// that no two runs ask for the same request.
+    SendUnique(SendParams),
+    SendAll(SendAllParams),
+    Now {},
+    Log(String),
+    Usage(UsageParams),
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +187,39 @@ impl Echo {
         Ok(Value::Array(results))
     }
 
+    fn sequence(&mut self, p: SequenceParams) -> Result<Value, VenueError> {
+        let mut outcomes = Vec::with_capacity(p.steps.len());
+        for step in p.steps {
+            outcomes.push(match step {
+                Step::Send(p) => match build_request(p)?.send() {
+                    Ok(resp) => response_json(&resp),
+                    Err(e) => json!({ "error": format!("{e:?}") }),
+                },
+                Step::SendUnique(mut p) => {
+                    p.path = format!("{}/{}", p.path, fresh_number());
+                    let sent = p.path.clone();
+                    match build_request(p)?.send() {
+                        Ok(resp) => {
+                            json!({ "sent": sent, "status": resp.status, "body": resp.text() })
+                        }
+                        Err(e) => json!({ "sent": sent, "error": format!("{e:?}") }),
+                    }
+                }
+                Step::SendAll(p) => self.send_all(p)?,
+                Step::Now {} => json!({ "now_ms": host::now_ms() }),
+                Step::Log(message) => {
+                    host::log(Level::Info, &message);
+                    Value::Null
+                }
+                Step::Usage(p) => {
+                    host::report_usage("weight", p.used, p.window_ms);
+                    Value::Null
+                }
+            });
+        }
+        Ok(Value::Array(outcomes))
+    }
+
     fn endpoints(&mut self, _: Value) -> Result<Value, VenueError> {
         Ok(json!({ "count": resilience_guest::endpoints::count() }))
     }
@@ -232,6 +286,15 @@ fn build_request(p: SendParams) -> Result<Request, VenueError> {
         req = req.weight(weight);
     }
     Ok(req)
+}
+
+/// A number no earlier call of this instance drew: std's hash keys come from
+/// `wasi:random` once per instance and step at each `RandomState`.
+fn fresh_number() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
 }
 
 fn response_json(resp: &Response) -> Value {
@@ -308,6 +371,11 @@ impl Plugin for Echo {
             )
             .op("log", "Log a message at info", Self::log)
             .op("usage", "Report weight usage to the host", Self::usage)
+            .op(
+                "sequence",
+                "Run steps in order: sends, batches, clock readings, log lines, usage reports",
+                Self::sequence,
+            )
             .mutating("place", "Send one request as a journaled order", Self::send)
     }
 }
