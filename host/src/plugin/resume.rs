@@ -77,15 +77,6 @@ impl Recording {
             self.answers.push((pin, req, answer));
         }
     }
-
-    /// Requests recorded so far.
-    pub fn len(&self) -> usize {
-        self.answers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.answers.is_empty()
-    }
 }
 
 #[derive(Debug)]
