@@ -7,7 +7,9 @@
 //! ([`COMPILE_LIMIT`] for reading and compiling, off the async workers;
 //! [`DESCRIBE_LIMIT`] for `describe`), runs [`load_concurrency`] plugins at
 //! once, and a plugin that is slow or hangs is refused with its file and the
-//! limit it passed while the others load.
+//! limit it passed while the others load. A read resumed by replay
+//! (`resume`) is several guest entries, each bounded alike, at most
+//! [`resume::MAX_PARKS`] + 1 of them per call.
 //!
 //! Engine choices, and why:
 //! - `concurrency_support(false)`: we do not use component-model async, and

@@ -14,6 +14,11 @@
 //! back or at the host's periodic [`InstancePool::trim_idle`], which returns
 //! the burst's memory.
 //!
+//! A read-only call need not hold its instance while the venue answers:
+//! past `max_waiting_instances` instances waiting on the venue it gives it
+//! back and is run again with the answer ([`super::resume`]); the pool counts
+//! the instances waiting and the parks.
+//!
 //! The pool is per venue, not per plugin, so instance-level caches a plugin
 //! keeps (a feed's decimals, say) never leak between two venues that share a
 //! plugin (mainnet and testnet).
