@@ -190,9 +190,18 @@ impl TestHost {
         Self::start_with_env(plugins, limits, rest, Vec::new()).await
     }
 
+    /// With `RESILIENCE_TEST_PARK_READS` set, every read parks at each of its
+    /// venue waits (`max_waiting_instances = 0`, unless the test sets it):
+    /// a test file's calls then run through `plugin::resume`.
     pub async fn start_with_env(plugins: &[&str], limits: &str, rest: &str, env: Env) -> TestHost {
         let dir = plugin_dir(plugins);
-        let text = config_text(dir.path(), limits, rest);
+        let limits = match std::env::var_os("RESILIENCE_TEST_PARK_READS") {
+            Some(_) if !limits.contains("max_waiting_instances") => {
+                format!("{limits}\nmax_waiting_instances = 0")
+            }
+            _ => limits.to_string(),
+        };
+        let text = config_text(dir.path(), &limits, rest);
         let config = Config::parse(&text, false, &env).expect("test config is valid");
         let app = Arc::new(App::build(config, &env).await.expect("host starts"));
         let probes = app.spawn_health_probes();

@@ -33,7 +33,8 @@ Commands:
                       file changes), then
                       cargo test --workspace --lib --bins --tests
                       (benches are compiled by lint/bench, not run here),
-                      then cargo test --workspace --doc
+                      the venue test files again with every read parked
+                      (RESILIENCE_TEST_PARK_READS=1), then cargo test --workspace --doc
   lint                cargo fmt --all --check, then
                       cargo clippy --workspace --all-targets -- -D warnings
   bench [--smoke] [NAME]
@@ -246,11 +247,39 @@ fn test(root: &Path) -> Result<()> {
             }
             cmd::run(&mut cargo)
         }),
+        (
+            "venue tests again, every read parked at its venue waits",
+            &|| {
+                let mut cargo = cmd::cargo(root);
+                cargo
+                    .args(["test", "-p", "resilience-tests"])
+                    .args(PARKED_READ_TESTS.iter().flat_map(|t| ["--test", t]))
+                    .env("RESILIENCE_PLUGINS_PREBUILT", "1")
+                    .env("RESILIENCE_TEST_PARK_READS", "1");
+                cmd::run(&mut cargo)
+            },
+        ),
         ("doctests", &|| {
             cmd::run(cmd::cargo(root).args(["test", "--workspace", "--doc"]))
         }),
     ])
 }
+
+/// The test files run a second time with every read parked
+/// (`max_waiting_instances = 0`): the real venue plugins, rate limits the
+/// plugin reads, failover and the API, through `plugin::resume`.
+const PARKED_READ_TESTS: &[&str] = &[
+    "ton",
+    "ton_ops",
+    "chainlink",
+    "chainlink_ops",
+    "binance",
+    "polymarket",
+    "kraken",
+    "plugin_rate_limits",
+    "resilience",
+    "api",
+];
 
 /// `cargo xtask lint`.
 fn lint(root: &Path) -> Result<()> {

@@ -9,10 +9,10 @@
 //! So a read-only call does not keep its instance across a venue wait when
 //! `plugins.limits.max_waiting_instances` of the venue's instances already
 //! wait on the venue: its wait *parks*. The guest gets an error back at once
-//! and finishes its run, whose result is dropped; the instance goes back to
-//! the pool; the host sends the parked requests holding no instance; then it
-//! runs the operation again, on any instance, with the answers recorded. A
-//! request equal to a recorded one (same endpoint pin, same method, path,
+//! and finishes its run, whose result is dropped, and its instance is
+//! discarded. The host sends the parked requests holding no instance, then
+//! runs the operation again, on another instance, with the answers recorded.
+//! A request equal to a recorded one (same endpoint pin, same method, path,
 //! headers, body, signing recipe) gets the recorded answer instead of being
 //! sent, and `now-ms` returns the earlier runs' readings up to the park
 //! point. The run that needs no unrecorded request is the call's answer.
@@ -27,7 +27,11 @@
 //! - Each parked request is sent once, by the host, and its answer is given
 //!   to every later run of the call that asks for it.
 //! - A parked run's result is never used, and from its park point on it
-//!   sends nothing: every later wait of that run gets the same error.
+//!   sends nothing: every later wait of that run gets the same error. Its
+//!   instance serves no other call: its guest saw a `send` fail that did not,
+//!   and may have kept a conclusion from it (the Chainlink plugin marks an
+//!   endpoint whose chain check failed in transport as unreachable for a
+//!   minute, and would then serve prices from it unchecked).
 //! - A call parks at most [`MAX_PARKS`] times; its later runs hold their
 //!   instance. Each run has the plugin's CPU budget and the call's deadline.
 //! - Effects are not repeated: a plugin's `log` and `report-usage` are
@@ -38,6 +42,10 @@
 //! call, with the same params and answers. State an instance keeps between
 //! calls (a cache) may differ between the runs; the request that follows
 //! from it is then simply not recorded yet, and is sent or parks.
+//!
+//! The price of a park: the plugin's code up to the wait runs twice, and a
+//! later call instantiates a fresh instance in place of the discarded one
+//! (tens of microseconds with the pooling allocator).
 
 use std::time::Duration;
 
@@ -210,6 +218,11 @@ impl Run {
             Phase::Live => false,
             Phase::Replaying => self.unconsumed > 0,
         }
+    }
+
+    /// Whether the run parked (its instance is then discarded).
+    pub fn parked(&self) -> bool {
+        matches!(self.phase, Phase::Parked(_))
     }
 
     /// The requests the run parked on, with the recording to extend; `None`
