@@ -28,6 +28,29 @@ pub type VenueError = types::VenueError;
 /// assert!(matches!(e, VenueError::Transport(SendError::Timeout(_))));
 /// ```
 pub type SendError = types::SendError;
+
+/// The text of the `timeout` a read's `send` gets when the host *parks* it:
+/// many calls already wait on the venue, so the host takes the instance
+/// back, sends the request itself, and runs the operation again with the
+/// answer. The venue did not fail; see [`types::SendError::is_parked`].
+pub const PARKED: &str =
+    "the host parked this run until the venue answers; it runs the call again with the answer";
+
+impl types::SendError {
+    /// Whether this is a park, not a failure: the host runs the operation
+    /// again with the venue's answer and drops this run's result. Conclude
+    /// nothing from it (do not mark an endpoint down, do not cache it);
+    /// returning the error as it is ends the run soonest.
+    ///
+    /// ```
+    /// use resilience_guest::error::{PARKED, SendError};
+    /// assert!(SendError::Timeout(PARKED.into()).is_parked());
+    /// assert!(!SendError::Timeout("deadline".into()).is_parked());
+    /// ```
+    pub fn is_parked(&self) -> bool {
+        matches!(self, types::SendError::Timeout(text) if text == PARKED)
+    }
+}
 /// A rate-limit refusal: the message and, when known, the wait in
 /// milliseconds (the WIT `rate-limited`). Build one with
 /// [`VenueError::rate_limited`].

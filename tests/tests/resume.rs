@@ -248,7 +248,7 @@ async fn a_read_resumed_by_replay_answers_as_a_held_one_and_sends_each_request_o
         0,
         "seed={seed}: a host under its limit parked"
     );
-    assert!(parked.idle() <= 2, "seed={seed}");
+    assert!(parked.instances_created() <= 2, "seed={seed}");
     assert_eq!(parked.waiting_on_venue(), 0, "seed={seed}: a wait leaked");
 }
 
@@ -282,12 +282,7 @@ async fn slow_reads_share_two_instances() {
     }
     let pool = &host.app.loaded().venues["v"].pool;
     assert_eq!(pool.parks(), 64, "each read parked once");
-    assert_eq!(
-        pool.instances_created(),
-        64 + pool.idle() as u64,
-        "each parked run's instance discarded, the others kept"
-    );
-    assert!(pool.idle() <= 2);
+    assert!(pool.instances_created() <= 2);
     assert_eq!(pool.waiting_on_venue(), 0);
     assert_eq!(received(&[&e0, &e1]).await.len(), 64);
     let metrics = host.get("/metrics").await.1;
@@ -319,7 +314,11 @@ async fn a_caller_hanging_up_on_a_parked_read_leaves_nothing_behind() {
     let pool = &host.app.loaded().venues["v"].pool;
     assert_eq!(pool.parks(), 4, "each call parked before its caller left");
     assert_eq!(pool.waiting_on_venue(), 0);
-    assert_eq!(pool.idle(), 0, "each parked run's instance was discarded");
+    assert_eq!(
+        pool.idle() as u64,
+        pool.instances_created(),
+        "no instance lost"
+    );
     // The one instance serves a call that gets its answer.
     let out = call(
         &host,

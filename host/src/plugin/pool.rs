@@ -16,10 +16,8 @@
 //!
 //! A read-only call need not hold its instance while the venue answers:
 //! past `max_waiting_instances` instances waiting on the venue it parks, and
-//! is run again with the answer ([`super::resume`]). The parked run's
-//! instance is discarded, not given back: its guest saw a `send` fail that
-//! did not, and what it kept from that must not reach another call. The
-//! pool counts the instances waiting and the parks.
+//! is run again with the answer ([`super::resume`]); the pool counts the
+//! instances waiting and the parks.
 //!
 //! The pool is per venue, not per plugin, so instance-level caches a plugin
 //! keeps (a feed's decimals, say) never leak between two venues that share a
@@ -296,14 +294,6 @@ impl InstancePool {
         warm.calls += 1;
         self.log_output(&warm);
         match result {
-            Ok(reply) if resume.as_ref().is_some_and(Run::parked) => {
-                // The guest went on after a `send` that only seemed to fail,
-                // and may have kept what it concluded (an endpoint marked
-                // unreachable): no later call may see that state.
-                drop(warm);
-                drop(permit);
-                Ok((reply, resume))
-            }
             Ok(reply) => {
                 self.give_back(warm, permit);
                 Ok((reply, resume))

@@ -97,6 +97,11 @@ pub fn check_preamble(
                 chain_check::verify(endpoint, &id, chain)?;
                 cache.chain.verified(endpoint);
             }
+            // A parked send is no failure: the host runs the call again with
+            // the answer, so the endpoint is not marked.
+            Err(VenueError::Transport(t)) if t.is_parked() => {
+                return Err(VenueError::Transport(t));
+            }
             Err(e @ VenueError::Transport(_)) => {
                 cache.chain.unreachable(endpoint, now_s);
                 unasked.get_or_insert(e);
