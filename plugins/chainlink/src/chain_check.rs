@@ -13,7 +13,7 @@
 //! |----------------|-----------|
 //! | unchecked      | asks it `eth_chainId` |
 //! | verified       | asks nothing |
-//! | unreachable (the question failed in transport) | asks again once [`RETRY_UNREACHABLE_S`] have passed, so a dead endpoint does not slow every call |
+//! | unreachable (the question failed in transport) | asks again once [`RETRY_UNREACHABLE_S`] have passed, so a dead endpoint does not slow every call; while no endpoint is verified, at every call |
 //!
 //! A wrong chain id fails the call (naming the endpoint) and is never
 //! cached. No price is returned before at least one endpoint has answered
@@ -51,15 +51,18 @@ pub struct ChainCheck {
 }
 
 impl ChainCheck {
-    /// The endpoints (of `count`) to ask `eth_chainId` at `now_s`.
+    /// The endpoints (of `count`) to ask `eth_chainId` at `now_s`. While
+    /// none is verified an unreachable one is asked at every call: a price
+    /// may only follow a check that some endpoint passed.
     pub fn due(&mut self, count: u32, now_s: u64) -> Vec<u32> {
         self.states
             .resize(usize::try_from(count).unwrap_or(0), State::Unchecked);
+        let none_verified = !self.any_verified();
         (0..count)
             .filter(|&i| match self.states[i as usize] {
                 State::Unchecked => true,
                 State::Verified => false,
-                State::Unreachable { until_s } => now_s >= until_s,
+                State::Unreachable { until_s } => none_verified || now_s >= until_s,
             })
             .collect()
     }
@@ -173,6 +176,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn while_no_endpoint_is_verified_an_unreachable_one_is_asked_at_every_call() {
+        let mut check = ChainCheck::default();
+        assert_eq!(check.due(2, 1_000), [0, 1]);
+        check.unreachable(0, 1_000);
+        check.unreachable(1, 1_000);
+        assert_eq!(
+            check.due(2, 1_001),
+            [0, 1],
+            "no endpoint has shown the right chain: no price without asking"
+        );
+        check.verified(1);
+        assert!(
+            check.due(2, 1_001).is_empty(),
+            "once one is verified, the dead one waits its minute"
+        );
     }
 
     #[test]

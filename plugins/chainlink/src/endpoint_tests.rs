@@ -108,6 +108,55 @@ fn an_endpoint_that_cannot_be_asked_is_asked_again_after_a_minute() {
     assert!(mock.pending().is_empty(), "{:?}", mock.pending());
 }
 
+/// The chain checks of every call in `mock`, by endpoint.
+fn chain_checks(mock: &MockHost) -> Vec<Option<u32>> {
+    pinned_calls(mock)
+        .into_iter()
+        .filter(|(_, c)| c == "eth_chainId")
+        .map(|(e, _)| e)
+        .collect()
+}
+
+/// A check that failed (`first`) leaves no endpoint verified: the next call
+/// asks again at once, and only then returns a price.
+fn next_call_asks_again_after(first: SendError) {
+    // The first call reads the round, decimals and aggregator before it
+    // refuses; the second checks the chain again and reads the bounds.
+    let mock = [ok(EIGHT), agg_word()].into_iter().fold(
+        host()
+            .endpoints(1)
+            .fail(Method::Post, "/", first)
+            .on_endpoint(0)
+            .respond(Method::Post, "/", 200, fresh(1)),
+        |m, a| m.respond(Method::Post, "/", 200, a),
+    );
+    let mock = [fresh(1), ok(&word(MIN)), ok(&word(MAX))].into_iter().fold(
+        mock.respond(Method::Post, "/", 200, ok("0x1"))
+            .on_endpoint(0),
+        |m, a| m.respond(Method::Post, "/", 200, a),
+    );
+    let mut instance = Instance::<Chainlink>::new();
+    let err = instance
+        .call(&mock, "get_price", price("ETH/USD"))
+        .unwrap_err();
+    assert!(matches!(err, VenueError::Transport(_)), "{err:?}");
+    let out = instance.call(&mock, "get_price", price("ETH/USD"));
+    let out = out.unwrap_or_else(|e| panic!("{e:?}: {:?}", pinned_calls(&mock)));
+    assert_eq!(out["price"], "3520.98");
+    assert_eq!(chain_checks(&mock), [Some(0), Some(0)]);
+    assert!(mock.pending().is_empty(), "{:?}", mock.pending());
+}
+
+#[test]
+fn no_price_follows_a_failed_check_until_some_endpoint_passed_one() {
+    next_call_asks_again_after(SendError::Connection("refused".into()));
+}
+
+#[test]
+fn a_parked_check_is_asked_again_by_the_next_run() {
+    next_call_asks_again_after(SendError::Timeout(resilience_guest::error::PARKED.into()));
+}
+
 #[test]
 fn quorum_2_returns_the_round_two_endpoints_agree_on() {
     let mock = quorum_host(2)
