@@ -12,6 +12,7 @@ pub mod faults;
 pub mod order_chaos;
 pub mod pg;
 pub mod process;
+pub mod seeded;
 pub mod sim;
 pub mod tls;
 

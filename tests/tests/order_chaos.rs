@@ -18,18 +18,13 @@
 use std::time::Duration;
 
 use resilience_tests::order_chaos::{self, ChaosConfig, ChaosReport};
+use resilience_tests::seeded;
 
 /// The seed when `CHAOS_SEED` is not set.
 const DEFAULT_SEED: u64 = 20_240_611;
 
 fn seed() -> u64 {
-    match std::env::var("CHAOS_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("CHAOS_SEED must be an integer, got {s:?}")),
-        Err(_) => DEFAULT_SEED,
-    }
+    seeded::seed("CHAOS_SEED", DEFAULT_SEED)
 }
 
 fn secs(default: u64) -> Duration {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use resilience_tests::seeded::{self, Rng};
 use resilience_tests::{TestHost, parse_prometheus, series};
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -21,30 +22,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 const DEFAULT_SEED: u64 = 20_261_129;
 
 fn seed() -> u64 {
-    match std::env::var("RESUME_SEED") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("RESUME_SEED must be an integer, got {s:?}")),
-        Err(_) => DEFAULT_SEED,
-    }
-}
-
-/// splitmix64: small, seeded, and the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+    seeded::seed("RESUME_SEED", DEFAULT_SEED)
 }
 
 /// Answers each request with what it received, naming the endpoint; a path
@@ -83,13 +61,30 @@ async fn mirror(endpoint: &'static str, delay: Duration) -> MockServer {
     server
 }
 
-/// The echo venue `v` on both mocks (endpoint 0, then 1).
-fn venue(e0: &MockServer, e1: &MockServer) -> String {
-    format!(
+/// The echo venue `v` on two mirrors, endpoint 0 answering after `delays.0`
+/// and endpoint 1 after `delays.1`, in a host with these plugin `limits`.
+struct EchoVenue {
+    host: TestHost,
+    e0: MockServer,
+    e1: MockServer,
+}
+
+async fn echo_venue(delays: (Duration, Duration), limits: &str) -> EchoVenue {
+    let e0 = mirror("e0", delays.0).await;
+    let e1 = mirror("e1", delays.1).await;
+    let venue = format!(
         "[venues.v]\nplugin = \"echo\"\nendpoints = [\"{}\", \"{}\"]\ntimeout_ms = 5000\ndeadline_ms = 20000\n",
         e0.uri(),
         e1.uri()
-    )
+    );
+    let host = TestHost::start(&["echo"], limits, &venue).await;
+    EchoVenue { host, e0, e1 }
+}
+
+impl EchoVenue {
+    async fn received(&self) -> Vec<String> {
+        received(&[&self.e0, &self.e1]).await
+    }
 }
 
 /// What a venue received, one line per request, sorted.
@@ -188,25 +183,16 @@ async fn call(host: &TestHost, op: &str, params: &Value) -> Result<Value, String
 async fn a_read_resumed_by_replay_answers_as_a_held_one_and_sends_each_request_once() {
     let seed = seed();
     println!("RESUME_SEED={seed}");
-    let (p0, p1) = (
-        mirror("e0", Duration::from_millis(5)).await,
-        mirror("e1", Duration::from_millis(5)).await,
-    );
-    let (h0, h1) = (
-        mirror("e0", Duration::ZERO).await,
-        mirror("e1", Duration::ZERO).await,
-    );
+    let slow = Duration::from_millis(5);
     // Two instances for all the parking host's calls, eight at once.
-    let parking = TestHost::start(
-        &["echo"],
-        "max_waiting_instances = 0\nmax_instances = 2",
-        &venue(&p0, &p1),
+    let parking = echo_venue((slow, slow), "max_waiting_instances = 0\nmax_instances = 2").await;
+    let holding = echo_venue(
+        (Duration::ZERO, Duration::ZERO),
+        "max_waiting_instances = 1024",
     )
     .await;
-    let holding =
-        TestHost::start(&["echo"], "max_waiting_instances = 1024", &venue(&h0, &h1)).await;
 
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let calls: Vec<Value> = (0..120).map(|i| random_sequence(&mut rng, i)).collect();
     let parking = Arc::new(parking);
     let mut parked_answers = Vec::new();
@@ -214,8 +200,8 @@ async fn a_read_resumed_by_replay_answers_as_a_held_one_and_sends_each_request_o
         let runs: Vec<_> = chunk
             .iter()
             .map(|p| {
-                let (host, p) = (Arc::clone(&parking), p.clone());
-                tokio::spawn(async move { call(&host, "sequence", &p).await })
+                let (venue, p) = (Arc::clone(&parking), p.clone());
+                tokio::spawn(async move { call(&venue.host, "sequence", &p).await })
             })
             .collect();
         for run in runs {
@@ -223,7 +209,7 @@ async fn a_read_resumed_by_replay_answers_as_a_held_one_and_sends_each_request_o
         }
     }
     for (i, (params, parked)) in calls.iter().zip(parked_answers).enumerate() {
-        let held = call(&holding, "sequence", params).await;
+        let held = call(&holding.host, "sequence", params).await;
         assert_eq!(
             comparable(parked),
             comparable(held),
@@ -231,13 +217,13 @@ async fn a_read_resumed_by_replay_answers_as_a_held_one_and_sends_each_request_o
         );
     }
     assert_eq!(
-        received(&[&p0, &p1]).await,
-        received(&[&h0, &h1]).await,
+        parking.received().await,
+        holding.received().await,
         "seed={seed}: the venues saw different requests"
     );
 
-    let parked = &parking.app.loaded().venues["v"].pool;
-    let held = &holding.app.loaded().venues["v"].pool;
+    let parked = &parking.host.app.loaded().venues["v"].pool;
+    let held = &holding.host.app.loaded().venues["v"].pool;
     assert!(
         parked.parks() >= 60,
         "seed={seed}: only {} parks: the run did not exercise parking",
@@ -256,21 +242,18 @@ async fn a_read_resumed_by_replay_answers_as_a_held_one_and_sends_each_request_o
 /// another only waits on the venue, and the venue sees each request once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_reads_share_two_instances() {
-    let e0 = mirror("e0", Duration::from_millis(300)).await;
-    let e1 = mirror("e1", Duration::ZERO).await;
-    let host = Arc::new(
-        TestHost::start(
-            &["echo"],
+    let venue = Arc::new(
+        echo_venue(
+            (Duration::from_millis(300), Duration::ZERO),
             "max_waiting_instances = 0\nmax_instances = 2",
-            &venue(&e0, &e1),
         )
         .await,
     );
     let tasks: Vec<_> = (0..64)
         .map(|i| {
-            let host = Arc::clone(&host);
+            let venue = Arc::clone(&venue);
             tokio::spawn(async move {
-                call(&host, "send", &json!({"path": format!("/slow/{i}")})).await
+                call(&venue.host, "send", &json!({"path": format!("/slow/{i}")})).await
             })
         })
         .collect();
@@ -280,12 +263,12 @@ async fn slow_reads_share_two_instances() {
         let seen: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
         assert_eq!(seen["path"], format!("/slow/{i}"));
     }
-    let pool = &host.app.loaded().venues["v"].pool;
+    let pool = &venue.host.app.loaded().venues["v"].pool;
     assert_eq!(pool.parks(), 64, "each read parked once");
     assert!(pool.instances_created() <= 2);
     assert_eq!(pool.waiting_on_venue(), 0);
-    assert_eq!(received(&[&e0, &e1]).await.len(), 64);
-    let metrics = host.get("/metrics").await.1;
+    assert_eq!(venue.received().await.len(), 64);
+    let metrics = venue.host.get("/metrics").await.1;
     let metrics = parse_prometheus(metrics.as_str().unwrap_or_default());
     let parks = series("resilience_plugin_parks_total", &[("plugin", "echo")]);
     assert_eq!(metrics.get(&parks), Some(&64.0), "{metrics:?}");
@@ -298,17 +281,17 @@ async fn slow_reads_share_two_instances() {
 /// no instance counted as waiting, none lost, and the venue serves on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_hanging_up_on_a_parked_read_leaves_nothing_behind() {
-    let e0 = mirror("e0", Duration::from_secs(2)).await;
-    let e1 = mirror("e1", Duration::ZERO).await;
-    let host = TestHost::start(
-        &["echo"],
+    // The mirrors must outlive the calls: wiremock hands a dropped server
+    // to the next test that starts one.
+    let venue = echo_venue(
+        (Duration::from_secs(2), Duration::ZERO),
         "max_waiting_instances = 0\nmax_instances = 1",
-        &venue(&e0, &e1),
     )
     .await;
+    let host = &venue.host;
     for i in 0..4 {
         let params = json!({"path": format!("/hang-up/{i}")});
-        let cut = tokio::time::timeout(Duration::from_millis(300), call(&host, "send", &params));
+        let cut = tokio::time::timeout(Duration::from_millis(300), call(host, "send", &params));
         assert!(cut.await.is_err(), "the venue answers after 2 s");
     }
     let pool = &host.app.loaded().venues["v"].pool;
@@ -321,7 +304,7 @@ async fn a_caller_hanging_up_on_a_parked_read_leaves_nothing_behind() {
     );
     // The one instance serves a call that gets its answer.
     let out = call(
-        &host,
+        host,
         "send_all",
         &json!({"requests": [{"path": "/after", "endpoint": 1}]}),
     )
@@ -334,10 +317,13 @@ async fn a_caller_hanging_up_on_a_parked_read_leaves_nothing_behind() {
 /// gets the order once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_never_parks() {
-    let e0 = mirror("e0", Duration::from_millis(50)).await;
-    let e1 = mirror("e1", Duration::ZERO).await;
-    let host = TestHost::start(&["echo"], "max_waiting_instances = 0", &venue(&e0, &e1)).await;
-    let (status, _, body) = host
+    let venue = echo_venue(
+        (Duration::from_millis(50), Duration::ZERO),
+        "max_waiting_instances = 0",
+    )
+    .await;
+    let (status, _, body) = venue
+        .host
         .post_raw(
             "/v1/venues/v/place",
             json!({"method": "POST", "path": "/order", "body": "buy", "idempotent": false})
@@ -346,10 +332,10 @@ async fn an_order_never_parks() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let pool = &host.app.loaded().venues["v"].pool;
+    let pool = &venue.host.app.loaded().venues["v"].pool;
     assert_eq!(pool.parks(), 0);
     let mut by_path = BTreeMap::new();
-    for line in received(&[&e0, &e1]).await {
+    for line in venue.received().await {
         *by_path.entry(line).or_insert(0) += 1;
     }
     assert_eq!(by_path.len(), 1, "{by_path:?}");
@@ -369,20 +355,18 @@ fn echoed_path(outcome: &Value) -> String {
 /// never agree parks at most `MAX_PARKS` times, then holds its instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replay_that_asks_for_other_requests_gets_their_answers() {
-    let e0 = mirror("e0", Duration::from_millis(5)).await;
-    let e1 = mirror("e1", Duration::ZERO).await;
-    let host = TestHost::start(
-        &["echo"],
+    let venue = echo_venue(
+        (Duration::from_millis(5), Duration::ZERO),
         "max_waiting_instances = 0\nmax_instances = 2",
-        &venue(&e0, &e1),
     )
     .await;
+    let host = &venue.host;
     let steps = json!({"steps": [
         {"send": {"path": "/fixed/a"}},
         {"send_unique": {"path": "/drawn"}},
         {"send": {"path": "/fixed/b"}},
     ]});
-    let out = call(&host, "sequence", &steps).await.unwrap();
+    let out = call(host, "sequence", &steps).await.unwrap();
     assert_eq!(echoed_path(&out[0]), "/fixed/a", "{out}");
     assert_eq!(
         echoed_path(&out[1]),
@@ -394,7 +378,7 @@ async fn a_replay_that_asks_for_other_requests_gets_their_answers() {
     let pool = &host.app.loaded().venues["v"].pool;
     let max = u64::from(resilience_host::plugin::resume::MAX_PARKS);
     assert_eq!(pool.parks(), max, "parked until the bound, then held");
-    let seen = received(&[&e0, &e1]).await;
+    let seen = venue.received().await;
     let drawn = seen.iter().filter(|l| l.contains("/drawn/")).count() as u64;
     assert_eq!(
         drawn, max,

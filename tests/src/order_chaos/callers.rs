@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::client::{Answer, exchange};
-use super::rng::Rng;
+use crate::seeded::Rng;
 
 /// What the callers did and saw, for the report and the judge (see the
 /// fields of [`ChaosReport`](super::ChaosReport) of the same names).

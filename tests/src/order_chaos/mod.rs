@@ -69,16 +69,15 @@ mod host;
 mod journal;
 mod judge;
 mod report;
-mod rng;
 mod run;
 mod venue;
 
 use std::time::Duration;
 
+pub use crate::seeded::Rng;
 pub use config::ChaosConfig;
 pub use host::host_binary;
 pub use report::ChaosReport;
-pub use rng::Rng;
 pub use run::{observe, run};
 pub use venue::{CreateFault, MockVenue};
 

@@ -18,10 +18,10 @@ use super::callers::{Shared, Tally, caller};
 use super::host::{Replica, host_binary, host_events, log_tail};
 use super::journal::journal_entries;
 use super::judge;
-use super::rng::Rng;
 use super::venue::{MockVenue, VenueInner};
 use super::{ChaosConfig, ChaosReport, PATIENCE, VENUE, now_unix_ms};
 use crate::pg::PgCluster;
+use crate::seeded::Rng;
 
 /// Environment variables for the venue's (fake) secrets and the database URL.
 const ENV_API_KEY: &str = "CHAOS_API_KEY";

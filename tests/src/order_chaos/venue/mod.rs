@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::now_unix_ms;
-use super::rng::Rng;
+use crate::seeded::Rng;
 use wire::{VenueRequest, response, serve_connection};
 
 /// What the mock venue does with one New Order request.

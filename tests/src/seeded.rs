@@ -1,5 +1,7 @@
-//! Randomness: a small seeded generator each actor forks its own stream
-//! from, so a seed fixes every actor's choices.
+//! Randomness for seeded, bounded tests: a small generator each actor forks
+//! its own stream from, so a seed fixes every actor's choices, and the seed
+//! itself, read from an environment variable so that a failure's printed seed
+//! reproduces it.
 
 use std::ops::Range;
 use std::time::Duration;
@@ -49,5 +51,18 @@ impl Rng {
     /// An independent stream for another actor.
     pub fn fork(&mut self, salt: u64) -> Rng {
         Rng::new(self.next_u64() ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03))
+    }
+}
+
+/// The seed in the environment variable `var`, or `default` when it is not
+/// set. A value that is not an integer stops the test with a message naming
+/// the variable, rather than running with some other seed.
+pub fn seed(var: &str, default: u64) -> u64 {
+    match std::env::var(var) {
+        Ok(s) => s
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{var} must be an integer, got {s:?}")),
+        Err(_) => default,
     }
 }
