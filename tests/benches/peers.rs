@@ -10,6 +10,11 @@
 //! - The host (release binary, `RUST_LOG=warn`): the TON plugin's
 //!   `POST /v1/venues/ton/get_balance` over the same two endpoints, 3
 //!   attempts, failover, no backoff (HAProxy retries at once too).
+//! - A hyper proxy (this binary re-run as one): what a user could write with
+//!   the libraries the host uses and no plugin, hyper's server and
+//!   hyper-util's pooled client, forwarding to the primary and then the
+//!   secondary on a 503 or a transport error. The floor for a proxy built on
+//!   hyper, measured between HAProxy and the host.
 //! - Load: N keep-alive connections in this process, each sending its next
 //!   request when the last is answered, for a fixed time.
 //!
@@ -112,14 +117,7 @@ impl Haproxy {
                      (.ci/run does)"
                 )
             });
-        let started = Instant::now();
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "haproxy did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(addr, "haproxy");
         Haproxy {
             child,
             addr,
@@ -329,14 +327,7 @@ impl Bare {
             .stdout(Stdio::null())
             .spawn()
             .expect("bare server");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "bare server did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(addr, "the bare server");
         Bare { child, addr }
     }
 }
@@ -345,6 +336,119 @@ impl Drop for Bare {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Set to `listen,primary,secondary` (three addresses): this process is the
+/// hyper proxy.
+const HYPER_PROXY_VAR: &str = "PEERS_HYPER_PROXY";
+
+/// A proxy a user could write with the libraries the host uses, no plugin:
+/// hyper's HTTP/1.1 server, and hyper-util's pooled client forwarding each
+/// request's path and query to the primary, then to the secondary on a 503
+/// or a transport error, up to three attempts (HAProxy's `retries 2` with
+/// `option redispatch`). It parses nothing in the answer. Runs until killed.
+fn hyper_proxy(spec: &str) {
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [listen, primary, secondary] = parts[..] else {
+        panic!("{HYPER_PROXY_VAR} is listen,primary,secondary, got {spec:?}");
+    };
+    let upstreams: Arc<[String; 2]> = Arc::new([primary.to_string(), secondary.to_string()]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(1024)
+            .build_http();
+        let listener = tokio::net::TcpListener::bind(listen).await.expect("bind");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let (client, upstreams) = (client.clone(), Arc::clone(&upstreams));
+            tokio::spawn(async move {
+                let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (client, upstreams) = (client.clone(), Arc::clone(&upstreams));
+                    async move {
+                        let path = req
+                            .uri()
+                            .path_and_query()
+                            .map_or("/", |p| p.as_str())
+                            .to_string();
+                        for upstream in [&upstreams[0], &upstreams[1], &upstreams[1]] {
+                            let forward = http::Request::get(format!("http://{upstream}{path}"))
+                                .body(Full::new(Bytes::new()))
+                                .expect("request");
+                            let Ok(resp) = client.request(forward).await else {
+                                continue;
+                            };
+                            if resp.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+                                continue;
+                            }
+                            let (parts, body) = resp.into_parts();
+                            let Ok(body) = body.collect().await else {
+                                continue;
+                            };
+                            return Ok::<_, std::convert::Infallible>(http::Response::from_parts(
+                                parts,
+                                Full::new(body.to_bytes()),
+                            ));
+                        }
+                        let mut resp = http::Response::new(Full::new(Bytes::new()));
+                        *resp.status_mut() = http::StatusCode::BAD_GATEWAY;
+                        Ok(resp)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+}
+
+/// The hyper proxy as a child process; killed on drop.
+struct HyperProxy {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl HyperProxy {
+    fn start(primary: SocketAddr, secondary: SocketAddr) -> HyperProxy {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let child = Command::new(std::env::current_exe().expect("this binary"))
+            .env(HYPER_PROXY_VAR, format!("{addr},{primary},{secondary}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("hyper proxy");
+        wait_listening(addr, "the hyper proxy");
+        HyperProxy { child, addr }
+    }
+}
+
+impl Drop for HyperProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Wait until something accepts connections at `addr` (10 s at most).
+fn wait_listening(addr: SocketAddr, what: &str) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what} did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -674,9 +778,9 @@ async fn versus_baseline(baseline: &Build, connections: usize, time: Duration, r
 /// half the primary's answers 503.
 async fn haproxy_table(levels: &[usize], time: Duration) {
     println!(
-        "| scenario | connections | HAProxy calls/s | host calls/s | host / HAProxy throughput | HAProxy CPU per call | host CPU per call | host / HAProxy CPU | success (HAProxy / host) |"
+        "| scenario | connections | HAProxy calls/s | hyper proxy calls/s | host calls/s | host / HAProxy throughput | HAProxy CPU per call | hyper proxy CPU per call | host CPU per call | hyper proxy / HAProxy CPU | host / HAProxy CPU | host / hyper proxy CPU | success (HAProxy / hyper proxy / host) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (scenario, half_503) in [
         ("healthy primary", false),
         ("primary answers 503 to half", true),
@@ -691,6 +795,7 @@ async fn haproxy_table(levels: &[usize], time: Duration) {
         .await;
         let secondary = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
         let haproxy = Haproxy::start(primary.addr, secondary.addr);
+        let proxy = HyperProxy::start(primary.addr, secondary.addr);
         let host = HostProcess::start(
             &["ton"],
             "max_instances = 256",
@@ -718,18 +823,30 @@ async fn haproxy_table(levels: &[usize], time: Duration) {
             url: format!("http://{}/v1/venues/ton/get_balance", host.addr),
             body: Bytes::from(format!(r#"{{"address":"{ADDRESS}"}}"#)),
         };
+        let via_proxy = Target {
+            url: via_haproxy
+                .url
+                .replace(&haproxy.addr.to_string(), &proxy.addr.to_string()),
+            ..via_haproxy.clone()
+        };
         for &connections in levels {
             let h = measure(&via_haproxy, haproxy.child.id(), connections, time).await;
+            let p = measure(&via_proxy, proxy.child.id(), connections, time).await;
             let r = measure(&via_host, host.pid(), connections, time).await;
             println!(
-                "| {scenario} | {connections} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {:.1}% / {:.1}% |",
+                "| {scenario} | {connections} | {:.0} | {:.0} | {:.0} | {:.2}x | {} | {} | {} | {:.2}x | {:.2}x | {:.2}x | {:.1}% / {:.1}% / {:.1}% |",
                 h.rate,
+                p.rate,
                 r.rate,
                 r.rate / h.rate,
                 h.cpu_cell(),
+                p.cpu_cell(),
                 r.cpu_cell(),
+                p.cpu / h.cpu,
                 r.cpu / h.cpu,
+                r.cpu / p.cpu,
                 h.ok * 100.0,
+                p.ok * 100.0,
                 r.ok * 100.0
             );
         }
@@ -764,6 +881,10 @@ async fn transports_table(levels: &[usize], time: Duration) {
 fn main() {
     if let Some(addr) = std::env::var_os(BARE_SERVER_VAR) {
         bare_server(&addr.to_string_lossy());
+        return;
+    }
+    if let Some(spec) = std::env::var_os(HYPER_PROXY_VAR) {
+        hyper_proxy(&spec.to_string_lossy());
         return;
     }
     let smoke = std::env::var_os("RESILIENCE_BENCH_SMOKE").is_some();

@@ -83,6 +83,11 @@ const BENCHES: &[Bench] = &[
                 stime over the calls it served, from `/proc`, with the kernel's part of it (stime) in \
                 brackets. HAProxy forwards bytes; the host also runs the \
                 plugin (request built, answer parsed and checked), the breaker, rate limit and metrics. \
+                Beside both, a hyper proxy: the bench binary re-run as the proxy a user could write with \
+                the libraries the host uses and no plugin (hyper's HTTP/1.1 server, hyper-util's pooled \
+                client, the path and query forwarded to the primary, then to the secondary on a 503 or a \
+                transport error, three attempts at most; it parses nothing), measured after HAProxy and \
+                before the host: the floor for a proxy built on hyper. \
                 The second table sets the host's cheapest paths beside a bare hyper server (a 404 for \
                 everything), in three interleaved rounds, each starting with the next of the three \
                 servers, each cell the mean over the rounds; the third compares transports for the template plugin's `ping`: TCP or a \
