@@ -48,7 +48,8 @@ Commands:
                       random faults against every venue plugin; fails unless every call
                       was answered, counters add up and memory stayed bounded
                       (ARGS: --minutes F (default 10), --callers N, --seed S,
-                      --max-growth-mib M)
+                      --max-growth-mib M, --park-reads: every read parks and
+                      resumes by replay)
   soak --orders [ARGS]
                       plugins, the release host binary, then the order chaos: callers
                       that retry and hang up place orders through hosts SIGKILLed and

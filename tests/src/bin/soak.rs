@@ -13,7 +13,10 @@
 //!   the run (warm-up: instances, connections, histograms).
 //!
 //! Options: `--minutes F` (default 10; fractions allowed), `--callers N`
-//! (default 16), `--seed S` (default 1), `--max-growth-mib M`.
+//! (default 16), `--seed S` (default 1), `--max-growth-mib M`, and
+//! `--park-reads`: every read's venue wait parks and the read resumes by
+//! replay (`plugins.limits.max_waiting_instances = 0`), so the same checks
+//! hold the plugins and the host's replay to the same answers under faults.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +43,7 @@ struct Options {
     callers: usize,
     seed: u64,
     max_growth_mib: f64,
+    park_reads: bool,
 }
 
 fn options() -> Result<Options> {
@@ -48,6 +52,7 @@ fn options() -> Result<Options> {
         callers: 16,
         seed: 1,
         max_growth_mib: 24.0,
+        park_reads: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -64,8 +69,10 @@ fn options() -> Result<Options> {
             "--max-growth-mib" => {
                 o.max_growth_mib = value()?.parse().context("--max-growth-mib: a number")?
             }
+            "--park-reads" => o.park_reads = true,
             other => bail!(
-                "unknown option {other}; options: --minutes F --callers N --seed S --max-growth-mib M"
+                "unknown option {other}; options: --minutes F --callers N --seed S \
+                 --max-growth-mib M --park-reads"
             ),
         }
     }
@@ -92,11 +99,23 @@ async fn main() -> Result<()> {
     let o = options()?;
     let duration = Duration::from_secs_f64(o.minutes * 60.0);
     eprintln!(
-        "soak: {:.1} min, {} callers, seed {}, simulated venues with random faults, release host with every venue plugin",
-        o.minutes, o.callers, o.seed
+        "soak: {:.1} min, {} callers, seed {}, simulated venues with random faults, release host with every venue plugin{}",
+        o.minutes,
+        o.callers,
+        o.seed,
+        if o.park_reads {
+            ", every read parked"
+        } else {
+            ""
+        }
     );
     let sim = Sim::start(Faults::Random { seed: o.seed }, "").await;
-    let host = Arc::new(HostProcess::start(&sim::PLUGINS, "", &sim.config, &sim::env()).await);
+    let limits = if o.park_reads {
+        "max_waiting_instances = 0"
+    } else {
+        ""
+    };
+    let host = Arc::new(HostProcess::start(&sim::PLUGINS, limits, &sim.config, &sim::env()).await);
     let workload: Arc<Workload> = Arc::new(sim::workload());
     let tallies: Arc<Tallies> = Arc::new(
         workload
@@ -116,6 +135,7 @@ async fn main() -> Result<()> {
 
     let mut failures = check_counters(&host, &workload, &tallies).await?;
     failures.extend(check_memory(&host, &samples, duration, o.max_growth_mib));
+    failures.extend(check_parks(&host, o.park_reads).await?);
     if failures.is_empty() {
         println!("\nsoak passed: every call answered, counters add up, memory bounded");
         Ok(())
@@ -192,6 +212,23 @@ async fn sample_rss(
 }
 
 /// Per venue, the callers' tallies against `resilience_requests_total` and
+/// How many reads parked (printed); with `--park-reads`, none is a failure:
+/// the run would not have exercised what it was asked to.
+async fn check_parks(host: &HostProcess, park_reads: bool) -> Result<Vec<String>> {
+    let (_, metrics) = host.get("/metrics").await.context("GET /metrics")?;
+    let parks = sum_series(
+        &parse_prometheus(&metrics),
+        "resilience_plugin_parks_total",
+        &[],
+    ) as u64;
+    println!("\nreads parked: {parks}");
+    Ok(if park_reads && parks == 0 {
+        vec!["--park-reads: no read parked".to_string()]
+    } else {
+        Vec::new()
+    })
+}
+
 /// `/v1/stats` (printed as a table); what does not add up.
 async fn check_counters(
     host: &HostProcess,
