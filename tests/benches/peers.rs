@@ -312,27 +312,30 @@ fn bare_server(addr: &str) {
     });
 }
 
-/// The bare server as a child process; killed on drop.
-struct Bare {
+/// This bench binary re-run as one of its servers (the bare server, the
+/// hyper proxy), listening at `addr`; killed on drop.
+struct SelfServer {
     child: Child,
     addr: SocketAddr,
 }
 
-impl Bare {
-    fn start() -> Bare {
+impl SelfServer {
+    /// Start it with `var` set to `value(addr)` for a free loopback `addr`;
+    /// return once it listens.
+    fn start(var: &str, value: impl FnOnce(SocketAddr) -> String, what: &str) -> SelfServer {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let child = Command::new(std::env::current_exe().expect("this binary"))
-            .env(BARE_SERVER_VAR, addr.to_string())
+            .env(var, value(addr))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
-            .expect("bare server");
-        wait_listening(addr, "the bare server");
-        Bare { child, addr }
+            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        wait_listening(addr, what);
+        SelfServer { child, addr }
     }
 }
 
-impl Drop for Bare {
+impl Drop for SelfServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -413,33 +416,6 @@ fn hyper_proxy(spec: &str) {
     });
 }
 
-/// The hyper proxy as a child process; killed on drop.
-struct HyperProxy {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl HyperProxy {
-    fn start(primary: SocketAddr, secondary: SocketAddr) -> HyperProxy {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-        let child = Command::new(std::env::current_exe().expect("this binary"))
-            .env(HYPER_PROXY_VAR, format!("{addr},{primary},{secondary}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("hyper proxy");
-        wait_listening(addr, "the hyper proxy");
-        HyperProxy { child, addr }
-    }
-}
-
-impl Drop for HyperProxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Wait until something accepts connections at `addr` (10 s at most).
 fn wait_listening(addr: SocketAddr, what: &str) {
     let started = Instant::now();
@@ -455,7 +431,7 @@ fn wait_listening(addr: SocketAddr, what: &str) {
 /// The host's 404 and `ping` beside the bare server, the three measured in
 /// `rounds` [`interleaved`] rounds.
 async fn floor(connections: usize, time: Duration, rounds: usize) {
-    let bare = Bare::start();
+    let bare = SelfServer::start(BARE_SERVER_VAR, |addr| addr.to_string(), "the bare server");
     let host = HostProcess::start(
         &["template"],
         "max_instances = 256",
@@ -795,7 +771,11 @@ async fn haproxy_table(levels: &[usize], time: Duration) {
         .await;
         let secondary = MockVenue::start(Arc::new(|_| Answer::Json(BALANCE))).await;
         let haproxy = Haproxy::start(primary.addr, secondary.addr);
-        let proxy = HyperProxy::start(primary.addr, secondary.addr);
+        let proxy = SelfServer::start(
+            HYPER_PROXY_VAR,
+            |addr| format!("{addr},{},{}", primary.addr, secondary.addr),
+            "the hyper proxy",
+        );
         let host = HostProcess::start(
             &["ton"],
             "max_instances = 256",
