@@ -894,4 +894,34 @@ retry = { max_attempts = 5 }
         let c = Config::parse(json, true, &env(&[])).unwrap();
         assert_eq!(c.venues["ton"].timeout_ms, 1000);
     }
+
+    #[test]
+    fn a_retention_of_zero_days_is_refused() {
+        let text = format!("{BASE}\n[journal]\nretention_days = 0\n");
+        let e = Config::parse(&text, false, &env(&[])).unwrap_err();
+        assert_eq!(e.key, "journal.retention_days", "{e}");
+        let text = format!("{BASE}\n[journal]\nretention_days = 1\n");
+        assert_eq!(
+            Config::parse(&text, false, &env(&[]))
+                .unwrap()
+                .journal
+                .retention_days,
+            1
+        );
+    }
+
+    #[test]
+    fn a_binding_to_an_unknown_endpoint_is_shown_redacted() {
+        let text = r#"
+[venues.eth]
+plugin = "chainlink"
+endpoints = ["https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161"]
+secrets = { k = { env = "K", endpoints = ["https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161/"] } }
+"#;
+        let e = Config::parse(text, false, &env(&[])).unwrap_err();
+        assert_eq!(e.key, "venues.eth.secrets.k.endpoints", "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("mainnet.infura.io"), "{shown}");
+        assert!(!shown.contains("9aa3d95b3bc440fa"), "{shown}");
+    }
 }

@@ -128,7 +128,6 @@ impl SendFailure {
 type HttpClient = Client<HttpsConnector<CountingConnector>, Full<Bytes>>;
 
 /// One endpoint of a venue: its breaker, in-flight bound and counters.
-#[derive(Debug)]
 pub struct Endpoint {
     /// Base URL without a trailing slash, secrets filled in: used only to
     /// connect, never shown.
@@ -197,6 +196,17 @@ pub struct Upstream {
     budget: RetryBudget,
     pub limiter: RateLimiter,
     pub stats: UpstreamStats,
+}
+
+/// Without `url`: it holds the secrets filled in, and debug output ends up
+/// in logs and panic messages.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("display", &self.display)
+            .field("breaker", &self.breaker)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for Upstream {
@@ -394,4 +404,23 @@ fn fill_secrets(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_holds_a_secret_filled_into_an_endpoint_url() {
+        let vc: VenueConfig = serde_json::from_value(serde_json::json!({
+            "plugin": "chainlink",
+            "endpoints": ["https://eth.example/v2/${secret:k}"],
+        }))
+        .unwrap();
+        let secrets = [("k".to_string(), Secret::new("s3cr3tvalue"))].into();
+        let upstream = Upstream::new("eth", &vc, &secrets, 1024).unwrap();
+        let shown = format!("{upstream:?}");
+        assert!(shown.contains("eth.example"), "{shown}");
+        assert!(!shown.contains("s3cr3tvalue"), "{shown}");
+    }
 }

@@ -159,6 +159,53 @@ async fn a_header_secret_goes_only_to_the_endpoints_it_is_bound_to() {
     assert!(err.to_string().contains("secrets.key.endpoints"), "{err}");
 }
 
+/// A secret that an endpoint URL uses (`${secret:NAME}`, a provider's key)
+/// and that has no `endpoints` of its own is bound to the endpoints whose
+/// URLs use it: a plugin declaring the same name as a header secret cannot
+/// hand one provider's key to another, by failover or by a pin.
+#[tokio::test]
+async fn a_secret_in_an_endpoint_url_goes_only_to_that_endpoint() {
+    let (a, b) = (MockServer::start().await, MockServer::start().await);
+    for s in [&a, &b] {
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200))
+            .mount(s)
+            .await;
+    }
+    let env = vec![("E_KEY".to_string(), "urlkeyvalue".to_string())];
+    let venue = echo(
+        &[format!("{}/v2/${{secret:key}}", a.uri()), b.uri()],
+        "key = { env = \"E_KEY\" }",
+    );
+    let h = TestHost::start_with_env(&["echo"], "", &venue, env).await;
+
+    // Carrying the key, unpinned: the host picks the endpoint it belongs to.
+    let with_key = json!({"path": "/k", "headers": [["x-key", {"secret": "key"}]]});
+    let (s, v) = h.post("/v1/venues/e/send", &with_key).await;
+    assert_eq!((s, v["status"].as_u64()), (200, Some(200)), "{v}");
+
+    // Pinned to the other provider: refused before anything is sent.
+    let pinned = json!({"requests": [{
+        "path": "/pinned", "endpoint": 1, "headers": [["x-key", {"secret": "key"}]]
+    }]});
+    let (s, v) = h.post("/v1/venues/e/send_all", &pinned).await;
+    let text = v.to_string();
+    assert!(
+        text.contains("bound to") && !text.contains("urlkeyvalue"),
+        "{s} {text}"
+    );
+
+    let a_got = a.received_requests().await.unwrap();
+    assert_eq!(a_got.len(), 1, "{a_got:?}");
+    assert_eq!(a_got[0].url.path(), "/v2/urlkeyvalue/k");
+    let b_got = b.received_requests().await.unwrap();
+    assert!(
+        b_got.is_empty(),
+        "the other provider received {:?}",
+        b_got.iter().map(|r| r.url.path()).collect::<Vec<_>>()
+    );
+}
+
 /// A recipe keyed with a declared `hmac-key` is applied by the host; a
 /// header secret or an undeclared one cannot key it.
 #[tokio::test]

@@ -124,24 +124,51 @@ fn venue_shared(
     }))
 }
 
-/// Each secret bound to some of the venue's endpoints (`endpoints = [...]`
-/// in its source), with the indexes of those endpoints: the only places its
-/// bytes may be sent.
+/// Each secret bound to some of the venue's endpoints, with the indexes of
+/// those endpoints: the only places a plugin may send its bytes in a header.
+/// The binding is the secret's `endpoints = [...]` when it has one. A secret
+/// without one that endpoint URLs use (`${secret:NAME}`, a provider's key in
+/// its URL) is bound to those endpoints: it is that provider's key, and a
+/// plugin declaring the same name as a header secret must not hand it to
+/// another provider of the venue.
 fn endpoint_bound_secrets(vc: &VenueConfig) -> BTreeMap<String, Vec<usize>> {
     vc.secrets
         .iter()
         .filter_map(|(secret, src)| {
-            let bound = src.endpoints.as_ref()?;
-            let idx = vc
-                .endpoints
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| bound.contains(e))
-                .map(|(i, _)| i)
-                .collect();
+            let idx: Vec<usize> = match &src.endpoints {
+                Some(bound) => vc
+                    .endpoints
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| bound.contains(e))
+                    .map(|(i, _)| i)
+                    .collect(),
+                None => {
+                    let idx: Vec<usize> = vc
+                        .endpoints
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| url_uses_secret(e, secret))
+                        .map(|(i, _)| i)
+                        .collect();
+                    if idx.is_empty() {
+                        return None;
+                    }
+                    idx
+                }
+            };
             Some((secret.clone(), idx))
         })
         .collect()
+}
+
+/// Whether the endpoint URL template `url` fills in the secret `name`.
+fn url_uses_secret(url: &str, name: &str) -> bool {
+    crate::endpoint_secrets::pieces(url).is_ok_and(|pieces| {
+        pieces
+            .iter()
+            .any(|p| matches!(p, crate::endpoint_secrets::Piece::Secret(n) if *n == name))
+    })
 }
 
 /// A configured health probe must name an operation its venue's plugin has.

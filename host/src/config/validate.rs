@@ -22,6 +22,16 @@ impl Config {
                 "journal.sweep_interval_ms and journal.sweep_batch must be positive",
             ));
         }
+        // A key is known as used only while its entry is kept: with no
+        // retention the first sweep forgets a finished order, and a retry of
+        // its key would place it again.
+        if self.journal.retention_days == 0 {
+            return Err(ConfigError::new(
+                "journal.retention_days",
+                "must be at least 1: an idempotency key is recognised only while its entry is kept, \
+                 and a retry after it is pruned would send the order again",
+            ));
+        }
         if let Some(env) = &self.server.auth_token_env
             && env.trim().is_empty()
         {
@@ -89,7 +99,10 @@ impl VenueConfig {
                 if !self.endpoints.contains(ep) {
                     return Err(ConfigError::new(
                         key(&format!("secrets.{secret}.endpoints")),
-                        format!("{ep:?} is not one of this venue's endpoints"),
+                        format!(
+                            "{:?} is not one of this venue's endpoints",
+                            crate::redact::redact_url(ep)
+                        ),
                     ));
                 }
             }

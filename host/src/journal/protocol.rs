@@ -41,6 +41,10 @@
 //! | `in_doubt`  | the same, with no caller waiting                        | `failed` (`not_sent`) | the sweeper |
 //! | `succeeded`, `failed` | older than `journal.retention_days`           | deleted               | the sweeper |
 //!
+//! A key is one order while its entry is kept: once the sweeper deletes a
+//! finished entry, the key is unknown and a claim with it starts afresh.
+//! So `journal.retention_days` is at least 1 (the config refuses 0).
+//!
 //! What a caller gets for a key that is already journaled: `succeeded`, the
 //! recorded result (no send); `pending`, `409 conflict` with `retry_after_ms`
 //! until the holder's lease ends (a retry does not wait for the outcome: the
