@@ -62,6 +62,9 @@ struct CallTrace {
     /// The host's own rate limit refused a send, or the venue answered 429
     /// or 418 (booked by the upstream already).
     host_limited: AtomicBool,
+    /// A non-idempotent request may have reached the venue: the call must
+    /// not run again (see [`CallScope::may_rerun`]).
+    unrepeatable_sent: AtomicBool,
 }
 
 impl CallScope {
@@ -116,6 +119,16 @@ impl CallScope {
         Some(self.venue.upstream.plugin_rate_limited(endpoint, wait))
     }
 
+    /// Whether the call may run again (a read the plugin reported rate
+    /// limited): not once one of its non-idempotent requests may have reached
+    /// the venue, since a rerun would send it again. A read-only operation may
+    /// still send one (TON's `send_boc` posts a message whose repeat the
+    /// chain refuses), and only the journal decides when an unrepeatable
+    /// request may go out twice.
+    pub fn may_rerun(&self) -> bool {
+        !self.trace.unrepeatable_sent.load(Ordering::Relaxed)
+    }
+
     /// Check, resolve secrets and send one plugin request. A non-idempotent
     /// request is counted in `sends` before it is handed over, and uncounted
     /// only on proof (see [`SendLedger`]).
@@ -143,12 +156,20 @@ impl CallScope {
         }
         out.response_budget = budget;
         out.start = self.start;
+        let idempotent = out.idempotent;
         let counted = self
             .sends
             .as_deref()
-            .filter(|_| !out.idempotent)
+            .filter(|_| !idempotent)
             .map(SendLedger::begin);
         let result = self.venue.upstream.send(out, self.deadline).await;
+        let may_have_left = match &result {
+            Ok(resp) => !is_refusal(resp.status),
+            Err(f) => f.may_have_left(),
+        };
+        if !idempotent && may_have_left {
+            self.trace.unrepeatable_sent.store(true, Ordering::Relaxed);
+        }
         if let Some(send) = counted {
             match &result {
                 Ok(resp) if is_refusal(resp.status) => send.refused(),

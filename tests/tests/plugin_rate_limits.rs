@@ -79,6 +79,36 @@ async fn a_limit_in_a_200_body_waits_the_venues_time_and_runs_the_call_again() {
     assert_eq!(rate_limited_total(&h).await, 1.0);
 }
 
+/// A read-only operation may send a request that must not be repeated (TON's
+/// `send_boc` posts a message). When the venue's 200 answer to it reports a
+/// rate limit, the request may have been taken: the call is not run again,
+/// and the caller gets the limit. An idempotent request under the same
+/// answer is run again (the test above).
+#[tokio::test]
+async fn a_limit_in_the_answer_to_a_non_idempotent_request_is_not_run_again() {
+    let server = MockServer::start().await;
+    Mock::given(path("/submit"))
+        .respond_with(limited(Some(100)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/submit"))
+        .respond_with(ok("accepted"))
+        .mount(&server)
+        .await;
+    let h = TestHost::start(&["echo"], "", &config(&[server.uri()], 3, "")).await;
+    let params = json!({ "path": "/submit", "method": "POST", "body": "m", "idempotent": false });
+    let (status, body) = h.post("/v1/venues/v/checked", &params).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["kind"], "rate_limited", "{body}");
+    assert_eq!(received(&server).await, 1, "the request was not sent again");
+    assert_eq!(
+        rate_limited_total(&h).await,
+        1.0,
+        "the limit is still booked"
+    );
+}
+
 #[tokio::test]
 async fn a_limit_the_call_cannot_wait_for_blocks_the_venue_like_a_429() {
     let server = MockServer::start().await;

@@ -88,8 +88,9 @@ pub fn venue_error(e: VenueError) -> CallError {
 /// A read-only call: `invoke`, rerun while the plugin reports a rate limit
 /// it read from the venue's answer and a 429 would be retried (runs left
 /// under `retry.max_attempts`, the wait within the deadline, the retry
-/// budget). Each rerun has a scope of its own and starts at the endpoint the
-/// booking chose.
+/// budget), and only while none of the run's non-idempotent requests may
+/// have reached the venue ([`CallScope::may_rerun`]). Each rerun has a scope
+/// of its own and starts at the endpoint the booking chose.
 pub(super) async fn read(
     v: &VenueRuntime,
     operation: &str,
@@ -106,6 +107,9 @@ pub(super) async fn read(
         let Some(refusal) = scope.reported_rate_limit(&err) else {
             return Err(venue_error(err));
         };
+        if !scope.may_rerun() {
+            return Err(venue_error(err));
+        }
         let Some(delay) = v.ctx.upstream.rerun_after(run, &refusal, &deadline) else {
             return Err(venue_error(err));
         };
