@@ -244,15 +244,8 @@ impl CallScope {
         &self,
         reqs: Vec<(Option<u32>, Request)>,
     ) -> Vec<Result<Response, SendError>> {
-        if reqs.len() > MAX_SEND_ALL {
-            let msg = format!(
-                "send-all and send-all-to take at most {MAX_SEND_ALL} requests, got {}",
-                reqs.len()
-            );
-            return reqs
-                .iter()
-                .map(|_| Err(SendError::Denied(msg.clone())))
-                .collect();
+        if let Some(refused) = refuse_oversized(reqs.len()) {
+            return refused;
         }
         let budget = Arc::new(ResponseBudget::new(
             self.venue.limits.max_call_response_bytes,
@@ -542,6 +535,11 @@ impl StoreState {
     /// A `send-all` or `send-all-to`: sent with the instance counted as
     /// waiting, or, in a resumable read, see [`StoreState::resumable_wait`].
     async fn venue_wait(&mut self, scope: &CallScope, batch: Batch) -> Vec<Answer> {
+        // Refused before a resumable read records or replays anything: a
+        // replay matches each request against the recording.
+        if let Some(refused) = refuse_oversized(batch.len()) {
+            return refused;
+        }
         if self.resume.is_some() {
             return self.resumable_wait(scope, batch).await;
         }
@@ -585,6 +583,19 @@ impl StoreState {
             .map(|a| a.unwrap_or_else(|| Err(lost_request())))
             .collect()
     }
+}
+
+/// `denied` for each of `n` requests when a batch is over [`MAX_SEND_ALL`].
+fn refuse_oversized(n: usize) -> Option<Vec<Answer>> {
+    if n <= MAX_SEND_ALL {
+        return None;
+    }
+    let msg = format!("send-all and send-all-to take at most {MAX_SEND_ALL} requests, got {n}");
+    Some(
+        (0..n)
+            .map(|_| Err(SendError::Denied(msg.clone())))
+            .collect(),
+    )
 }
 
 /// The answer to a request whose result went missing (a task that failed).

@@ -458,3 +458,59 @@ async fn a_slow_venue_at_the_deadline_is_a_timeout_not_a_plugin_fault() {
     assert!(!v.plugin.quarantine.is_active());
     assert_eq!(h.get("/health?venue=e").await.0, 200);
 }
+
+/// What a plugin hands the host to answer, log or journal is bounded: an
+/// error's text is cut, and a `prepare` that chooses an oversized key or
+/// params is refused before anything is journaled or sent.
+#[tokio::test]
+async fn a_plugins_oversized_error_text_key_and_params_are_bounded() {
+    let h = start(
+        &["sleeper"],
+        "max_output_bytes = 4096",
+        &venue("s", "sleeper", 2000),
+    )
+    .await;
+    let (s, b) = call(
+        &h,
+        "/v1/venues/s/long_error",
+        json!({"bytes": 1_000_000}),
+        &[],
+    )
+    .await;
+    assert_eq!((s, &b["error"]["kind"]), (502, &json!("parse")));
+    let m = message(&b);
+    assert!(
+        m.len() <= 4200 && m.ends_with("[cut: 1000000 bytes]"),
+        "a message of {} bytes",
+        m.len()
+    );
+
+    for (params, key, fragment) in [
+        (json!({"key_bytes": 300}), "k-long", "idempotency key"),
+        (json!({"pad_bytes": 10_000}), "k-pad", "max_output_bytes"),
+    ] {
+        let (s, b) = call(
+            &h,
+            "/v1/venues/s/order",
+            params,
+            &[("idempotency-key", key)],
+        )
+        .await;
+        assert_eq!((s, &b["error"]["kind"]), (500, &json!("plugin")), "{b}");
+        assert!(message(&b).contains(fragment), "{b}");
+    }
+    let (s, _, b) = h
+        .request(
+            http::Method::GET,
+            "/v1/journal",
+            Default::default(),
+            &[AUTH],
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(
+        b["entries"].as_array().map(Vec::len),
+        Some(0),
+        "nothing journaled: {b}"
+    );
+}

@@ -438,3 +438,25 @@ async fn a_rate_limit_read_from_a_parked_answer_is_booked_against_its_endpoint()
     let limited = series("resilience_rate_limited_total", &[("venue", "v")]);
     assert_eq!(metrics.get(&limited), Some(&1.0), "{metrics:?}");
 }
+
+/// A `send-all` over the host's bound of 64 requests is refused whole before
+/// anything is sent, recorded or replayed, whether the read may park or not.
+#[tokio::test]
+async fn an_oversized_send_all_is_refused_before_anything_is_sent_or_recorded() {
+    for limits in ["max_waiting_instances = 0", "max_waiting_instances = 1024"] {
+        let v = echo_venue((Duration::ZERO, Duration::ZERO), limits).await;
+        let requests: Vec<Value> = (0..65).map(|i| json!({"path": format!("/r{i}")})).collect();
+        let (s, b) = v
+            .host
+            .post("/v1/venues/v/send_all", &json!({"requests": requests}))
+            .await;
+        assert_eq!(s, 200, "{limits}: {b}");
+        let results = b.as_array().expect("one result per request");
+        assert_eq!(results.len(), 65, "{limits}");
+        for r in results {
+            let text = r["error"].as_str().unwrap_or_default();
+            assert!(text.contains("at most 64"), "{limits}: {r}");
+        }
+        assert!(v.received().await.is_empty(), "{limits}");
+    }
+}

@@ -60,29 +60,52 @@ impl Output {
     }
 }
 
-/// Map a plugin's venue error to the API error.
+/// Longest text of a plugin's error the host passes on. The text is
+/// answered to the caller, logged and may be journaled, so a plugin must not
+/// be able to make any of them as large as its memory.
+pub const MAX_ERROR_TEXT_BYTES: usize = 4096;
+
+/// Map a plugin's venue error to the API error, each text at most
+/// [`MAX_ERROR_TEXT_BYTES`].
 pub fn venue_error(e: VenueError) -> CallError {
+    let c = cap_text;
     match e {
-        VenueError::InvalidParams(m) => CallError::InvalidParams(m),
+        VenueError::InvalidParams(m) => CallError::InvalidParams(c(m)),
         VenueError::Upstream(u) => CallError::Upstream {
             status: u.status,
-            code: u.code,
-            message: u.message,
+            code: u.code.map(c),
+            message: c(u.message),
         },
-        VenueError::StaleData(m) => CallError::StaleData(m),
-        VenueError::Parse(m) => CallError::Parse(m),
-        VenueError::Unsupported(m) => CallError::Unsupported(m),
+        VenueError::StaleData(m) => CallError::StaleData(c(m)),
+        VenueError::Parse(m) => CallError::Parse(c(m)),
+        VenueError::Unsupported(m) => CallError::Unsupported(c(m)),
         VenueError::Transport(t) => match t {
-            SendError::Timeout(m) => CallError::Timeout(m),
-            SendError::Connection(m) => CallError::Connection(m),
-            SendError::CircuitOpen(m) => CallError::CircuitOpen(m),
+            SendError::Timeout(m) => CallError::Timeout(c(m)),
+            SendError::Connection(m) => CallError::Connection(c(m)),
+            SendError::CircuitOpen(m) => CallError::CircuitOpen(c(m)),
             SendError::RateLimited(r) => CallError::RateLimited {
-                message: r.message,
+                message: c(r.message),
                 retry_after_ms: r.retry_after_ms,
             },
-            SendError::Denied(m) => CallError::Plugin(format!("denied: {m}")),
+            SendError::Denied(m) => CallError::Plugin(format!("denied: {}", c(m))),
         },
     }
+}
+
+/// `text`, cut to [`MAX_ERROR_TEXT_BYTES`] at a character boundary and
+/// marked as cut.
+pub fn cap_text(mut text: String) -> String {
+    if text.len() <= MAX_ERROR_TEXT_BYTES {
+        return text;
+    }
+    let mut cut = MAX_ERROR_TEXT_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let len = text.len();
+    text.truncate(cut);
+    text.push_str(&format!(" [cut: {len} bytes]"));
+    text
 }
 
 /// A read-only call: `invoke`, rerun while the plugin reports a rate limit
@@ -141,6 +164,20 @@ pub(super) async fn invoke_json(
         })
 }
 
+/// `Err` when `what` returned more than `plugins.limits.max_output_bytes`,
+/// the bound on any text a plugin hands the host to answer, keep or parse
+/// (an operation's result, `prepare`'s params, `reconcile`'s order).
+pub(super) fn check_output_size(v: &VenueRuntime, what: &str, text: &str) -> Result<(), CallError> {
+    let limit = v.plugin.limits.max_output_bytes;
+    if text.len() > limit {
+        return Err(CallError::Plugin(format!(
+            "{what} returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Whether a call may give its instance back while the venue answers
 /// ([`crate::plugin::resume`]): a read-only call may, a journaled one never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,13 +221,7 @@ async fn invoke_once(
         Ok(text) => text,
         Err(err) => return Ok(Err(err)),
     };
-    let limit = v.plugin.limits.max_output_bytes;
-    if text.len() > limit {
-        return Err(CallError::Plugin(format!(
-            "plugin returned {} bytes, over plugins.limits.max_output_bytes ({limit})",
-            text.len()
-        )));
-    }
+    check_output_size(v, "plugin", &text)?;
     Output::check(text)
         .map(Ok)
         .map_err(|e| CallError::Plugin(format!("plugin returned a result that is not JSON: {e}")))
@@ -211,5 +242,28 @@ mod tests {
         }
         let value = json!({"price": "3520.98"});
         assert_eq!(Output::from_value(&value).into_value(), value);
+    }
+
+    #[test]
+    fn a_plugins_error_texts_are_cut_to_the_bound() {
+        let long = "\u{e9}".repeat(MAX_ERROR_TEXT_BYTES);
+        let CallError::Parse(m) = venue_error(VenueError::Parse(long.clone())) else {
+            panic!("not a parse error");
+        };
+        assert!(m.len() <= MAX_ERROR_TEXT_BYTES + 32, "{}", m.len());
+        assert!(m.ends_with(&format!("[cut: {} bytes]", long.len())), "{m}");
+        let e = venue_error(VenueError::Upstream(
+            crate::plugin::bindings::UpstreamError {
+                status: 400,
+                code: Some(long.clone()),
+                message: long,
+            },
+        ));
+        let CallError::Upstream { code, message, .. } = e else {
+            panic!("not an upstream error");
+        };
+        assert!(code.unwrap().len() <= MAX_ERROR_TEXT_BYTES + 32);
+        assert!(message.len() <= MAX_ERROR_TEXT_BYTES + 32);
+        assert_eq!(cap_text("short".into()), "short");
     }
 }

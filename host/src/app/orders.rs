@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::invoke::{invoke_json, venue_error};
+use super::invoke::{check_output_size, invoke_json, venue_error};
 use super::{App, VenueRuntime};
 use crate::error::CallError;
 use crate::journal::protocol::{BoxFuture, Executor, Order, Policy, SendLedger, Sweeper};
@@ -82,9 +82,12 @@ impl Executor for PluginExecutor {
             };
             match found.map_err(venue_error)? {
                 None => Ok(None),
-                Some(text) => serde_json::from_str(&text)
-                    .map(Some)
-                    .map_err(|e| CallError::Plugin(format!("reconcile returned non-JSON: {e}"))),
+                Some(text) => {
+                    check_output_size(&self.venue, "reconcile", &text)?;
+                    serde_json::from_str(&text)
+                        .map(Some)
+                        .map_err(|e| CallError::Plugin(format!("reconcile returned non-JSON: {e}")))
+                }
             }
         })
     }
@@ -128,6 +131,14 @@ impl App {
                  send an Idempotency-Key header so that a retry cannot place it twice"
             )));
         };
+        // Both are journaled and kept for the retention period.
+        if key.len() > MAX_IDEMPOTENCY_KEY || key.chars().any(char::is_control) {
+            return Err(CallError::Plugin(format!(
+                "prepare returned an idempotency key that is not 1 to {MAX_IDEMPOTENCY_KEY} bytes \
+                 without control characters"
+            )));
+        }
+        check_output_size(v, "prepare", &prepared.params)?;
         tracing::debug!(idempotency_key = %key, "prepared mutating call");
         let digest = journal::digest(operation, &caller_params);
         let order = Order {

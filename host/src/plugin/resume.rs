@@ -61,6 +61,11 @@ use crate::plugin::pool::{Call, InstancePool, Reply};
 /// Most parks of one call; then its runs hold their instance.
 pub const MAX_PARKS: u32 = 8;
 
+/// Most `now-ms` readings one call records for its replays. A run that reads
+/// the clock more often before its first live wait gives up parking instead:
+/// a guest looping on the clock must not grow host memory with its readings.
+pub const MAX_CLOCK_READINGS: usize = 4096;
+
 /// What a parked run's waits answer (as `timeout`). The run's result is
 /// dropped, so no caller ever reads it; the guest SDK's
 /// `SendError::is_parked` recognises it (its `error::PARKED`, the same text,
@@ -200,15 +205,22 @@ impl Run {
     }
 
     /// `now-ms`: the earlier runs' reading at this point, else `live`
-    /// (recorded for the runs after a park).
+    /// (recorded for the runs after a park while the run may still park).
     pub fn now_ms(&mut self, live: u64) -> u64 {
-        if matches!(self.phase, Phase::Parked(_)) {
+        if !matches!(self.phase, Phase::Replaying) {
+            // Parked, or live: no later run replays these readings.
             return live;
         }
         let value = match self.recording.clock.get(self.clock_read) {
             Some(&recorded) => recorded,
-            None => {
+            None if self.recording.clock.len() < MAX_CLOCK_READINGS => {
                 self.recording.clock.push(live);
+                live
+            }
+            None => {
+                // Past the bound: this run will not park, so no replay needs
+                // readings from here on.
+                self.may_park = false;
                 live
             }
         };
@@ -450,5 +462,32 @@ mod tests {
             502,
             "a reading after the answer is never one from before it"
         );
+    }
+
+    #[test]
+    fn a_run_that_reads_the_clock_without_end_records_a_bounded_number_and_stops_parking() {
+        let mut run = Run::new(Recording::default(), true, 0);
+        for t in 0..(MAX_CLOCK_READINGS as u64 + 1000) {
+            assert_eq!(run.now_ms(t), t);
+        }
+        assert_eq!(run.recording.clock.len(), MAX_CLOCK_READINGS);
+        let Wait::Go { live, .. } = run.wait(vec![(None, get("/a"))], 10) else {
+            panic!("a run past the clock bound parked");
+        };
+        assert_eq!(live.len(), 1, "the request goes out with the instance held");
+        assert!(parks(run).is_none());
+    }
+
+    #[test]
+    fn a_live_run_records_no_clock_readings() {
+        let mut run = Run::new(Recording::default(), false, 0);
+        assert!(matches!(
+            run.wait(vec![(None, get("/a"))], 0),
+            Wait::Go { .. }
+        ));
+        for t in 0..100 {
+            assert_eq!(run.now_ms(t), t);
+        }
+        assert!(run.recording.clock.is_empty());
     }
 }

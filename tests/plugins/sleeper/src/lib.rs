@@ -14,7 +14,8 @@
 //! | `panic {}`                 | panics "deliberate panic in sleeper" |
 //! | `env {}`                   | what `std::env` sees: `{"count", "home", "path", "args"}` |
 //! | `clock {}`                 | `{"sub_ms_nanos": [..]}`: the sub-millisecond part of five wall-clock readings |
-//! | `order {sleep_ms?}` (mutating) | `prepare` sleeps `sleep_ms` when given; `invoke` answers `{"placed": true}`; `reconcile` sleeps `sleep_ms` when given, then says "not found" |
+//! | `order {sleep_ms?, key_bytes?, pad_bytes?}` (mutating) | `prepare` sleeps `sleep_ms` when given, and chooses a key of `key_bytes` bytes instead of the caller's and adds a field of `pad_bytes` bytes to the params when given; `invoke` answers `{"placed": true}`; `reconcile` sleeps `sleep_ms` when given, then says "not found" |
+//! | `long_error {bytes}`       | fails `parse` with a message of `bytes` bytes |
 
 use std::io::Write;
 use std::time::Duration;
@@ -114,6 +115,10 @@ impl Sleeper {
         Ok(json!({ "sub_ms_nanos": sub_ms }))
     }
 
+    fn long_error(&mut self, p: FloodParams) -> Result<Value, VenueError> {
+        Err(VenueError::parse("e".repeat(p.bytes)))
+    }
+
     fn order(&mut self, _: Value) -> Result<Value, VenueError> {
         self.calls += 1;
         Ok(json!({ "placed": true }))
@@ -149,6 +154,11 @@ impl Plugin for Sleeper {
                 "Sub-millisecond parts of wall-clock readings",
                 Self::clock,
             )
+            .op(
+                "long_error",
+                "Fail with a message of `bytes` bytes",
+                Self::long_error,
+            )
             .mutating("order", "Place a pretend order", Self::order)
     }
 
@@ -159,8 +169,18 @@ impl Plugin for Sleeper {
         caller_key: Option<&str>,
     ) -> Result<Prepared, VenueError> {
         sleep_if_asked(&params);
+        let bytes = |name: &str| params.get(name).and_then(Value::as_u64).map(|n| n as usize);
+        let (key_bytes, pad_bytes) = (bytes("key_bytes"), bytes("pad_bytes"));
+        let key = match key_bytes {
+            Some(n) => Some("k".repeat(n)),
+            None => caller_key.map(str::to_string),
+        };
+        let mut params = params;
+        if let (Some(n), Some(map)) = (pad_bytes, params.as_object_mut()) {
+            map.insert("pad".into(), Value::String("p".repeat(n)));
+        }
         Ok(Prepared {
-            idempotency_key: caller_key.map(str::to_string),
+            idempotency_key: key,
             params,
         })
     }
