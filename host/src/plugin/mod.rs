@@ -532,7 +532,35 @@ fn link_least_wasi(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// Most operations one plugin may declare. Each costs the host a compiled
+/// params schema, metric series and an OpenAPI path, built at load outside
+/// any guest limit, so the count is bounded like the guest's own work.
+pub const MAX_OPERATIONS: usize = 256;
+
+/// Longest `summary` of an operation, and longest version text.
+pub const MAX_SUMMARY_BYTES: usize = 1024;
+
+/// Longest `params-schema` of an operation.
+pub const MAX_SCHEMA_BYTES: usize = 64 * 1024;
+
 fn validate_info(info: &Info) -> Result<(), String> {
+    if info.operations.len() > MAX_OPERATIONS {
+        return Err(format!(
+            "describe returned {} operations; at most {MAX_OPERATIONS}",
+            info.operations.len()
+        ));
+    }
+    for (what, text) in [
+        ("version", &info.version),
+        ("sdk-version", &info.sdk_version),
+    ] {
+        if text.len() > MAX_SUMMARY_BYTES {
+            return Err(format!(
+                "describe returned a {what} of {} bytes; at most {MAX_SUMMARY_BYTES}",
+                text.len()
+            ));
+        }
+    }
     let valid = |s: &str| {
         !s.is_empty()
             && s.len() <= 64
@@ -553,6 +581,20 @@ fn validate_info(info: &Info) -> Result<(), String> {
         if !seen.insert(op.name.as_str()) {
             return Err(format!("operation {:?} is declared twice", op.name));
         }
+        if op.summary.len() > MAX_SUMMARY_BYTES {
+            return Err(format!(
+                "operation {:?} has a summary of {} bytes; at most {MAX_SUMMARY_BYTES}",
+                op.name,
+                op.summary.len()
+            ));
+        }
+        if op.params_schema.len() > MAX_SCHEMA_BYTES {
+            return Err(format!(
+                "operation {:?} has a params schema of {} bytes; at most {MAX_SCHEMA_BYTES}",
+                op.name,
+                op.params_schema.len()
+            ));
+        }
     }
     Ok(())
 }
@@ -560,6 +602,7 @@ fn validate_info(info: &Info) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::bindings::Operation;
 
     #[test]
     fn files_and_sockets_are_not_granted() {
@@ -577,6 +620,51 @@ mod tests {
         assert_eq!(
             not_granted(&imports),
             vec!["wasi:filesystem/types@0.2.6", "wasi:sockets/tcp@0.2.6"]
+        );
+    }
+
+    fn info(operations: Vec<Operation>) -> Info {
+        Info {
+            name: "p".into(),
+            version: "1.0.0".into(),
+            sdk_version: "0.2.1".into(),
+            operations,
+            secrets: Vec::new(),
+            usage_counters: Vec::new(),
+        }
+    }
+
+    fn op(name: &str, summary: &str, schema: &str) -> Operation {
+        Operation {
+            name: name.into(),
+            summary: summary.into(),
+            mutating: false,
+            params_schema: schema.into(),
+        }
+    }
+
+    #[test]
+    fn what_describe_returns_is_bounded_before_the_host_builds_on_it() {
+        let many = (0..=MAX_OPERATIONS)
+            .map(|i| op(&format!("op{i}"), "s", "{}"))
+            .collect::<Vec<_>>();
+        let e = validate_info(&info(many[..MAX_OPERATIONS].to_vec()));
+        assert!(e.is_ok(), "{e:?}");
+        let e = validate_info(&info(many)).unwrap_err();
+        assert!(e.contains("operations; at most 256"), "{e}");
+
+        let long = "x".repeat(MAX_SUMMARY_BYTES + 1);
+        let e = validate_info(&info(vec![op("a", &long, "{}")])).unwrap_err();
+        assert!(e.contains("summary of 1025 bytes"), "{e}");
+        let schema = format!("{{\"description\":\"{}\"}}", "x".repeat(MAX_SCHEMA_BYTES));
+        let e = validate_info(&info(vec![op("a", "s", &schema)])).unwrap_err();
+        assert!(e.contains("params schema of"), "{e}");
+        let mut i = info(Vec::new());
+        i.version = long;
+        assert!(
+            validate_info(&i)
+                .unwrap_err()
+                .contains("version of 1025 bytes")
         );
     }
 
