@@ -222,11 +222,14 @@ impl PluginEngine {
         let mut pooling = PoolingAllocationConfig::default();
         // A wasm32-wasip2 Rust component holds a few core instances (the
         // program, the WASI adapter, shims), each with memories and tables.
+        // Each store is limited to its slot's share, so no plugin can take
+        // the slots of another's instances.
+        let slots_of = |per_instance: usize| slots.saturating_mul(per_instance as u32);
         pooling
             .total_component_instances(slots)
-            .total_core_instances(slots * 8)
-            .total_memories(slots * 4)
-            .total_tables(slots * 8)
+            .total_core_instances(slots_of(state::MAX_CORE_INSTANCES))
+            .total_memories(slots_of(state::MAX_MEMORIES))
+            .total_tables(slots_of(state::MAX_TABLES))
             .total_stacks(slots)
             .max_memory_size((config.max_memory_mib() as usize) << 20);
         cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));

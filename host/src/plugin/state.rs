@@ -125,17 +125,7 @@ impl StoreState {
         Self {
             wasi,
             table,
-            limits: Limiter {
-                inner: StoreLimitsBuilder::new()
-                    .memory_size(memory)
-                    .table_elements(100_000)
-                    .instances(64)
-                    .tables(64)
-                    .memories(16)
-                    .trap_on_grow_failure(false)
-                    .build(),
-                peak_memory: 0,
-            },
+            limits: Limiter::new(memory),
             stdout,
             stderr,
             in_venue_import: false,
@@ -397,12 +387,43 @@ impl tokio::io::AsyncWrite for CapturedOutput {
     }
 }
 
-/// [`StoreLimits`] plus the peak size any linear memory asked for (reported
-/// by `plugins check`).
+/// Core instances, memories and tables one plugin instance may create: what
+/// the engine's pooling allocator reserves per instance slot
+/// (`PluginEngine::with_fuel`), so one plugin cannot take the slots of the
+/// others' instances.
+pub const MAX_CORE_INSTANCES: usize = 8;
+pub const MAX_MEMORIES: usize = 4;
+pub const MAX_TABLES: usize = 8;
+
+/// The store's resource limits. `plugins.limits.memory_mib` bounds all of
+/// an instance's linear memories together, not each one: a component of
+/// several core modules, each with a memory, gets no more than one.
 #[derive(Debug)]
 pub struct Limiter {
     inner: StoreLimits,
+    memory_limit: usize,
+    /// Bytes of all linear memories of the instance (they never shrink).
+    memory_total: usize,
+    /// The largest `memory_total` reached (reported by `plugins check`).
     pub peak_memory: usize,
+}
+
+impl Limiter {
+    fn new(memory_limit: usize) -> Self {
+        Self {
+            inner: StoreLimitsBuilder::new()
+                .memory_size(memory_limit)
+                .table_elements(100_000)
+                .instances(MAX_CORE_INSTANCES)
+                .tables(MAX_TABLES)
+                .memories(MAX_MEMORIES)
+                .trap_on_grow_failure(false)
+                .build(),
+            memory_limit,
+            memory_total: 0,
+            peak_memory: 0,
+        }
+    }
 }
 
 impl ResourceLimiter for Limiter {
@@ -412,9 +433,15 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // A new memory comes with `current` 0, so the total counts it too.
+        let total = (self.memory_total + desired).saturating_sub(current);
+        if total > self.memory_limit {
+            return Ok(false);
+        }
         let allowed = self.inner.memory_growing(current, desired, maximum)?;
         if allowed {
-            self.peak_memory = self.peak_memory.max(desired);
+            self.memory_total = total;
+            self.peak_memory = self.peak_memory.max(total);
         }
         Ok(allowed)
     }
@@ -473,6 +500,24 @@ impl HostMonotonicClock for MillisMonotonicClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memory_limit_holds_for_all_of_an_instances_memories_together() {
+        const MIB: usize = 1 << 20;
+        let mut l = Limiter::new(64 * MIB);
+        // Two memories of 40 MiB: the second would pass a limit per memory.
+        assert!(l.memory_growing(0, 40 * MIB, None).unwrap());
+        assert!(!l.memory_growing(0, 40 * MIB, None).unwrap());
+        // The first may still grow within the total.
+        assert!(l.memory_growing(40 * MIB, 60 * MIB, None).unwrap());
+        assert!(!l.memory_growing(60 * MIB, 65 * MIB, None).unwrap());
+        assert!(l.memory_growing(0, 4 * MIB, None).unwrap());
+        assert_eq!(l.peak_memory, 64 * MIB);
+        assert_eq!(
+            (l.instances(), l.memories(), l.tables()),
+            (MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES)
+        );
+    }
 
     #[test]
     fn captured_output_keeps_the_tail_and_clears() {
