@@ -325,6 +325,10 @@ pub const MAX_SEND_ALL: usize = 64;
 /// Longest log line a plugin may write.
 const MAX_LOG_BYTES: usize = 4096;
 
+/// Log lines a plugin may write in one call (guest entry); the rest are
+/// dropped, after one line saying so.
+pub const MAX_LOG_LINES: u32 = 100;
+
 /// Everything a call may reach, scoped to one venue.
 pub struct VenueContext {
     pub venue: String,
@@ -485,6 +489,15 @@ impl bindings::resilience::venue::host::Host for StoreState {
             Some(c) => (c.venue.venue.as_str(), c.venue.plugin.as_str()),
             None => ("-", "-"),
         };
+        // Writing to the log is the host's work, on a shared writer: a guest
+        // logging in a loop would spend the host's time, not its own budget.
+        self.log_lines = self.log_lines.saturating_add(1);
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(target: "plugin", venue, plugin, "the plugin logged more than {MAX_LOG_LINES} lines in one call; the rest of the call's are dropped");
+            }
+            return;
+        }
         let mut msg = message;
         if msg.len() > MAX_LOG_BYTES {
             let mut cut = MAX_LOG_BYTES;

@@ -60,6 +60,9 @@ pub struct StoreState {
     /// The venue of the call in progress; `None` between calls, so a plugin
     /// cannot reach a venue outside a call.
     pub(crate) call: Option<CallScope>,
+    /// Lines the guest has logged in the call in progress (see
+    /// `capabilities::MAX_LOG_LINES`).
+    pub(crate) log_lines: u32,
     /// When the current call started, and how long it spent waiting on the
     /// host (network), which does not count against the CPU budget.
     call_started: Option<Instant>,
@@ -130,6 +133,7 @@ impl StoreState {
             stderr,
             in_venue_import: false,
             call: None,
+            log_lines: 0,
             call_started: None,
             host_wait: Duration::ZERO,
             running_since: None,
@@ -165,6 +169,7 @@ impl StoreState {
         self.stdout.clear();
         self.stderr.clear();
         self.in_venue_import = false;
+        self.log_lines = 0;
         let now = Instant::now();
         self.call_started = Some(now);
         self.running_since = Some(now);
