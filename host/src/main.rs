@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use resilience_host::config::{self, Config, PluginsConfig};
+use resilience_host::grants::Use;
+use resilience_host::plugin::bindings::Info;
 use resilience_host::plugin::{PluginEngine, defaults};
 use resilience_host::{App, api};
 use serde_json::{Value, json};
@@ -317,7 +319,9 @@ async fn plugins_list(config_path: &Path) -> anyhow::Result<ExitCode> {
                 "sdk_version": p.info.sdk_version,
                 "file": p.file.display().to_string(),
                 "sha256": p.sha256,
-                "operations": p.info.operations.iter().map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating})).collect::<Vec<_>>(),
+                "operations": operations_json(&p.info),
+                "secrets": secrets_json(&p.info),
+                "usage_counters": p.info.usage_counters,
             })
         })
         .collect();
@@ -378,7 +382,9 @@ async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {
         "sdk_version": p.info.sdk_version,
         "size_bytes": p.size,
         "sha256": p.sha256,
-        "operations": p.info.operations.iter().map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating})).collect::<Vec<_>>(),
+        "operations": operations_json(&p.info),
+        "secrets": secrets_json(&p.info),
+        "usage_counters": p.info.usage_counters,
         "imports": p.imports,
         "describe": { "fuel": fuel, "peak_memory_bytes": peak_memory },
         "limits": { "memory_mib": limits.memory_mib, "cpu_ms": limits.cpu_ms, "max_component_bytes": limits.max_component_bytes },
@@ -389,6 +395,24 @@ async fn plugins_check(file: &Path) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A plugin's operations as `plugins` prints them.
+fn operations_json(info: &Info) -> Vec<Value> {
+    info.operations
+        .iter()
+        .map(|o| json!({"name": o.name, "summary": o.summary, "mutating": o.mutating}))
+        .collect()
+}
+
+/// The secrets a plugin declares, each with its one use: what an operator
+/// checks before configuring a plugin file's secrets, since the host holds
+/// the plugin to these uses and no other.
+fn secrets_json(info: &Info) -> Vec<Value> {
+    info.secrets
+        .iter()
+        .map(|d| json!({"name": d.name, "use": Use::from(d.purpose).as_str()}))
+        .collect()
 }
 
 /// Every plugin in `dir`, loaded as `serve` loads them; load errors are

@@ -191,6 +191,16 @@ async fn plugins_check_reports_versions_imports_fuel_and_peak_memory() {
     assert_eq!(v["wit_version"], "0.2.1");
     assert!(v["describe"]["fuel"].as_u64().unwrap() > 0);
     assert!(v["describe"]["peak_memory_bytes"].as_u64().unwrap() >= 65536);
+    assert_eq!(
+        v["secrets"],
+        json!([
+            {"name": "key", "use": "header"},
+            {"name": "mac", "use": "hmac-key"},
+            {"name": "pk", "use": "secp256k1-key"}
+        ]),
+        "the declared uses an operator checks before configuring secrets"
+    );
+    assert_eq!(v["usage_counters"], json!(["weight"]));
     assert!(
         v["imports"]
             .as_array()
