@@ -54,6 +54,28 @@ fn authority_key(u: &Uri) -> Option<String> {
     Some(format!("{host}:{port}"))
 }
 
+/// The TCP connector of a venue's pool: no Nagle delay, the venue's connect
+/// timeout, and `TCP_USER_TIMEOUT` at its attempt timeout (`timeout_ms`).
+///
+/// The last one keeps an abandoned attempt from reaching the venue late. An
+/// attempt cut at its timeout drops its connection, but the kernel keeps
+/// retransmitting the bytes the venue has not acknowledged, by default for
+/// many minutes. An order whose send was cut that way is in doubt, and once
+/// the venue's settle window (`reconcile_settle_ms`, at least `timeout_ms`)
+/// has passed with the order not found, the journal sends it again: bytes
+/// still in flight from the first attempt could then arrive as a second
+/// order. With the option the kernel gives them up within the attempt's time.
+pub fn venue_connector(vc: &crate::config::VenueConfig) -> HttpConnector {
+    let connect_timeout = vc.connect_timeout_ms.unwrap_or(5_000).min(vc.timeout_ms);
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(std::time::Duration::from_millis(connect_timeout)));
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    http.set_tcp_user_timeout(Some(std::time::Duration::from_millis(vc.timeout_ms)));
+    http
+}
+
 /// `HttpConnector` whose streams are counted.
 #[derive(Debug, Clone)]
 pub struct CountingConnector {
@@ -145,5 +167,32 @@ impl<T: Write + Unpin> Write for Counted<T> {
 impl<T: Connection> Connection for Counted<T> {
     fn connected(&self) -> Connected {
         self.io.connected()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn venue_connections_give_up_unacknowledged_bytes_within_the_attempt_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let vc: crate::config::VenueConfig = serde_json::from_value(serde_json::json!({
+            "plugin": "ton",
+            "endpoints": [format!("http://{addr}")],
+            "timeout_ms": 1500,
+        }))
+        .unwrap();
+        let mut connector = venue_connector(&vc);
+        let uri: Uri = format!("http://{addr}/").parse().unwrap();
+        let io = connector.call(uri).await.unwrap();
+        let socket = socket2::SockRef::from(io.inner());
+        assert_eq!(
+            socket.tcp_user_timeout().unwrap(),
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert!(socket.tcp_nodelay().unwrap());
     }
 }

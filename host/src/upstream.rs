@@ -31,7 +31,6 @@ use http::{HeaderName, HeaderValue};
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
 
@@ -236,11 +235,7 @@ impl Upstream {
             );
         }
         let counts = ConnCounts::for_urls(urls.iter().map(String::as_str));
-        let connect_timeout = vc.connect_timeout_ms.unwrap_or(5_000).min(vc.timeout_ms);
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_millis(connect_timeout)));
+        let http = crate::connector::venue_connector(vc);
         let tls = crate::tls::client_config(
             vc.tls_ca_file.as_deref(),
             &format!("venues.{venue}.tls_ca_file"),
