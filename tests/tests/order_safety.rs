@@ -508,3 +508,100 @@ async fn the_sweeper_is_bounded_and_prunes_only_finished_entries() {
     })
     .await;
 }
+
+/// A venue whose lookups hang until the test opens `gate`, or answer at once
+/// that the venue has the order.
+struct Lookup {
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Executor for Lookup {
+    fn invoke(
+        self: Arc<Self>,
+        _: String,
+        _: String,
+        _: Arc<SendLedger>,
+    ) -> BoxFuture<Result<Value, CallError>> {
+        Box::pin(async { Err(CallError::Plugin("not used".into())) })
+    }
+
+    fn reconcile(
+        self: Arc<Self>,
+        _: String,
+        _: String,
+        key: String,
+    ) -> BoxFuture<Result<Option<Value>, CallError>> {
+        Box::pin(async move {
+            if let Some(gate) = &self.gate {
+                let _open = gate.acquire().await;
+                return Ok(None);
+            }
+            Ok(Some(json!({"cid": key})))
+        })
+    }
+}
+
+/// The sweeper settles each venue's in-doubt intents without waiting for
+/// another venue's: while venue `a`'s lookups hang, venue `b`'s order is
+/// found and recorded in the same sweep.
+#[tokio::test]
+async fn a_venue_whose_lookups_hang_does_not_hold_back_another_venues_intents() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = journal::sqlite::SqliteJournal::open(&dir.path().join("j.db")).unwrap();
+    let j = Arc::new(Journal::Sqlite(sqlite));
+    for (venue, key) in [("a", "a1"), ("a", "a2"), ("b", "b1")] {
+        let params = json!({"cid": key}).to_string();
+        let digest = journal::digest("create", &params);
+        let claim = j
+            .claim(&Intent {
+                venue,
+                operation: "create",
+                key,
+                params: &params,
+                digest: &digest,
+                lease_ms: 50,
+                settle_ms: 60_000,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(claim, Claim::Won { attempt: 1, .. }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // the leases end
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let hanging = Arc::new(Lookup {
+        gate: Some(Arc::clone(&gate)),
+    });
+    let answering = Arc::new(Lookup { gate: None });
+    let mut sweeper = Sweeper::new(Protocol::new(Arc::clone(&j)), 10, Duration::from_secs(3600));
+    let sweep = tokio::spawn(async move {
+        sweeper
+            .sweep(|venue: &str| {
+                let exec = if venue == "a" { &hanging } else { &answering };
+                Some((Arc::clone(exec), policy()))
+            })
+            .await
+    });
+    // Within half of a lookup's deadline (`policy`): one of venue a's lookups
+    // alone, run first, would take the whole deadline.
+    let b_settled = tokio::time::timeout(policy().deadline / 2, async {
+        loop {
+            let e = j.get("b", "b1").await.unwrap().unwrap();
+            if e.state == State::Succeeded {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    gate.add_permits(10);
+    let report = sweep.await.unwrap().unwrap();
+    assert!(
+        b_settled.is_ok(),
+        "venue b's order was not settled while venue a's lookups hung"
+    );
+    assert_eq!(
+        (report.expired, report.found, report.open),
+        (3, 1, 2),
+        "{report:?}"
+    );
+}

@@ -53,6 +53,7 @@
 //! `retry_after_ms` until the settle window ends. The same key with another
 //! operation or other params is `409 conflict`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -474,7 +475,10 @@ pub struct SweepReport {
 
 /// Reconciles what no caller is waiting for: expires leases, prunes finished
 /// entries past retention, and reconciles in-doubt intents (a bounded batch
-/// per sweep, in journal order, resuming where the last sweep stopped).
+/// per sweep, in journal order, resuming where the last sweep stopped). A
+/// venue's intents are looked up one after another and the venues side by
+/// side, so a plugin whose `reconcile` runs to its deadline every time
+/// cannot hold back another venue's orders.
 #[derive(Debug)]
 pub struct Sweeper {
     protocol: Protocol,
@@ -519,58 +523,84 @@ impl Sweeper {
         if page.len() as u32 == self.batch {
             self.cursor = page.last().map(Cursor::after);
         }
+        // Each venue's intents in turn, the venues side by side: a plugin whose
+        // lookups run to their deadline delays its own venue's intents, never
+        // another's.
+        let mut by_venue: BTreeMap<String, (Arc<E>, Policy, Vec<Entry>)> = BTreeMap::new();
         for entry in page {
-            let Some((exec, policy)) = venue(&entry.venue) else {
+            if let Some(group) = by_venue.get_mut(&entry.venue) {
+                group.2.push(entry);
+            } else if let Some((exec, policy)) = venue(&entry.venue) {
+                by_venue.insert(entry.venue.clone(), (exec, policy, vec![entry]));
+            } else {
                 report.open += 1;
-                continue;
-            };
-            match self.settle(&journal, exec, &entry, policy).await {
-                Some(State::Succeeded) => report.found += 1,
-                Some(State::Failed) => report.not_sent += 1,
-                _ => report.open += 1,
             }
         }
+        let grouped: usize = by_venue.values().map(|g| g.2.len()).sum();
+        let mut venues = tokio::task::JoinSet::new();
+        for (exec, policy, entries) in by_venue.into_values() {
+            let journal = Arc::clone(&journal);
+            venues.spawn(async move {
+                let mut settled = Vec::with_capacity(entries.len());
+                for entry in &entries {
+                    settled.push(settle(&journal, Arc::clone(&exec), entry, policy).await);
+                }
+                settled
+            });
+        }
+        let mut reported = 0;
+        while let Some(done) = venues.join_next().await {
+            // A venue whose lookup panicked leaves its intents open.
+            for state in done.unwrap_or_default() {
+                reported += 1;
+                match state {
+                    Some(State::Succeeded) => report.found += 1,
+                    Some(State::Failed) => report.not_sent += 1,
+                    _ => report.open += 1,
+                }
+            }
+        }
+        report.open += (grouped - reported) as u64;
         Ok(report)
     }
+}
 
-    /// Reconcile one in-doubt intent; the state it was moved to, if any.
-    async fn settle<E: Executor>(
-        &self,
-        journal: &Journal,
-        exec: Arc<E>,
-        entry: &Entry,
-        policy: Policy,
-    ) -> Option<State> {
-        // Read before the lookup starts: "not found" is proof only when the
-        // lookup began after the settle window.
-        let started_ms = journal.clock_ms().await.ok()?;
-        let outcome = match look_up(exec, entry, policy.deadline).await {
-            Ok(Some(value)) => Outcome::Succeeded {
-                result: value.to_string(),
-            },
-            Ok(None) if started_ms >= entry.settle_at_ms => Outcome::Failed {
-                kind: "not_sent".into(),
-                message: "reconciled: the venue never accepted it".into(),
-            },
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not reconcile; the next sweep tries again");
-                return None;
-            }
-        };
-        match journal
-            .resolve(&entry.venue, &entry.key, entry.attempt, &outcome)
-            .await
-        {
-            Ok(true) => {
-                tracing::info!(venue = %entry.venue, key = %entry.key, state = outcome.state().as_str(), "journal: reconciled an in-doubt intent");
-                Some(outcome.state())
-            }
-            Ok(false) => None,
-            Err(e) => {
-                tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not record a reconcile");
-                None
-            }
+/// Reconcile one in-doubt intent; the state it was moved to, if any.
+async fn settle<E: Executor>(
+    journal: &Journal,
+    exec: Arc<E>,
+    entry: &Entry,
+    policy: Policy,
+) -> Option<State> {
+    // Read before the lookup starts: "not found" is proof only when the
+    // lookup began after the settle window.
+    let started_ms = journal.clock_ms().await.ok()?;
+    let outcome = match look_up(exec, entry, policy.deadline).await {
+        Ok(Some(value)) => Outcome::Succeeded {
+            result: value.to_string(),
+        },
+        Ok(None) if started_ms >= entry.settle_at_ms => Outcome::Failed {
+            kind: "not_sent".into(),
+            message: "reconciled: the venue never accepted it".into(),
+        },
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not reconcile; the next sweep tries again");
+            return None;
+        }
+    };
+    match journal
+        .resolve(&entry.venue, &entry.key, entry.attempt, &outcome)
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(venue = %entry.venue, key = %entry.key, state = outcome.state().as_str(), "journal: reconciled an in-doubt intent");
+            Some(outcome.state())
+        }
+        Ok(false) => None,
+        Err(e) => {
+            tracing::warn!(venue = %entry.venue, key = %entry.key, error = %e, "journal: could not record a reconcile");
+            None
         }
     }
 }
