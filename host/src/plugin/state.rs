@@ -397,7 +397,9 @@ impl tokio::io::AsyncWrite for CapturedOutput {
 /// (`PluginEngine::with_fuel`), so one plugin cannot take the slots of the
 /// others' instances.
 pub const MAX_CORE_INSTANCES: usize = 8;
+/// Linear memories one plugin instance may create (see [`MAX_CORE_INSTANCES`]).
 pub const MAX_MEMORIES: usize = 4;
+/// Tables one plugin instance may create (see [`MAX_CORE_INSTANCES`]).
 pub const MAX_TABLES: usize = 8;
 
 /// The store's resource limits. `plugins.limits.memory_mib` bounds all of
